@@ -1,0 +1,61 @@
+/*
+ * sl_cycle.h -- the cycle: everything one running configuration owns.
+ *
+ * A cycle is built from its predecessor (sl_init_cycle): the config is read
+ * into fresh module configurations and the files it names are opened; if
+ * anything fails the new cycle is thrown away and the old one goes on.
+ */
+#ifndef SL_CYCLE_H
+#define SL_CYCLE_H
+
+#include "sl_config.h"
+#include "sl_core.h"
+
+struct sl_cycle_s {
+    void             **conf_ctx;    /* by module index */
+    sl_pool_t         *pool;
+
+    sl_log_t          *log;         /* the log in force */
+    sl_log_t           new_log;     /* the error_log chain of this config */
+
+    sl_time_cache_t    time;
+    sl_list_t          open_files;  /* sl_open_file_t: reopened on USR1 */
+    sl_array_t         config_dump; /* sl_conf_dump_t, for -T */
+
+    sl_str_t           conf_file;   /* absolute */
+    sl_str_t           conf_param;  /* -g */
+    sl_str_t           conf_prefix; /* the config file's directory, '/' */
+    sl_str_t           prefix;      /* -p, ends with '/' */
+    sl_str_t           error_log;   /* -e: the startup log */
+    sl_str_t           hostname;
+
+    sl_cycle_t        *old_cycle;
+
+    unsigned           test_config:1;   /* -t */
+    unsigned           test_dump:1;     /* -T */
+    unsigned           quiet:1;         /* -q */
+};
+
+typedef struct {
+    sl_flag_t          daemon;
+    sl_flag_t          master;
+    sl_int_t           worker_processes;
+    sl_int_t           rlimit_nofile;
+    sl_str_t           pid;
+    sl_str_t           username;        /* empty: no privilege drop */
+    uid_t              user;
+    gid_t              group;
+} sl_core_conf_t;
+
+extern sl_module_t  sl_core_module;
+extern sl_module_t  sl_conf_module;
+
+/* builds the next cycle from old (its paths, log and flags); NULL on error */
+sl_cycle_t *sl_init_cycle(sl_cycle_t *old);
+void sl_destroy_cycle(sl_cycle_t *cycle);
+/* the open file for name, shared by every user of the same path */
+sl_open_file_t *sl_conf_open_file(sl_cycle_t *cycle, sl_str_t *name);
+/* reopens every file of the cycle; logs and keeps the old on failure */
+void sl_reopen_files(sl_cycle_t *cycle);
+
+#endif /* SL_CYCLE_H */

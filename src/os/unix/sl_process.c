@@ -1,0 +1,210 @@
+/*
+ * sl_process.c -- signals, the pid file, daemonizing and "-s signal".
+ */
+#include "sl_config.h"
+#include "sl_core.h"
+#include "sl_process.h"
+
+volatile sig_atomic_t  sl_sig_reconfigure;
+volatile sig_atomic_t  sl_sig_terminate;
+volatile sig_atomic_t  sl_sig_quit;
+volatile sig_atomic_t  sl_sig_reopen;
+
+const sl_signal_t  sl_signals[] = {
+    { SIGHUP,  "SIGHUP",  "reload" },
+    { SIGUSR1, "SIGUSR1", "reopen" },
+    { SIGTERM, "SIGTERM", "stop" },
+    { SIGQUIT, "SIGQUIT", "quit" },
+    { SIGINT,  "SIGINT",  NULL },
+    { 0, NULL, NULL }
+};
+
+static void
+sl_signal_handler(int signo)
+{
+    int  saved = errno;
+
+    switch (signo) {
+    case SIGHUP:
+        sl_sig_reconfigure = 1;
+        break;
+    case SIGUSR1:
+        sl_sig_reopen = 1;
+        break;
+    case SIGQUIT:
+        sl_sig_quit = 1;
+        break;
+    default:
+        sl_sig_terminate = 1;
+        break;
+    }
+
+    errno = saved;
+}
+
+sl_int_t
+sl_init_signals(sl_log_t *log)
+{
+    const sl_signal_t  *sig;
+    struct sigaction    sa;
+
+    sl_memzero(&sa, sizeof(sa));
+    sa.sa_handler = sl_signal_handler;
+    sigemptyset(&sa.sa_mask);
+
+    for (sig = sl_signals; sig->signo != 0; sig++) {
+        if (sigaction(sig->signo, &sa, NULL) == -1) {
+            sl_log_error(SL_LOG_EMERG, log, errno, "sigaction(%s) failed",
+                         sig->signame);
+            return SL_ERROR;
+        }
+    }
+
+    /* a write to a closed socket is an error to handle, not a death */
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL) == -1) {
+        sl_log_error(SL_LOG_EMERG, log, errno, "sigaction(SIGPIPE) failed");
+        return SL_ERROR;
+    }
+
+    return SL_OK;
+}
+
+int
+sl_signal_by_name(const char *name)
+{
+    const sl_signal_t  *sig;
+
+    for (sig = sl_signals; sig->signo != 0; sig++) {
+        if (sig->name != NULL && strcmp(sig->name, name) == 0) {
+            return sig->signo;
+        }
+    }
+
+    return 0;
+}
+
+sl_int_t
+sl_signal_process(sl_cycle_t *cycle, const char *name)
+{
+    sl_core_conf_t  *ccf;
+    u_char           buf[SL_INT_T_LEN + 2];
+    ssize_t          n;
+    sl_int_t         pid;
+    sl_fd_t          fd;
+
+    ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
+
+    fd = open((char *) ccf->pid.data, O_RDONLY | O_CLOEXEC);
+    if (fd == SL_INVALID_FILE) {
+        sl_log_error(SL_LOG_ERR, cycle->log, errno, "open() \"%V\" failed",
+                     &ccf->pid);
+        return SL_ERROR;
+    }
+
+    n = read(fd, buf, sizeof(buf));
+    if (n == -1) {
+        sl_log_error(SL_LOG_ERR, cycle->log, errno, "read() \"%V\" failed",
+                     &ccf->pid);
+    }
+    close(fd);
+
+    if (n == -1) {
+        return SL_ERROR;
+    }
+
+    while (n > 0 && (buf[n - 1] == CR || buf[n - 1] == LF)) {
+        n--;
+    }
+
+    pid = sl_atoi(buf, (size_t) n);
+    if (pid == SL_ERROR || pid == 0) {
+        sl_log_error(SL_LOG_ERR, cycle->log, 0,
+                     "invalid PID number \"%*s\" in \"%V\"", (size_t) n, buf,
+                     &ccf->pid);
+        return SL_ERROR;
+    }
+
+    if (kill((pid_t) pid, sl_signal_by_name(name)) == -1) {
+        sl_log_error(SL_LOG_ERR, cycle->log, errno, "kill(%i, %d) failed", pid,
+                     sl_signal_by_name(name));
+        return SL_ERROR;
+    }
+
+    return SL_OK;
+}
+
+sl_int_t
+sl_create_pidfile(sl_str_t *name, sl_log_t *log)
+{
+    u_char   buf[SL_INT_T_LEN + 2], *p;
+    sl_fd_t  fd;
+
+    fd = open((char *) name->data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+              0644);
+    if (fd == SL_INVALID_FILE) {
+        sl_log_error(SL_LOG_EMERG, log, errno, "open() \"%V\" failed", name);
+        return SL_ERROR;
+    }
+
+    p = sl_snprintf(buf, sizeof(buf), "%i%N", (sl_int_t) getpid());
+
+    if (sl_write_fd(fd, buf, (size_t) (p - buf)) == SL_ERROR) {
+        sl_log_error(SL_LOG_EMERG, log, errno, "write() \"%V\" failed", name);
+        close(fd);
+        return SL_ERROR;
+    }
+
+    close(fd);
+    return SL_OK;
+}
+
+void
+sl_delete_pidfile(sl_str_t *name, sl_log_t *log)
+{
+    if (unlink((char *) name->data) == -1 && errno != ENOENT) {
+        sl_log_error(SL_LOG_ALERT, log, errno, "unlink() \"%V\" failed",
+                     name);
+    }
+}
+
+sl_int_t
+sl_daemonize(sl_log_t *log)
+{
+    sl_fd_t  fd;
+
+    switch (fork()) {
+    case -1:
+        sl_log_error(SL_LOG_EMERG, log, errno, "fork() failed");
+        return SL_ERROR;
+    case 0:
+        break;
+    default:
+        _exit(0);
+    }
+
+    if (setsid() == -1) {
+        sl_log_error(SL_LOG_EMERG, log, errno, "setsid() failed");
+        return SL_ERROR;
+    }
+
+    umask(0);
+
+    fd = open("/dev/null", O_RDWR);
+    if (fd == SL_INVALID_FILE) {
+        sl_log_error(SL_LOG_EMERG, log, errno, "open(\"/dev/null\") failed");
+        return SL_ERROR;
+    }
+
+    if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1) {
+        sl_log_error(SL_LOG_EMERG, log, errno, "dup2() failed");
+        close(fd);
+        return SL_ERROR;
+    }
+
+    if (fd > STDERR_FILENO) {
+        close(fd);
+    }
+
+    return SL_OK;
+}

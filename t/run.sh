@@ -1,0 +1,68 @@
+#!/bin/sh
+# t/run.sh BUILDDIR -- run every Check suite built in BUILDDIR, each under a
+# time limit, and sum up. Exits non-zero when any suite failed.
+#
+#   SL_VALGRIND=1   run the unit suites under valgrind, and have the
+#                   integration suites start sluice under valgrind
+#   SL_TESTS=glob   run only the suites whose name matches (e.g. test_conf*)
+
+set -u
+
+B=${1:-objs}
+top=$(pwd)
+export SLUICE_BIN="$top/$B/sluice"
+export SLUICE_SRC="$top"
+export SLUICE_TMP="${TMPDIR:-/tmp}/sluice-test.$$"
+mkdir -p "$SLUICE_TMP"
+trap 'rm -rf "$SLUICE_TMP"' EXIT INT TERM
+
+VG="valgrind -q --error-exitcode=97 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --track-fds=no"
+wrap=""
+if [ "${SL_VALGRIND:-0}" = 1 ]; then
+    wrap="$VG"
+    export SLUICE_WRAPPER="$VG"
+fi
+
+limit=${SL_SUITE_TIMEOUT:-600}
+checks=0 failed=0 suites=0 bad=""
+
+for t in "$B"/t/unit/test_* "$B"/t/integ/test_*; do
+    case "$t" in *.d|*.o) continue ;; esac
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    case "$name" in ${SL_TESTS:-*}) ;; *) continue ;; esac
+    suites=$((suites + 1))
+
+    out="$SLUICE_TMP/$name.out"
+    # shellcheck disable=SC2086
+    timeout -k 10 "$limit" $wrap "$t" > "$out" 2>&1
+    rc=$?
+    cat "$out"
+
+    # Check's summary: "100%: Checks: 12, Failures: 0, Errors: 0"
+    line=$(grep -E '^[0-9]+%: Checks: [0-9]+' "$out" | tail -n 1)
+    n=$(echo "$line" | sed -n 's/.*Checks: \([0-9]*\).*/\1/p')
+    f=$(echo "$line" | sed -n 's/.*Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2/p')
+    n=${n:-0}
+    set -- $f
+    nf=$(( ${1:-0} + ${2:-0} ))
+    if [ "$rc" != 0 ] && [ "$nf" = 0 ]; then
+        nf=1   # crashed, timed out or valgrind found errors
+        echo "$name: exited with status $rc"
+    fi
+    checks=$((checks + n))
+    failed=$((failed + nf))
+    [ "$nf" = 0 ] || bad="$bad $name"
+done
+
+if [ "$suites" = 0 ]; then
+    echo "t/run.sh: no test suites found in $B/t" >&2
+    exit 1
+fi
+
+passed=$((checks - failed))
+[ "$passed" -ge 0 ] || passed=0
+echo
+[ -z "$bad" ] || echo "failed suites:$bad"
+echo "tests: $passed passed, $failed failed"
+[ "$failed" = 0 ]
