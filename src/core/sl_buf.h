@@ -37,7 +37,8 @@ typedef struct {
 #define sl_buf_size(b)        ((off_t) ((b)->last - (b)->pos))
 #define sl_buf_free_space(b)  ((size_t) ((b)->end - (b)->last))
 #define sl_buf_is_empty(b)    ((b)->pos == (b)->last)
-#define sl_buf_special(b)     (sl_buf_size(b) == 0 && ((b)->flush || (b)->last_buf))
+#define sl_buf_special(b)                                                     \
+    (sl_buf_size(b) == 0 && ((b)->flush || (b)->last_buf))
 
 #define sl_alloc_buf(pool)    sl_palloc(pool, sizeof(sl_buf_t))
 #define sl_calloc_buf(pool)   sl_pcalloc(pool, sizeof(sl_buf_t))
