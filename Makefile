@@ -23,12 +23,13 @@ build: $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile all
 
 run: $(B)/Makefile
+	sh t/deps.sh
 	$(MAKE) -f $(B)/Makefile all
 	mkdir -p logs
 	$(B)/sluice -p $(CURDIR)/ -c conf/sluice.conf -g 'daemon off; master_process off;'
 
 test: $(B)/Makefile
-	sh t/deps.sh
+	sh t/deps.sh test
 	$(MAKE) -f $(B)/Makefile tests
 	sh t/run.sh $(B)
 
@@ -37,6 +38,7 @@ $(SAN)/Makefile:
 	./configure --builddir=$(SAN) --with-cc-opt='-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all' --with-ld-opt='-fsanitize=address,undefined'
 
 test-sanitize: $(SAN)/Makefile
+	sh t/deps.sh test
 	$(MAKE) -f $(SAN)/Makefile tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    CK_TIMEOUT_MULTIPLIER=4 sh t/run.sh $(SAN)

@@ -1,11 +1,16 @@
 #!/bin/sh
-# t/deps.sh [extra-package ...] -- make sure the Debian packages that
-# building and testing sluice needs are installed. As root it installs the
+# t/deps.sh [build|test|valgrind] -- make sure the Debian packages that
+# building (and testing) sluice needs are installed. As root it installs the
 # missing ones; otherwise it prints the exact apt-get line and fails.
 
 set -u
 
-need="gcc make pkg-config libssl-dev check libsubunit-dev openssl socat $*"
+# configure insists on Check too: the test suites are part of every build
+need="gcc make pkg-config libssl-dev check libsubunit-dev"
+case "${1:-build}" in
+    test) need="$need openssl socat" ;;
+    valgrind) need="$need openssl socat valgrind" ;;
+esac
 missing=""
 
 for p in $need; do

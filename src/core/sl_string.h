@@ -22,8 +22,10 @@ typedef struct {
 #define sl_string(str)      { sizeof(str) - 1, (u_char *) str }
 #define sl_null_string      { 0, NULL }
 #define sl_str_set(str, text)                                                 \
-    (str)->len = sizeof(text) - 1; (str)->data = (u_char *) text
-#define sl_str_null(str)    (str)->len = 0; (str)->data = NULL
+    do { (str)->len = sizeof(text) - 1; (str)->data = (u_char *) text; }      \
+    while (0)
+#define sl_str_null(str)                                                      \
+    do { (str)->len = 0; (str)->data = NULL; } while (0)
 
 #define sl_tolower(c)  (u_char) (((c) >= 'A' && (c) <= 'Z') ? ((c) | 0x20) : (c))
 #define sl_toupper(c)  (u_char) (((c) >= 'a' && (c) <= 'z') ? ((c) & ~0x20) : (c))
