@@ -15,9 +15,14 @@ SHELL  = /bin/sh
 
 default: build
 
-$(B)/Makefile:
+# a changed configure runs again with the arguments it was given last
+$(B)/Makefile: configure
 	sh t/deps.sh
-	./configure --builddir=$(B)
+	if [ -f $(B)/configure.args ]; then \
+	    eval ./configure "$$(cat $(B)/configure.args)"; \
+	else \
+	    ./configure --builddir=$(B); \
+	fi
 
 build: $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile all
@@ -33,7 +38,7 @@ test: $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile tests
 	sh t/run.sh $(B)
 
-$(SAN)/Makefile:
+$(SAN)/Makefile: configure
 	sh t/deps.sh
 	./configure --builddir=$(SAN) --with-cc-opt='-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all' --with-ld-opt='-fsanitize=address,undefined'
 

@@ -44,6 +44,8 @@ sl_init_cycle(sl_cycle_t *old)
         || sl_list_init(&cycle->open_files, pool, 8, sizeof(sl_open_file_t))
            != SL_OK
         || sl_array_init(&cycle->config_dump, pool, 4, sizeof(sl_conf_dump_t))
+           != SL_OK
+        || sl_array_init(&cycle->listening, pool, 4, sizeof(sl_listening_t))
            != SL_OK)
     {
         goto failed;

@@ -21,6 +21,8 @@ struct sl_cycle_s {
     sl_time_cache_t    time;
     sl_list_t          open_files;  /* sl_open_file_t: reopened on USR1 */
     sl_array_t         config_dump; /* sl_conf_dump_t, for -T */
+    sl_array_t         listening;   /* sl_listening_t */
+    struct sl_event_loop_s  *loop;  /* this process's event loop */
 
     sl_str_t           conf_file;   /* absolute */
     sl_str_t           conf_param;  /* -g */

@@ -375,7 +375,12 @@ sl_dump_config(sl_cycle_t *cycle)
     }
 }
 
-/* the next cycle from a HUP; the old one stays when the new one fails */
+/*
+ * A HUP: the new configuration is read and checked. Applying it while
+ * connections are open is the process model's work (master_process on
+ * starts new workers); a single process applies it only when it serves
+ * nothing yet.
+ */
 static sl_cycle_t *
 sl_reconfigure(sl_cycle_t *cycle)
 {
@@ -388,6 +393,14 @@ sl_reconfigure(sl_cycle_t *cycle)
     if (next == NULL) {
         sl_log_error(SL_LOG_ERR, cycle->log, 0, "the new configuration "
                      "was not loaded, the old one stays in force");
+        return cycle;
+    }
+
+    if (cycle->listening.nelts > 0 || next->listening.nelts > 0) {
+        sl_log_error(SL_LOG_WARN, cycle->log, 0, "the new configuration is "
+                     "valid; with \"master_process off\" it takes effect "
+                     "when sluice is restarted");
+        sl_destroy_cycle(next);
         return cycle;
     }
 
@@ -404,20 +417,81 @@ sl_reconfigure(sl_cycle_t *cycle)
 
     next->log = &next->new_log;
     next->old_cycle = NULL;
+    next->loop = cycle->loop;
+    if (next->loop != NULL) {
+        next->loop->cycle = next;
+        next->loop->log = next->log;
+        next->loop->time = &next->time;
+    }
     sl_destroy_cycle(cycle);
     return next;
 }
 
 /*
- * One process that owns the configuration and answers the signals: HUP
- * reloads, USR1 reopens the logs, TERM/INT/QUIT stop. The event loop and
- * the master/worker split take the place of the wait below as they land.
+ * Binds, detaches, writes the pid file and builds the loop. *parent is
+ * set in the process that started a daemon: it has nothing more to do.
+ */
+static sl_event_loop_t *
+sl_start(sl_cycle_t *cycle, sl_core_conf_t *ccf, sl_uint_t *parent)
+{
+    sl_event_loop_t  *loop;
+    struct rlimit     rlmt;
+
+    if (ccf->rlimit_nofile != SL_CONF_UNSET) {
+        rlmt.rlim_cur = (rlim_t) ccf->rlimit_nofile;
+        rlmt.rlim_max = (rlim_t) ccf->rlimit_nofile;
+
+        if (setrlimit(RLIMIT_NOFILE, &rlmt) == -1) {
+            sl_log_error(SL_LOG_ALERT, cycle->log, errno,
+                         "setrlimit(RLIMIT_NOFILE, %i) failed",
+                         ccf->rlimit_nofile);
+        }
+    }
+
+    if (sl_open_listening_sockets(cycle) != SL_OK) {
+        return NULL;
+    }
+
+    if (ccf->daemon) {
+        switch (sl_daemonize(cycle->log)) {
+        case SL_OK:
+            sl_log_redirect_stderr(&cycle->new_log);
+            break;
+        case SL_DONE:
+            *parent = 1;
+            return NULL;
+        default:
+            return NULL;
+        }
+    }
+
+    if (sl_create_pidfile(&ccf->pid, cycle->log) != SL_OK) {
+        return NULL;
+    }
+
+    cycle->log = &cycle->new_log;
+
+    loop = sl_event_loop_create(cycle);
+    if (loop == NULL) {
+        sl_delete_pidfile(&ccf->pid, cycle->log);
+        return NULL;
+    }
+
+    return loop;
+}
+
+/*
+ * One process that owns the configuration, serves, and answers the
+ * signals: HUP re-reads the configuration, USR1 reopens the logs,
+ * TERM/INT/QUIT stop. Signals stay blocked except inside the loop's wait.
  */
 static int
 sl_run(sl_cycle_t *cycle)
 {
-    sl_core_conf_t  *ccf;
-    sigset_t         set, empty;
+    sl_core_conf_t   *ccf;
+    sl_event_loop_t  *loop;
+    sl_uint_t         parent = 0;
+    sigset_t          set, empty;
 
     ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
 
@@ -436,22 +510,21 @@ sl_run(sl_cycle_t *cycle)
         return 1;
     }
 
-    if (ccf->daemon && sl_daemonize(cycle->log) != SL_OK) {
+    loop = sl_start(cycle, ccf, &parent);
+    if (loop == NULL) {
+        if (!parent) {
+            /* the daemon owns the sockets (and a unix socket's file) */
+            sl_close_listening_sockets(cycle);
+        }
         sl_destroy_cycle(cycle);
-        return 1;
+        return parent ? 0 : 1;
     }
 
-    if (sl_create_pidfile(&ccf->pid, cycle->log) != SL_OK) {
-        sl_destroy_cycle(cycle);
-        return 1;
-    }
-
-    cycle->log = &cycle->new_log;
+    loop->sigmask = &empty;
     sl_log_error(SL_LOG_NOTICE, cycle->log, 0, SL_VER " started");
 
     for ( ;; ) {
-        (void) sigsuspend(&empty);
-        sl_time_update(&cycle->time);
+        sl_process_events_and_timers(loop);
 
         if (sl_sig_terminate || sl_sig_quit) {
             break;
@@ -471,6 +544,8 @@ sl_run(sl_cycle_t *cycle)
 
     sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "exiting");
 
+    sl_event_loop_destroy(loop);
+    sl_close_listening_sockets(cycle);
     ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
     sl_delete_pidfile(&ccf->pid, cycle->log);
     sl_destroy_cycle(cycle);

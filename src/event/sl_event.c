@@ -11,22 +11,6 @@ static void *sl_event_core_create_conf(sl_cycle_t *cycle);
 static char *sl_event_core_init_conf(sl_cycle_t *cycle, void *conf);
 static char *sl_event_use(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
-const sl_str_t  sl_event_backends[] = {
-#if (SL_HAVE_EPOLL)
-    sl_string("epoll"),
-#endif
-#if (SL_HAVE_KQUEUE)
-    sl_string("kqueue"),
-#endif
-#if (SL_HAVE_POLL)
-    sl_string("poll"),
-#endif
-#if (SL_HAVE_SELECT)
-    sl_string("select"),
-#endif
-    sl_null_string
-};
-
 static sl_command_t  sl_events_commands[] = {
 
     { sl_string("events"),
@@ -85,7 +69,8 @@ static sl_command_t  sl_event_core_commands[] = {
 static sl_event_module_t  sl_event_core_module_ctx = {
     sl_string("event_core"),
     sl_event_core_create_conf,
-    sl_event_core_init_conf
+    sl_event_core_init_conf,
+    NULL                        /* not a back end */
 };
 
 sl_module_t  sl_event_core_module = {
@@ -217,20 +202,53 @@ sl_event_core_create_conf(sl_cycle_t *cycle)
     return ecf;
 }
 
+/*
+ * The back ends built: event modules with actions, in the order of
+ * sl_modules[] (configure puts the best first). Returns the i-th one's
+ * name, or NULL past the last.
+ */
+static const sl_str_t *
+sl_event_backend_name(sl_uint_t n)
+{
+    sl_event_module_t  *m;
+    sl_uint_t           i;
+
+    for (i = 0; sl_modules[i] != NULL; i++) {
+        if (sl_modules[i]->type != SL_EVENT_MODULE) {
+            continue;
+        }
+
+        m = sl_modules[i]->ctx;
+        if (m->actions != NULL && n-- == 0) {
+            return &m->name;
+        }
+    }
+
+    return NULL;
+}
+
 static char *
 sl_event_core_init_conf(sl_cycle_t *cycle, void *conf)
 {
-    sl_event_conf_t  *ecf = conf;
-
-    sl_unused(cycle);
+    sl_event_conf_t   *ecf = conf;
+    const sl_str_t    *best;
 
     sl_conf_init_uint_value(ecf->connections, SL_DEFAULT_CONNECTIONS);
     sl_conf_init_value(ecf->multi_accept, 0);
 
-    if (ecf->use.len == 0) {
-        ecf->use = sl_event_backends[0];
+    if (ecf->use.len != 0) {
+        return SL_CONF_OK;
     }
 
+    best = sl_event_backend_name(0);
+    if (best == NULL) {
+        sl_log_error(SL_LOG_EMERG, cycle->log, 0,
+                     "no event module is built in: configure found none of "
+                     "epoll, kqueue, poll and select");
+        return SL_CONF_ERROR;
+    }
+
+    ecf->use = *best;
     return SL_CONF_OK;
 }
 
@@ -239,7 +257,8 @@ sl_event_use(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
     sl_event_conf_t  *ecf = conf;
     sl_str_t         *value = cf->args->elts;
-    const sl_str_t   *b;
+    const sl_str_t   *name;
+    sl_uint_t         i;
 
     sl_unused(cmd);
 
@@ -247,9 +266,9 @@ sl_event_use(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    for (b = sl_event_backends; b->len != 0; b++) {
-        if (sl_str_eq(&value[1], (sl_str_t *) b)) {
-            ecf->use = value[1];
+    for (i = 0; (name = sl_event_backend_name(i)) != NULL; i++) {
+        if (sl_str_eq(&value[1], (sl_str_t *) name)) {
+            ecf->use = *name;
             return SL_CONF_OK;
         }
     }

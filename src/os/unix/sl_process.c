@@ -180,7 +180,7 @@ sl_daemonize(sl_log_t *log)
     case 0:
         break;
     default:
-        _exit(0);
+        return SL_DONE;         /* the parent: its caller cleans up, exits */
     }
 
     if (setsid() == -1) {
@@ -207,4 +207,32 @@ sl_daemonize(sl_log_t *log)
     }
 
     return SL_OK;
+}
+
+void
+sl_log_redirect_stderr(sl_log_t *log)
+{
+    sl_fd_t  fd = SL_INVALID_FILE;
+
+    /* the first log that has a file of its own; else /dev/null */
+    for ( ; log != NULL; log = log->next) {
+        if (log->file != NULL && log->file->fd > STDERR_FILENO) {
+            fd = log->file->fd;
+            break;
+        }
+    }
+
+    if (fd == SL_INVALID_FILE) {
+        fd = open("/dev/null", O_WRONLY);
+        if (fd == SL_INVALID_FILE) {
+            return;
+        }
+        (void) dup2(fd, STDERR_FILENO);
+        close(fd);
+        return;
+    }
+
+    if (dup2(fd, STDERR_FILENO) == -1) {
+        sl_log_error(SL_LOG_ALERT, log, errno, "dup2(STDERR) failed");
+    }
 }

@@ -29,6 +29,12 @@ sl_int_t sl_signal_process(sl_cycle_t *cycle, const char *name);
 
 sl_int_t sl_create_pidfile(sl_str_t *name, sl_log_t *log);
 void sl_delete_pidfile(sl_str_t *name, sl_log_t *log);
+/* SL_OK in the detached child, SL_DONE in the parent, or SL_ERROR */
 sl_int_t sl_daemonize(sl_log_t *log);
+/*
+ * A daemon's stderr goes to its error log (or /dev/null), so that it
+ * holds no terminal or pipe of whoever started it.
+ */
+void sl_log_redirect_stderr(sl_log_t *log);
 
 #endif /* SL_PROCESS_H */

@@ -1,0 +1,186 @@
+/*
+ * sl_connection.h -- connections and listening sockets.
+ *
+ * Connections, with their two events, are preallocated per loop
+ * (worker_connections) and handed out from a free list. A connection's
+ * I/O goes through the four functions of its I/O vector (recv, send,
+ * recv_chain, send_chain): plain socket calls, or TLS once a handshake
+ * swapped them.
+ */
+#ifndef SL_CONNECTION_H
+#define SL_CONNECTION_H
+
+#include "sl_config.h"
+#include "sl_core.h"
+
+typedef struct sl_listening_s   sl_listening_t;
+typedef struct sl_event_loop_s  sl_event_loop_t;
+typedef struct sl_ssl_connection_s  sl_ssl_connection_t;
+
+typedef void (*sl_connection_handler_pt)(sl_connection_t *c);
+
+/*
+ * recv: bytes > 0; 0 at the peer's orderly shutdown (sets read->eof);
+ * SL_AGAIN when it would block (clears read->ready); SL_ERROR (sets
+ * read->error). send: bytes >= 0, SL_AGAIN, SL_ERROR (write->error).
+ * send_chain returns the first link not sent, NULL when all went, or
+ * SL_CHAIN_ERROR.
+ */
+typedef ssize_t (*sl_recv_pt)(sl_connection_t *c, u_char *buf, size_t size);
+typedef ssize_t (*sl_recv_chain_pt)(sl_connection_t *c, sl_chain_t *in,
+    off_t limit);
+typedef ssize_t (*sl_send_pt)(sl_connection_t *c, u_char *buf, size_t size);
+typedef sl_chain_t *(*sl_send_chain_pt)(sl_connection_t *c, sl_chain_t *in,
+    off_t limit);
+
+#define SL_CHAIN_ERROR  ((sl_chain_t *) SL_ERROR)
+
+typedef struct {
+    sl_recv_pt        recv;
+    sl_recv_chain_pt  recv_chain;
+    sl_send_pt        send;
+    sl_send_chain_pt  send_chain;
+} sl_os_io_t;
+
+/* the plain socket I/O vector */
+extern const sl_os_io_t  sl_os_io;
+
+typedef enum {
+    SL_ERROR_ALERT = 0,
+    SL_ERROR_ERR,
+    SL_ERROR_INFO,
+    SL_ERROR_IGNORE_ECONNRESET,
+    SL_ERROR_IGNORE_EINVAL,
+    SL_ERROR_IGNORE_EMSGSIZE
+} sl_connection_log_error_e;
+
+typedef enum {
+    SL_TCP_NODELAY_UNSET = 0,
+    SL_TCP_NODELAY_SET,
+    SL_TCP_NODELAY_DISABLED
+} sl_connection_tcp_nodelay_e;
+
+struct sl_connection_s {
+    void                 *data;      /* the protocol's session; free list */
+    sl_event_t           *read;
+    sl_event_t           *write;
+
+    sl_fd_t               fd;
+
+    sl_recv_pt            recv;
+    sl_send_pt            send;
+    sl_recv_chain_pt      recv_chain;
+    sl_send_chain_pt      send_chain;
+
+    sl_listening_t       *listening;
+    sl_event_loop_t      *loop;
+
+    off_t                 sent;
+    off_t                 received;
+
+    sl_log_t             *log;
+    sl_pool_t            *pool;
+
+    int                   type;       /* SOCK_STREAM */
+
+    struct sockaddr      *sockaddr;   /* the peer */
+    socklen_t             socklen;
+    sl_str_t              addr_text;
+
+    struct sockaddr      *local_sockaddr;
+    socklen_t             local_socklen;
+
+    sl_ssl_connection_t  *ssl;
+
+    sl_queue_t            queue;      /* on the reusable list */
+    sl_uint_t             number;     /* the "*N" of the log */
+    sl_msec_t             start_time;
+
+    unsigned              log_error:3;    /* sl_connection_log_error_e */
+    unsigned              timedout:1;
+    unsigned              error:1;
+    unsigned              destroyed:1;
+    unsigned              idle:1;
+    unsigned              reusable:1;
+    unsigned              close:1;
+    unsigned              shared:1;
+    unsigned              tcp_nodelay:2;  /* sl_connection_tcp_nodelay_e */
+    unsigned              need_last_buf:1;
+};
+
+struct sl_listening_s {
+    sl_fd_t               fd;
+
+    struct sockaddr      *sockaddr;
+    socklen_t             socklen;
+    sl_str_t              addr_text;    /* "127.0.0.1:8000", "unix:/x" */
+
+    int                   type;
+    int                   backlog;
+    int                   rcvbuf;       /* -1: leave the system's */
+    int                   sndbuf;
+    int                   keepidle;     /* so_keepalive=idle:intvl:cnt */
+    int                   keepintvl;
+    int                   keepcnt;
+
+    sl_connection_handler_pt  handler;  /* gets each accepted connection */
+    void                 *servers;      /* the protocol's per-address data */
+
+    sl_log_t              log;
+    sl_log_t             *logp;
+    size_t                pool_size;
+
+    sl_listening_t       *previous;     /* the same socket in the old cycle */
+    sl_connection_t      *connection;   /* its connection in the loop */
+
+    unsigned              open:1;
+    unsigned              remain:1;
+    unsigned              ignore:1;
+    unsigned              bound:1;       /* already bound (inherited) */
+    unsigned              inherited:1;
+    unsigned              listen:1;
+    unsigned              reuseport:1;
+    unsigned              keepalive:2;   /* 0 unset, 1 on, 2 off */
+    unsigned              deferred_accept:1;
+    unsigned              ipv6only:1;
+    unsigned              wildcard:1;
+};
+
+/* --- connections --------------------------------------------------------- */
+
+/*
+ * A free connection for fd, its events reset (the `instance` bit flipped).
+ * When none is free, reusable (idle) connections are closed first; failing
+ * that, "N worker_connections are not enough" is logged and NULL returned.
+ */
+sl_connection_t *sl_get_connection(sl_event_loop_t *loop, sl_fd_t fd,
+    sl_log_t *log);
+void sl_free_connection(sl_connection_t *c);
+/*
+ * Deletes its events, timers and posted events, closes fd, frees it. A
+ * connection closed because it timed out (c->timedout) is reset.
+ */
+void sl_close_connection(sl_connection_t *c);
+/* sets SO_LINGER 0, so that close() sends a reset */
+void sl_connection_reset(sl_connection_t *c);
+/* marks an idle connection as closable when connections run short */
+void sl_reusable_connection(sl_connection_t *c, sl_uint_t reusable);
+/*
+ * Logs an I/O error of c at the level its errno deserves: a peer's reset
+ * or broken pipe at info, the unexpected at crit. Returns SL_ERROR.
+ */
+sl_int_t sl_connection_error(sl_connection_t *c, sl_err_t err,
+    const char *text);
+sl_int_t sl_connection_local_sockaddr(sl_connection_t *c, sl_str_t *s,
+    sl_uint_t port);
+sl_int_t sl_tcp_nodelay(sl_connection_t *c);
+
+/* --- listening sockets --------------------------------------------------- */
+
+sl_listening_t *sl_create_listening(sl_cycle_t *cycle,
+    struct sockaddr *sockaddr, socklen_t socklen);
+/* binds and listens every socket of the cycle not yet open */
+sl_int_t sl_open_listening_sockets(sl_cycle_t *cycle);
+void sl_close_listening_sockets(sl_cycle_t *cycle);
+
+#endif /* SL_CONNECTION_H */

@@ -1,0 +1,65 @@
+/*
+ * sl_event_connect.h -- non-blocking connect to a peer.
+ */
+#ifndef SL_EVENT_CONNECT_H
+#define SL_EVENT_CONNECT_H
+
+#include "sl_config.h"
+#include "sl_core.h"
+#include "sl_event.h"
+
+typedef struct sl_peer_connection_s  sl_peer_connection_t;
+
+/* a balancer's choice of peer, and its report on how the attempt went */
+typedef sl_int_t (*sl_event_get_peer_pt)(sl_peer_connection_t *pc,
+    void *data);
+typedef void (*sl_event_free_peer_pt)(sl_peer_connection_t *pc, void *data,
+    sl_uint_t state);
+
+#define SL_PEER_FAILED   0x02
+#define SL_PEER_NEXT     0x04
+
+struct sl_peer_connection_s {
+    sl_connection_t        *connection;
+
+    struct sockaddr        *sockaddr;
+    socklen_t               socklen;
+    sl_str_t               *name;       /* the peer's text, for the log */
+
+    sl_uint_t               tries;
+    sl_msec_t               start_time;
+
+    sl_event_get_peer_pt    get;
+    sl_event_free_peer_pt   free;
+    void                   *data;
+
+    struct sockaddr        *local;      /* bind before connect, or NULL */
+    socklen_t               local_socklen;
+
+    int                     type;
+    int                     rcvbuf;
+
+    sl_log_t               *log;
+
+    unsigned                transparent:1;
+    unsigned                so_keepalive:1;
+    unsigned                down:1;
+    unsigned                log_error:2;
+};
+
+/*
+ * Starts connecting pc to pc->sockaddr. SL_OK: connected at once;
+ * SL_AGAIN: in progress, the write event fires when it is done;
+ * SL_DECLINED: this peer failed (refused, unreachable; logged with its
+ * address), another may be tried; SL_ERROR: a local failure; SL_BUSY: no
+ * live peer (from pc->get).
+ */
+sl_int_t sl_event_connect_peer(sl_event_loop_t *loop,
+    sl_peer_connection_t *pc);
+/*
+ * Once the write event of a connection in progress fired: SL_OK, or
+ * SL_ERROR with "connect() failed (111: Connection refused)" logged.
+ */
+sl_int_t sl_event_connect_result(sl_connection_t *c);
+
+#endif /* SL_EVENT_CONNECT_H */

@@ -1,0 +1,496 @@
+/*
+ * sl_stream.c -- the stream{} block: the stream modules' configurations,
+ * merging every server with the stream{} level, the phase engine, and the
+ * listening sockets built from the servers' "listen" addresses.
+ */
+#include "sl_config.h"
+#include "sl_core.h"
+#include "sl_event.h"
+#include "sl_stream.h"
+
+static char *sl_stream_block(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+static char *sl_stream_init_conf(sl_cycle_t *cycle, void *conf);
+
+static sl_command_t  sl_stream_commands[] = {
+
+    { sl_string("stream"),
+      SL_MAIN_CONF | SL_CONF_BLOCK | SL_CONF_NOARGS,
+      sl_stream_block,
+      0,
+      0,
+      NULL },
+
+      sl_null_command
+};
+
+static sl_core_module_t  sl_stream_module_ctx = {
+    sl_string("stream"),
+    NULL,
+    sl_stream_init_conf
+};
+
+sl_module_t  sl_stream_module = {
+    .name = "sl_stream_module",
+    .ctx = &sl_stream_module_ctx,
+    .commands = sl_stream_commands,
+    .type = SL_CORE_MODULE,
+};
+
+#define sl_stream_each_module(i)                                              \
+    for (i = 0; sl_modules[i] != NULL; i++)                                   \
+        if (sl_modules[i]->type == SL_STREAM_MODULE)
+
+/* the main conf and the stream{}-level srv conf of every stream module */
+static sl_int_t
+sl_stream_create_confs(sl_conf_t *cf, sl_stream_conf_ctx_t *ctx)
+{
+    sl_stream_module_t  *module;
+    sl_uint_t            i, mi, n;
+
+    n = sl_count_modules(SL_STREAM_MODULE);
+
+    ctx->main_conf = sl_pcalloc(cf->pool, n * sizeof(void *));
+    ctx->srv_conf = sl_pcalloc(cf->pool, n * sizeof(void *));
+    if (ctx->main_conf == NULL || ctx->srv_conf == NULL) {
+        return SL_ERROR;
+    }
+
+    sl_stream_each_module(i) {
+        module = sl_modules[i]->ctx;
+        mi = sl_modules[i]->ctx_index;
+
+        if (module->create_main_conf != NULL) {
+            ctx->main_conf[mi] = module->create_main_conf(cf);
+            if (ctx->main_conf[mi] == NULL) {
+                return SL_ERROR;
+            }
+        }
+
+        if (module->create_srv_conf != NULL) {
+            ctx->srv_conf[mi] = module->create_srv_conf(cf);
+            if (ctx->srv_conf[mi] == NULL) {
+                return SL_ERROR;
+            }
+        }
+    }
+
+    return SL_OK;
+}
+
+static sl_int_t
+sl_stream_preconfiguration(sl_conf_t *cf)
+{
+    sl_stream_module_t  *module;
+    sl_uint_t            i;
+
+    sl_stream_each_module(i) {
+        module = sl_modules[i]->ctx;
+        if (module->preconfiguration != NULL
+            && module->preconfiguration(cf) != SL_OK)
+        {
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
+}
+
+static sl_int_t
+sl_stream_postconfiguration(sl_conf_t *cf)
+{
+    sl_stream_module_t  *module;
+    sl_uint_t            i;
+
+    sl_stream_each_module(i) {
+        module = sl_modules[i]->ctx;
+        if (module->postconfiguration != NULL
+            && module->postconfiguration(cf) != SL_OK)
+        {
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
+}
+
+/* init main confs, then merge each server's srv confs with stream{}'s */
+static char *
+sl_stream_merge_servers(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf)
+{
+    sl_stream_core_srv_conf_t  **cscfp = cmcf->servers.elts;
+    sl_stream_conf_ctx_t        *ctx = cf->ctx;
+    sl_stream_module_t          *module;
+    sl_uint_t                    i, mi, s;
+    char                        *rv;
+
+    sl_stream_each_module(i) {
+        module = sl_modules[i]->ctx;
+        mi = sl_modules[i]->ctx_index;
+
+        if (module->init_main_conf != NULL) {
+            rv = module->init_main_conf(cf, ctx->main_conf[mi]);
+            if (rv != SL_CONF_OK) {
+                return rv;
+            }
+        }
+
+        if (module->merge_srv_conf == NULL) {
+            continue;
+        }
+
+        for (s = 0; s < cmcf->servers.nelts; s++) {
+            cf->ctx = cscfp[s]->ctx;
+            rv = module->merge_srv_conf(cf, ctx->srv_conf[mi],
+                                        cscfp[s]->ctx->srv_conf[mi]);
+            cf->ctx = ctx;
+            if (rv != SL_CONF_OK) {
+                return rv;
+            }
+        }
+    }
+
+    return SL_CONF_OK;
+}
+
+static sl_int_t
+sl_stream_init_phases(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf)
+{
+    sl_uint_t  i;
+
+    for (i = 0; i <= SL_STREAM_LOG_PHASE; i++) {
+        if (sl_array_init(&cmcf->phases[i].handlers, cf->pool, 1,
+                          sizeof(sl_stream_handler_pt))
+            != SL_OK)
+        {
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
+}
+
+static sl_stream_phase_checker_pt
+sl_stream_phase_checker(sl_uint_t phase)
+{
+    return phase == SL_STREAM_PREREAD_PHASE ? sl_stream_core_preread_phase
+                                            : sl_stream_core_generic_phase;
+}
+
+/*
+ * The phases as one flat array, run in order: each handler knows where
+ * the next phase starts; the content phase is one checker; a NULL checker
+ * ends it. The log phase is not in it: finalizing runs it.
+ */
+static sl_int_t
+sl_stream_init_phase_handlers(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf)
+{
+    sl_stream_phase_handler_t  *ph;
+    sl_stream_handler_pt       *h;
+    sl_uint_t                   i, j, n = 1;
+
+    for (i = 0; i < SL_STREAM_CONTENT_PHASE; i++) {
+        n += cmcf->phases[i].handlers.nelts;
+    }
+
+    ph = sl_pcalloc(cf->pool, (n + 1) * sizeof(sl_stream_phase_handler_t));
+    if (ph == NULL) {
+        return SL_ERROR;
+    }
+
+    cmcf->phase_engine = ph;
+    n = 0;
+
+    for (i = 0; i < SL_STREAM_CONTENT_PHASE; i++) {
+        h = cmcf->phases[i].handlers.elts;
+        n += cmcf->phases[i].handlers.nelts;
+
+        for (j = 0; j < cmcf->phases[i].handlers.nelts; j++) {
+            ph->checker = sl_stream_phase_checker(i);
+            ph->handler = h[j];
+            ph->next = n;
+            ph++;
+        }
+    }
+
+    ph->checker = sl_stream_core_content_phase;
+    return SL_OK;
+}
+
+/* everything after the block's directives were read */
+static char *
+sl_stream_finish_block(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf)
+{
+    char  *rv;
+
+    rv = sl_stream_merge_servers(cf, cmcf);
+    if (rv != SL_CONF_OK) {
+        return rv;
+    }
+
+    if (sl_stream_init_phases(cf, cmcf) != SL_OK
+        || sl_stream_postconfiguration(cf) != SL_OK
+        || sl_stream_variables_init_vars(cf) != SL_OK
+        || sl_stream_init_phase_handlers(cf, cmcf) != SL_OK)
+    {
+        return SL_CONF_ERROR;
+    }
+
+    return SL_CONF_OK;
+}
+
+static sl_int_t sl_stream_optimize_servers(sl_conf_t *cf,
+    sl_stream_core_main_conf_t *cmcf);
+
+static char *
+sl_stream_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_stream_conf_ctx_t        *ctx, **slot = conf;
+    sl_stream_core_main_conf_t  *cmcf;
+    sl_conf_t                    pcf;
+    char                        *rv;
+
+    sl_unused(cmd);
+
+    if (*slot != NULL) {
+        return "is duplicate";
+    }
+
+    ctx = sl_pcalloc(cf->pool, sizeof(sl_stream_conf_ctx_t));
+    if (ctx == NULL) {
+        return SL_CONF_ERROR;
+    }
+
+    *slot = ctx;
+    pcf = *cf;
+    cf->ctx = ctx;
+
+    if (sl_stream_create_confs(cf, ctx) != SL_OK
+        || sl_stream_preconfiguration(cf) != SL_OK)
+    {
+        *cf = pcf;
+        return SL_CONF_ERROR;
+    }
+
+    cf->module_type = SL_STREAM_MODULE;
+    cf->cmd_type = SL_STREAM_MAIN_CONF;
+
+    rv = sl_conf_parse(cf, NULL);
+
+    cmcf = ctx->main_conf[sl_stream_core_module.ctx_index];
+
+    if (rv == SL_CONF_OK) {
+        rv = sl_stream_finish_block(cf, cmcf);
+    }
+
+    if (rv == SL_CONF_OK && sl_stream_optimize_servers(cf, cmcf) != SL_OK) {
+        rv = SL_CONF_ERROR;
+    }
+
+    *cf = pcf;
+    return rv;
+}
+
+/* --- listen addresses ---------------------------------------------------- */
+
+sl_int_t
+sl_stream_add_listen(sl_conf_t *cf, sl_stream_core_srv_conf_t *cscf,
+    sl_stream_listen_t *lsopt)
+{
+    sl_stream_core_main_conf_t  *cmcf;
+    sl_stream_listen_t          *ls;
+    sl_uint_t                    i;
+
+    cmcf = sl_stream_conf_get_module_main_conf(cf, sl_stream_core_module);
+
+    ls = cmcf->listen.elts;
+    for (i = 0; i < cmcf->listen.nelts; i++) {
+        if (sl_cmp_sockaddr(ls[i].sockaddr, ls[i].socklen, lsopt->sockaddr,
+                            lsopt->socklen, 1)
+            == SL_OK)
+        {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "duplicate \"%V\" address "
+                              "and port pair", &lsopt->addr_text);
+            return SL_ERROR;
+        }
+    }
+
+    ls = sl_array_push(&cmcf->listen);
+    if (ls == NULL) {
+        return SL_ERROR;
+    }
+
+    *ls = *lsopt;
+    ls->server = cscf;
+    return SL_OK;
+}
+
+/* the same port of the same family: one wildcard socket can serve both */
+static sl_uint_t
+sl_stream_same_port(sl_stream_listen_t *a, sl_stream_listen_t *b)
+{
+    return a->sockaddr->sa_family == b->sockaddr->sa_family
+           && a->sockaddr->sa_family != AF_UNIX
+           && sl_inet_get_port(a->sockaddr) == sl_inet_get_port(b->sockaddr);
+}
+
+/* an address left to the wildcard socket of its port */
+static sl_uint_t
+sl_stream_served_by_wildcard(sl_stream_core_main_conf_t *cmcf,
+    sl_stream_listen_t *l)
+{
+    sl_stream_listen_t  *ls = cmcf->listen.elts;
+    sl_uint_t            i;
+
+    if (l->wildcard || l->bind) {
+        return 0;
+    }
+
+    for (i = 0; i < cmcf->listen.nelts; i++) {
+        if (ls[i].wildcard && sl_stream_same_port(&ls[i], l)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+static void
+sl_stream_set_addr(sl_stream_addr_t *addr, sl_stream_listen_t *l)
+{
+    addr->sockaddr = l->sockaddr;
+    addr->socklen = l->socklen;
+    addr->conf.ctx = l->server->ctx;
+    addr->conf.addr_text = l->addr_text;
+    addr->conf.ssl = l->ssl;
+    addr->conf.proxy_protocol = l->proxy_protocol;
+}
+
+/*
+ * The addresses one socket serves: itself alone, or, for a wildcard, the
+ * addresses of its port that it serves first and itself last (the
+ * fallback of sl_stream_init_connection()).
+ */
+static sl_stream_port_t *
+sl_stream_port(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf,
+    sl_stream_listen_t *l)
+{
+    sl_stream_listen_t  *ls = cmcf->listen.elts;
+    sl_stream_port_t    *port;
+    sl_uint_t            i, n = 1;
+
+    for (i = 0; l->wildcard && i < cmcf->listen.nelts; i++) {
+        n += (&ls[i] != l && sl_stream_served_by_wildcard(cmcf, &ls[i])
+              && sl_stream_same_port(&ls[i], l));
+    }
+
+    port = sl_pcalloc(cf->pool, sizeof(sl_stream_port_t));
+    if (port == NULL) {
+        return NULL;
+    }
+
+    port->addrs = sl_pcalloc(cf->pool, n * sizeof(sl_stream_addr_t));
+    if (port->addrs == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; l->wildcard && i < cmcf->listen.nelts; i++) {
+        if (&ls[i] != l && sl_stream_served_by_wildcard(cmcf, &ls[i])
+            && sl_stream_same_port(&ls[i], l))
+        {
+            sl_stream_set_addr(&port->addrs[port->naddrs++], &ls[i]);
+        }
+    }
+
+    sl_stream_set_addr(&port->addrs[port->naddrs++], l);
+    return port;
+}
+
+static sl_int_t
+sl_stream_add_listening(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf,
+    sl_stream_listen_t *l)
+{
+    sl_listening_t  *ls;
+
+    ls = sl_create_listening(cf->cycle, l->sockaddr, l->socklen);
+    if (ls == NULL) {
+        return SL_ERROR;
+    }
+
+    ls->servers = sl_stream_port(cf, cmcf, l);
+    if (ls->servers == NULL) {
+        return SL_ERROR;
+    }
+
+    ls->handler = sl_stream_init_connection;
+    ls->logp = l->server->error_log;    /* copied when the config is done */
+    ls->type = SOCK_STREAM;
+    ls->backlog = l->backlog;
+    ls->rcvbuf = l->rcvbuf;
+    ls->sndbuf = l->sndbuf;
+    ls->keepalive = l->so_keepalive;
+    ls->keepidle = l->keepidle;
+    ls->keepintvl = l->keepintvl;
+    ls->keepcnt = l->keepcnt;
+    ls->reuseport = l->reuseport;
+    ls->deferred_accept = l->deferred_accept;
+    ls->ipv6only = l->ipv6only;
+    ls->wildcard = l->wildcard;
+    return SL_OK;
+}
+
+/* one listening socket per bound address, in the order of the config */
+static sl_int_t
+sl_stream_optimize_servers(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf)
+{
+    sl_stream_listen_t  *ls = cmcf->listen.elts;
+    sl_uint_t            i;
+
+    for (i = 0; i < cmcf->listen.nelts; i++) {
+        if (sl_stream_served_by_wildcard(cmcf, &ls[i])) {
+            continue;
+        }
+
+        if (sl_stream_add_listening(cf, cmcf, &ls[i]) != SL_OK) {
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
+}
+
+/* --- when the whole configuration is read -------------------------------- */
+
+/* " while accepting new connection on ADDR" after an accept error */
+static u_char *
+sl_stream_accept_log_error(sl_log_t *log, u_char *buf, size_t len)
+{
+    return sl_snprintf(buf, len, " while accepting new connection on %V",
+                       (sl_str_t *) log->data);
+}
+
+/*
+ * The listening sockets' logs are copied only now: an error_log that
+ * follows the stream{} block, or the default one, is known only now.
+ */
+static char *
+sl_stream_init_conf(sl_cycle_t *cycle, void *conf)
+{
+    sl_listening_t  *ls = cycle->listening.elts;
+    sl_uint_t        i;
+
+    if (conf == NULL) {
+        return SL_CONF_OK;
+    }
+
+    for (i = 0; i < cycle->listening.nelts; i++) {
+        if (ls[i].handler != sl_stream_init_connection) {
+            continue;
+        }
+
+        ls[i].log = *ls[i].logp;
+        ls[i].log.handler = sl_stream_accept_log_error;
+        ls[i].log.data = &ls[i].addr_text;
+    }
+
+    return SL_CONF_OK;
+}

@@ -1,0 +1,351 @@
+/*
+ * sl_stream_echo_module.c -- "echo;": everything the client sends comes
+ * back to it.
+ *
+ * One buffer of echo_buffer_size per connection, taken when data arrives
+ * and given back when it has all been sent, so an idle connection holds
+ * none. While the buffer is full the client is not reading, and neither
+ * do we (backpressure); reading resumes once the socket takes data again.
+ * After the client's FIN the rest is sent and the connection closed.
+ * echo_timeout closes a connection on which nothing moved, with a reset.
+ */
+#include "sl_config.h"
+#include "sl_core.h"
+#include "sl_event.h"
+#include "sl_stream.h"
+
+typedef struct {
+    sl_flag_t       enable;
+    size_t          buffer_size;
+    sl_msec_t       timeout;
+} sl_stream_echo_srv_conf_t;
+
+typedef struct {
+    sl_buf_t        buf;        /* start == NULL: no memory held */
+    unsigned        eof:1;      /* the client sent its FIN */
+} sl_stream_echo_ctx_t;
+
+static void *sl_stream_echo_create_srv_conf(sl_conf_t *cf);
+static char *sl_stream_echo_merge_srv_conf(sl_conf_t *cf, void *parent,
+    void *child);
+static char *sl_stream_echo(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+
+static sl_conf_num_bounds_t  sl_stream_echo_buffer_bounds = {
+    sl_conf_check_num_bounds, 1, -1
+};
+
+static sl_command_t  sl_stream_echo_commands[] = {
+
+    { sl_string("echo"),
+      SL_STREAM_SRV_CONF | SL_CONF_NOARGS,
+      sl_stream_echo,
+      SL_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { sl_string("echo_buffer_size"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_TAKE1,
+      sl_conf_set_size_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_echo_srv_conf_t, buffer_size),
+      &sl_stream_echo_buffer_bounds },
+
+    { sl_string("echo_timeout"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_TAKE1,
+      sl_conf_set_msec_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_echo_srv_conf_t, timeout),
+      NULL },
+
+      sl_null_command
+};
+
+static sl_stream_module_t  sl_stream_echo_module_ctx = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    sl_stream_echo_create_srv_conf,
+    sl_stream_echo_merge_srv_conf
+};
+
+sl_module_t  sl_stream_echo_module = {
+    .name = "sl_stream_echo_module",
+    .ctx = &sl_stream_echo_module_ctx,
+    .commands = sl_stream_echo_commands,
+    .type = SL_STREAM_MODULE,
+};
+
+/* --- the buffer ---------------------------------------------------------- */
+
+/* sl_pmemalign() always allocates apart, so sl_pfree() can give it back */
+static sl_int_t
+sl_stream_echo_take_buffer(sl_stream_session_t *s, sl_stream_echo_ctx_t *ctx)
+{
+    sl_stream_echo_srv_conf_t  *escf;
+    sl_buf_t                   *b = &ctx->buf;
+
+    escf = sl_stream_get_module_srv_conf(s, sl_stream_echo_module);
+
+    b->start = sl_pmemalign(s->connection->pool, escf->buffer_size,
+                            SL_ALIGNMENT);
+    if (b->start == NULL) {
+        return SL_ERROR;
+    }
+
+    b->pos = b->start;
+    b->last = b->start;
+    b->end = b->start + escf->buffer_size;
+    return SL_OK;
+}
+
+static void
+sl_stream_echo_release_buffer(sl_stream_session_t *s,
+    sl_stream_echo_ctx_t *ctx)
+{
+    (void) sl_pfree(s->connection->pool, ctx->buf.start);
+    sl_memzero(&ctx->buf, sizeof(sl_buf_t));
+}
+
+/* --- moving the bytes ---------------------------------------------------- */
+
+/* sends what is buffered: 1 when bytes went, 0 when none, SL_ERROR */
+static sl_int_t
+sl_stream_echo_send(sl_connection_t *c, sl_buf_t *b)
+{
+    ssize_t  n;
+
+    if (b->pos == b->last || !c->write->ready) {
+        return 0;
+    }
+
+    n = c->send(c, b->pos, (size_t) (b->last - b->pos));
+
+    if (n == SL_ERROR) {
+        return SL_ERROR;
+    }
+
+    if (n <= 0) {
+        return 0;               /* SL_AGAIN: write->ready is cleared */
+    }
+
+    b->pos += n;
+
+    if (b->pos == b->last) {
+        b->pos = b->start;      /* all sent: the whole buffer is free */
+        b->last = b->start;
+    }
+
+    return 1;
+}
+
+/* reads into the free room: 1 when bytes came, 0 when none, SL_ERROR */
+static sl_int_t
+sl_stream_echo_recv(sl_stream_session_t *s, sl_stream_echo_ctx_t *ctx)
+{
+    sl_connection_t  *c = s->connection;
+    sl_buf_t         *b = &ctx->buf;
+    ssize_t           n;
+
+    if (ctx->eof || !c->read->ready) {
+        return 0;
+    }
+
+    if (b->start == NULL && sl_stream_echo_take_buffer(s, ctx) != SL_OK) {
+        return SL_ERROR;
+    }
+
+    if (b->last == b->end) {
+        return 0;               /* full: the client must read first */
+    }
+
+    n = c->recv(c, b->last, (size_t) (b->end - b->last));
+
+    if (n == SL_ERROR) {
+        return SL_ERROR;
+    }
+
+    if (n == 0) {
+        ctx->eof = 1;
+        return 0;
+    }
+
+    if (n == SL_AGAIN) {
+        return 0;
+    }
+
+    b->last += n;
+    s->received += n;
+    return 1;
+}
+
+/* moves bytes until neither direction can: SL_OK, or SL_ERROR */
+static sl_int_t
+sl_stream_echo_move(sl_stream_session_t *s, sl_stream_echo_ctx_t *ctx,
+    sl_uint_t *moved)
+{
+    sl_int_t  sent, got;
+
+    do {
+        sent = sl_stream_echo_send(s->connection, &ctx->buf);
+        got = sent == SL_ERROR ? 0 : sl_stream_echo_recv(s, ctx);
+
+        if (sent == SL_ERROR || got == SL_ERROR) {
+            return SL_ERROR;
+        }
+
+        *moved |= (sl_uint_t) (sent | got);
+
+    } while (sent || got);
+
+    return SL_OK;
+}
+
+/* tells the back end what we wait for, and for how long */
+static sl_int_t
+sl_stream_echo_wait(sl_stream_session_t *s, sl_stream_echo_ctx_t *ctx,
+    sl_uint_t moved)
+{
+    sl_stream_echo_srv_conf_t  *escf;
+    sl_connection_t            *c = s->connection;
+
+    /* after the FIN a level-triggered back end would report it forever */
+    if (sl_handle_read_event(c->read, ctx->eof ? SL_CLOSE_EVENT : 0)
+        != SL_OK
+        || sl_handle_write_event(c->write, 0) != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    if (moved || !c->read->timer_set) {
+        escf = sl_stream_get_module_srv_conf(s, sl_stream_echo_module);
+        sl_add_timer(c->read, escf->timeout);
+    }
+
+    return SL_OK;
+}
+
+static void
+sl_stream_echo_process(sl_stream_session_t *s)
+{
+    sl_stream_echo_ctx_t  *ctx;
+    sl_uint_t              moved = 0;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_echo_module);
+
+    if (sl_stream_echo_move(s, ctx, &moved) != SL_OK) {
+        /* a reset or a broken pipe: logged at info by the I/O layer */
+        sl_stream_finalize_session(s, SL_STREAM_OK);
+        return;
+    }
+
+    if (ctx->buf.pos == ctx->buf.last) {
+        if (ctx->eof) {
+            sl_stream_finalize_session(s, SL_STREAM_OK);
+            return;
+        }
+
+        if (ctx->buf.start != NULL) {
+            sl_stream_echo_release_buffer(s, ctx);
+        }
+    }
+
+    if (sl_stream_echo_wait(s, ctx, moved) != SL_OK) {
+        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+    }
+}
+
+/* both events come here; only the read event carries the idle timer */
+static void
+sl_stream_echo_handler_event(sl_event_t *ev)
+{
+    sl_connection_t      *c = ev->data;
+    sl_stream_session_t  *s = c->data;
+
+    if (ev->timedout) {
+        c->timedout = 1;        /* closed with a reset */
+        sl_connection_error(c, SL_ETIMEDOUT, "connection timed out");
+        sl_stream_finalize_session(s, SL_STREAM_OK);
+        return;
+    }
+
+    sl_stream_echo_process(s);
+}
+
+static void
+sl_stream_echo_handler(sl_stream_session_t *s)
+{
+    sl_stream_echo_ctx_t  *ctx;
+    sl_connection_t       *c = s->connection;
+
+    c->log->action = "echoing";
+
+    ctx = sl_pcalloc(c->pool, sizeof(sl_stream_echo_ctx_t));
+    if (ctx == NULL) {
+        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* what a preread phase read is echoed first */
+    if (s->preread != NULL && s->preread->pos < s->preread->last) {
+        ctx->buf = *s->preread;
+        s->preread = NULL;
+    }
+
+    sl_stream_set_ctx(s, ctx, sl_stream_echo_module);
+
+    c->read->handler = sl_stream_echo_handler_event;
+    c->write->handler = sl_stream_echo_handler_event;
+
+    sl_stream_echo_process(s);
+}
+
+/* --- configuration ------------------------------------------------------- */
+
+static void *
+sl_stream_echo_create_srv_conf(sl_conf_t *cf)
+{
+    sl_stream_echo_srv_conf_t  *escf;
+
+    escf = sl_pcalloc(cf->pool, sizeof(sl_stream_echo_srv_conf_t));
+    if (escf == NULL) {
+        return NULL;
+    }
+
+    escf->enable = SL_CONF_UNSET;
+    escf->buffer_size = SL_CONF_UNSET_SIZE;
+    escf->timeout = SL_CONF_UNSET_MSEC;
+    return escf;
+}
+
+static char *
+sl_stream_echo_merge_srv_conf(sl_conf_t *cf, void *parent, void *child)
+{
+    sl_stream_echo_srv_conf_t  *prev = parent;
+    sl_stream_echo_srv_conf_t  *conf = child;
+
+    sl_unused(cf);
+
+    sl_conf_merge_size_value(conf->buffer_size, prev->buffer_size, 16384);
+    sl_conf_merge_msec_value(conf->timeout, prev->timeout, 600000);
+    return SL_CONF_OK;
+}
+
+static char *
+sl_stream_echo(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_stream_echo_srv_conf_t  *escf = conf;
+    sl_stream_core_srv_conf_t  *cscf;
+
+    sl_unused(cmd);
+
+    if (escf->enable != SL_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    escf->enable = 1;
+
+    cscf = sl_stream_conf_get_module_srv_conf(cf, sl_stream_core_module);
+    cscf->handler = sl_stream_echo_handler;
+    return SL_CONF_OK;
+}

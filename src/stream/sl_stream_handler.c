@@ -1,0 +1,199 @@
+/*
+ * sl_stream_handler.c -- sessions: what an accepted connection becomes,
+ * its log context, and its end.
+ */
+#include "sl_config.h"
+#include "sl_core.h"
+#include "sl_event.h"
+#include "sl_stream.h"
+
+/*
+ * The server for the connection's local address. Only a wildcard socket
+ * that also serves other addresses of its port needs getsockname(); its
+ * own entry, the fallback, is the last.
+ */
+static sl_stream_addr_conf_t *
+sl_stream_find_addr_conf(sl_connection_t *c)
+{
+    sl_stream_port_t  *port = c->listening->servers;
+    sl_stream_addr_t  *addr = port->addrs;
+    sl_uint_t          i;
+
+    if (port->naddrs == 1) {
+        return &addr[0].conf;
+    }
+
+    if (sl_connection_local_sockaddr(c, NULL, 0) != SL_OK) {
+        return NULL;
+    }
+
+    for (i = 0; i < port->naddrs - 1; i++) {
+        if (sl_cmp_sockaddr(addr[i].sockaddr, addr[i].socklen,
+                            c->local_sockaddr, c->local_socklen, 0)
+            == SL_OK)
+        {
+            break;
+        }
+    }
+
+    return &addr[i].conf;
+}
+
+/* the server's error_log for the connection, keeping its own context */
+static void
+sl_stream_set_connection_log(sl_connection_t *c, sl_log_t *log)
+{
+    c->log->file = log->file;
+    c->log->next = log->next;
+    c->log->log_level = log->log_level;
+    c->log->time = log->time;
+}
+
+static sl_stream_session_t *
+sl_stream_create_session(sl_connection_t *c, sl_stream_addr_conf_t *conf)
+{
+    sl_stream_core_main_conf_t  *cmcf;
+    sl_stream_session_t         *s;
+
+    s = sl_pcalloc(c->pool, sizeof(sl_stream_session_t));
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->connection = c;
+    s->addr_conf = conf;
+    s->main_conf = conf->ctx->main_conf;
+    s->srv_conf = conf->ctx->srv_conf;
+
+    cmcf = sl_stream_get_module_main_conf(s, sl_stream_core_module);
+
+    s->ctx = sl_pcalloc(c->pool, cmcf->nmodules * sizeof(void *));
+    s->variables = sl_pcalloc(c->pool, cmcf->variables.nelts
+                                       * sizeof(sl_stream_variable_value_t));
+    if (s->ctx == NULL || s->variables == NULL) {
+        return NULL;
+    }
+
+    s->time = c->loop != NULL ? c->loop->time : &cmcf->cycle->time;
+    s->start_sec = s->time->sec;
+    s->start_msec = s->time->msec;
+    return s;
+}
+
+/* "*N client ADDR:PORT connected to ADDR", as nginx logs it at info */
+static void
+sl_stream_log_connected(sl_connection_t *c, sl_stream_addr_conf_t *conf)
+{
+    u_char  text[SL_SOCKADDR_STRLEN];
+    size_t  len;
+
+    if (c->log->log_level < SL_LOG_INFO) {
+        return;
+    }
+
+    len = sl_sock_ntop(c->sockaddr, c->socklen, text, sizeof(text), 1);
+
+    c->log->connection = 0;     /* the number is in the message itself */
+    sl_log_error(SL_LOG_INFO, c->log, 0, "*%ui client %*s connected to %V",
+                 c->number, len, text, &conf->addr_text);
+    c->log->connection = c->number;
+}
+
+void
+sl_stream_init_connection(sl_connection_t *c)
+{
+    sl_stream_core_srv_conf_t  *cscf;
+    sl_stream_addr_conf_t      *conf;
+    sl_stream_session_t        *s;
+
+    conf = sl_stream_find_addr_conf(c);
+    s = conf != NULL ? sl_stream_create_session(c, conf) : NULL;
+
+    if (s == NULL) {
+        sl_stream_close_connection(c);
+        return;
+    }
+
+    c->data = s;
+    cscf = sl_stream_get_module_srv_conf(s, sl_stream_core_module);
+    sl_stream_set_connection_log(c, cscf->error_log);
+
+    c->log->handler = NULL;
+    sl_stream_log_connected(c, conf);
+
+    c->log->connection = c->number;
+    c->log->handler = sl_stream_log_error;
+    c->log->data = s;
+    c->log->action = "initializing session";
+    c->log_error = SL_ERROR_INFO;
+
+    c->read->handler = sl_stream_session_handler;
+    c->write->handler = sl_stream_empty_handler;
+
+    sl_stream_session_handler(c->read);
+}
+
+void
+sl_stream_session_handler(sl_event_t *ev)
+{
+    sl_connection_t  *c = ev->data;
+
+    sl_stream_core_run_phases(c->data);
+}
+
+void
+sl_stream_finalize_session(sl_stream_session_t *s, sl_uint_t rc)
+{
+    sl_stream_core_main_conf_t  *cmcf;
+    sl_stream_handler_pt        *h;
+    sl_connection_t             *c = s->connection;
+    sl_uint_t                    i;
+
+    s->status = rc;
+
+    cmcf = sl_stream_get_module_main_conf(s, sl_stream_core_module);
+    h = cmcf->phases[SL_STREAM_LOG_PHASE].handlers.elts;
+
+    for (i = 0; i < cmcf->phases[SL_STREAM_LOG_PHASE].handlers.nelts; i++) {
+        (void) h[i](s);
+    }
+
+    sl_stream_close_connection(c);
+}
+
+void
+sl_stream_close_connection(sl_connection_t *c)
+{
+    sl_pool_t  *pool = c->pool;
+
+    /* the log lives in the pool: the pool goes last */
+    sl_close_connection(c);
+    sl_destroy_pool(pool);
+}
+
+void
+sl_stream_empty_handler(sl_event_t *ev)
+{
+    sl_unused(ev);
+}
+
+u_char *
+sl_stream_log_error(sl_log_t *log, u_char *buf, size_t len)
+{
+    sl_stream_session_t  *s = log->data;
+    u_char               *p = buf, *last = buf + len;
+
+    if (log->action != NULL) {
+        p = sl_slprintf(p, last, " while %s", log->action);
+    }
+
+    p = sl_slprintf(p, last, ", client: %V, server: %V",
+                    &s->connection->addr_text,
+                    &s->connection->listening->addr_text);
+
+    if (s->log_handler != NULL && p < last) {
+        p = s->log_handler(log, p, (size_t) (last - p));
+    }
+
+    return p;
+}

@@ -1,0 +1,289 @@
+/*
+ * test_accept.c -- accepting under load, on every back end: a thousand
+ * clients at once, and a storm that runs the server out of descriptors.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sl_test.h"
+#include "sl_proc.h"
+#include "sl_t_net.h"
+
+#define CLIENTS     1000
+#define MSG_LEN     48
+
+static const char  *backends[] = { "epoll", "poll", "select" };
+
+static void
+raise_nofile(rlim_t want)
+{
+    struct rlimit  rl;
+
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur >= want) {
+        return;
+    }
+    rl.rlim_cur = want <= rl.rlim_max ? want : rl.rlim_max;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_msg(rl.rlim_cur >= want, "cannot raise RLIMIT_NOFILE to %lu",
+                  (unsigned long) want);
+}
+
+/* is there a log line of this level whose text contains needle? */
+static int
+log_has(const char *text, const char *level, const char *needle)
+{
+    const char  *line, *end;
+    char         tag[32];
+
+    snprintf(tag, sizeof(tag), " [%s] ", level);
+
+    for (line = text; line != NULL && *line != '\0'; line = end) {
+        end = strchr(line, '\n');
+        end = end != NULL ? end + 1 : line + strlen(line);
+
+        char  *copy = strndup(line, (size_t) (end - line));
+        int    yes = strstr(copy, tag) != NULL
+                     && (needle == NULL || strstr(copy, needle) != NULL);
+        free(copy);
+        if (yes) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+static void
+message(char *buf, int i)
+{
+    int  n = snprintf(buf, MSG_LEN + 1, "client %04d says ", i);
+
+    /* fill the rest with bytes that depend on the client */
+    for ( ; n < MSG_LEN; n++) {
+        buf[n] = (char) ('a' + (i + n) % 26);
+    }
+}
+
+/* reads exactly len bytes within ms */
+static void
+recv_exact(int fd, char *buf, size_t len, int ms)
+{
+    struct pollfd  pfd = { fd, POLLIN, 0 };
+    size_t         got = 0;
+    long long      end = sl_t_msec() + sl_t_timeout(ms);
+    ssize_t        n;
+
+    while (got < len) {
+        int  left = (int) (end - sl_t_msec());
+
+        ck_assert_msg(left > 0, "timed out after %zu of %zu bytes", got, len);
+        if (poll(&pfd, 1, left) <= 0) {
+            continue;
+        }
+        n = recv(fd, buf + got, len - got, MSG_DONTWAIT);
+        if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+            continue;
+        }
+        ck_assert_msg(n > 0, "recv: %s", n == 0 ? "eof" : strerror(errno));
+        got += (size_t) n;
+    }
+}
+
+static void
+echo_once(int fd, int i)
+{
+    char  out[MSG_LEN + 1], in[MSG_LEN];
+
+    message(out, i);
+    sl_t_send_all(fd, out, MSG_LEN, 5000);
+    recv_exact(fd, in, MSG_LEN, 10000);
+    ck_assert_msg(memcmp(in, out, MSG_LEN) == 0, "client %d: wrong echo", i);
+}
+
+START_TEST(test_thousand_clients)
+{
+    sl_t_sluice_t   srv;
+    static int      fds[CLIENTS];
+    char            out[MSG_LEN + 1], in[MSG_LEN];
+    int             i;
+
+    raise_nofile(CLIENTS + 64);
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "worker_rlimit_nofile 2048;\n"
+        "events { use %s; worker_connections 1100; }\n"
+        "stream { server { listen 127.0.0.1:@PORT@; echo; } }\n",
+        backends[_i]));
+
+    /* every client connected before any of them talks */
+    for (i = 0; i < CLIENTS; i++) {
+        fds[i] = sl_t_connect("127.0.0.1", srv.port);
+    }
+
+    for (i = 0; i < CLIENTS; i++) {
+        message(out, i);
+        sl_t_send_all(fds[i], out, MSG_LEN, 5000);
+    }
+
+    for (i = 0; i < CLIENTS; i++) {
+        message(out, i);
+        recv_exact(fds[i], in, MSG_LEN, 20000);
+        ck_assert_msg(memcmp(in, out, MSG_LEN) == 0, "client %d: wrong echo",
+                      i);
+        close(fds[i]);
+    }
+
+    ck_assert_msg(!log_has(sl_t_read(srv.log), "alert", NULL)
+                  && !log_has(sl_t_read(srv.log), "crit", NULL),
+                  "errors in the log: %s", sl_t_read(srv.log));
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/* user + system CPU time of pid, in ms, from /proc/PID/stat */
+static long
+cpu_ms(pid_t pid)
+{
+    char           *stat, *p;
+    unsigned long   utime, stime;
+    int             field;
+
+    stat = sl_t_read(sl_t_printf("/proc/%d/stat", (int) pid));
+    ck_assert_ptr_nonnull(stat);
+
+    /*
+     * The command may hold spaces: count from its closing ')'. The space
+     * before field k (from 1) is the (k - 2)th after it; utime is 14.
+     */
+    p = strrchr(stat, ')');
+    ck_assert_ptr_nonnull(p);
+    for (field = 2; field < 14; field++) {
+        p = strchr(p + 1, ' ');
+        ck_assert_ptr_nonnull(p);
+    }
+    ck_assert_int_eq(sscanf(p + 1, "%lu %lu", &utime, &stime), 2);
+
+    return (long) ((utime + stime) * 1000 / (unsigned long) sysconf(_SC_CLK_TCK));
+}
+
+typedef struct {
+    const char  *log;
+} log_cond_t;
+
+static int
+log_has_emfile(void *data)
+{
+    log_cond_t  *lc = data;
+    char        *text = sl_t_read(lc->log);
+
+    return text != NULL
+           && log_has(text, "crit", "accept() failed (24: Too many open "
+                      "files)");
+}
+
+#define STORM  120
+
+START_TEST(test_emfile_storm)
+{
+    sl_t_sluice_t   srv;
+    log_cond_t      lc;
+    static int      storm[STORM];
+    int             keep[4], i, fresh;
+    long            before, used;
+    long long       start;
+    int             left;
+    pid_t           pid;
+
+    if (getenv("SLUICE_WRAPPER") != NULL) {
+        /* valgrind keeps descriptors of its own under the limit */
+        return;
+    }
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "worker_rlimit_nofile 48;\n"
+        "events { use %s; worker_connections 256; }\n"
+        "stream { server { listen 127.0.0.1:@PORT@; echo; } }\n",
+        backends[_i]));
+    pid = sl_t_pid(srv.proc);
+
+    for (i = 0; i < 4; i++) {
+        keep[i] = sl_t_connect("127.0.0.1", srv.port);
+        echo_once(keep[i], i);
+    }
+
+    /* more clients than the server has descriptors for */
+    for (i = 0; i < STORM; i++) {
+        storm[i] = sl_t_connect("127.0.0.1", srv.port);
+    }
+
+    lc.log = srv.log;
+    ck_assert_int_eq(sl_t_wait_for(log_has_emfile, &lc, srv.log,
+                                   sl_t_timeout(10000)), 0);
+
+    /*
+     * Measure a second of the storm: a server that retried accept() in a
+     * loop would burn the whole second; one that paused burns nothing.
+     */
+    before = cpu_ms(pid);
+    start = sl_t_msec();
+    while ((left = 1000 - (int) (sl_t_msec() - start)) > 0) {
+        (void) poll(NULL, 0, left);      /* a signal may cut it short */
+    }
+    used = cpu_ms(pid) - before;
+    ck_assert_msg(used < 200, "the server used %ld ms of CPU in 1 s of an "
+                  "EMFILE storm", used);
+
+    /* the clients it had keep being served */
+    for (i = 0; i < 4; i++) {
+        echo_once(keep[i], 100 + i);
+    }
+
+    /* descriptors free up: it accepts again by itself */
+    for (i = 0; i < STORM; i++) {
+        close(storm[i]);
+    }
+
+    fresh = sl_t_connect("127.0.0.1", srv.port);
+    echo_once(fresh, 999);
+    close(fresh);
+
+    for (i = 0; i < 4; i++) {
+        close(keep[i]);
+    }
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+static Suite *
+accept_suite(void)
+{
+    Suite  *s = suite_create("accept");
+    TCase  *tc;
+
+    tc = tcase_create("thousand");
+    sl_t_fixture(tc);
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_thousand_clients, 0,
+                        (int) (sizeof(backends) / sizeof(backends[0])));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("emfile");
+    sl_t_fixture(tc);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_emfile_storm, 0,
+                        (int) (sizeof(backends) / sizeof(backends[0])));
+    suite_add_tcase(s, tc);
+
+    return s;
+}
+
+SL_TEST_MAIN(accept_suite)
