@@ -4,7 +4,8 @@
 #
 #   SL_VALGRIND=1   run the unit suites under valgrind, and have the
 #                   integration suites start sluice under valgrind
-#   SL_TESTS=glob   run only the suites whose name matches (e.g. test_conf*)
+#   SL_TESTS=globs  run only the suites whose name matches one of the
+#                   space-separated globs (e.g. 'test_conf* test_cli')
 
 set -u
 
@@ -13,6 +14,10 @@ top=$(pwd)
 export SLUICE_BIN="$top/$B/sluice"
 export SLUICE_SRC="$top"
 export SLUICE_TMP="${TMPDIR:-/tmp}/sluice-test.$$"
+# a sluice built with the kqueue stand-in, where configure made one
+if [ -x "$top/$B/t/sluice-kqueue" ]; then
+    export SLUICE_BIN_KQUEUE="$top/$B/t/sluice-kqueue"
+fi
 mkdir -p "$SLUICE_TMP"
 trap 'rm -rf "$SLUICE_TMP"' EXIT INT TERM
 
@@ -30,7 +35,14 @@ for t in "$B"/t/unit/test_* "$B"/t/integ/test_*; do
     case "$t" in *.d|*.o) continue ;; esac
     [ -x "$t" ] || continue
     name=$(basename "$t")
-    case "$name" in ${SL_TESTS:-*}) ;; *) continue ;; esac
+    wanted=0
+    set -f                       # the globs are for names, not files
+    for pattern in ${SL_TESTS:-*}; do
+        # shellcheck disable=SC2254
+        case "$name" in $pattern) wanted=1 ;; esac
+    done
+    set +f
+    [ "$wanted" = 1 ] || continue
     suites=$((suites + 1))
 
     out="$SLUICE_TMP/$name.out"

@@ -79,6 +79,12 @@ struct sl_connection_s {
     off_t                 received;
 
     sl_log_t             *log;
+    /*
+     * The connection's own pool, destroyed with its session (an accepted
+     * connection), or NULL (a connection that lives in another's pool, as
+     * an upstream one does). A loop torn down with sessions still open
+     * destroys the pools of those it closes.
+     */
     sl_pool_t            *pool;
 
     int                   type;       /* SOCK_STREAM */

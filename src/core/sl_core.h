@@ -33,6 +33,7 @@ typedef struct sl_connection_s  sl_connection_t;
 #include "sl_parse.h"
 #include "sl_palloc.h"
 #include "sl_buf.h"
+#include "sl_bufcache.h"
 #include "sl_array.h"
 #include "sl_list.h"
 #include "sl_rbtree.h"

@@ -127,6 +127,8 @@ struct sl_event_loop_s {
     sl_uint_t                  reusable_connection_n;
     sl_uint_t                  connection_counter;  /* the "*N" in logs */
 
+    sl_bufcache_t             *bufcaches;   /* by size, see below */
+
     sl_uint_t                  multi_accept;
     sl_msec_t                  accept_resume;  /* after EMFILE: retry at */
     sl_uint_t                  exiting;
@@ -189,6 +191,15 @@ sl_event_loop_t *sl_event_loop_create(sl_cycle_t *cycle);
 sl_event_loop_t *sl_event_loop_new(sl_pool_t *pool, sl_log_t *log,
     sl_time_cache_t *time, const sl_event_actions_t *actions, sl_uint_t n);
 void sl_event_loop_destroy(sl_event_loop_t *loop);
+/*
+ * For back ends: what to make of their wait's result n (errno err). It
+ * updates the clock when flags ask for it, takes EINTR for a signal and
+ * logs what must not happen. SL_OK: process the n events; SL_DONE:
+ * interrupted, nothing to process; SL_ERROR.
+ */
+sl_int_t sl_event_wait_result(sl_event_loop_t *loop, int n, sl_err_t err,
+    sl_msec_t timer, sl_uint_t flags, const char *call);
+
 /* the loop's body: wait for I/O or the nearest timer, run what is due */
 void sl_process_events_and_timers(sl_event_loop_t *loop);
 
@@ -211,6 +222,13 @@ sl_del_event(sl_event_t *ev, sl_uint_t event, sl_uint_t flags)
 {
     return ev->loop->actions->del(ev, event, flags);
 }
+
+/*
+ * The loop's cache of buffers of this size (made on first use), for data
+ * in flight: at most SL_BUFCACHE_BYTES of released buffers are kept.
+ */
+#define SL_BUFCACHE_BYTES  (1024 * 1024)
+sl_bufcache_t *sl_event_loop_bufcache(sl_event_loop_t *loop, size_t size);
 
 /* --- accepting ---------------------------------------------------------- */
 

@@ -68,6 +68,14 @@ sl_connect_peer_error(sl_err_t err)
     }
 }
 
+static sl_str_t *
+sl_connect_peer_name(sl_peer_connection_t *pc)
+{
+    static const sl_str_t  unknown = sl_string("peer");
+
+    return pc->name != NULL ? pc->name : (sl_str_t *) &unknown;
+}
+
 sl_int_t
 sl_event_connect_peer(sl_event_loop_t *loop, sl_peer_connection_t *pc)
 {
@@ -141,7 +149,7 @@ sl_event_connect_peer(sl_event_loop_t *loop, sl_peer_connection_t *pc)
 
     sl_log_error(sl_connect_peer_error(err) ? SL_LOG_ERR : SL_LOG_CRIT,
                  pc->log, err, "connect() to %V failed",
-                 pc->name ? pc->name : &(sl_str_t) sl_string("peer"));
+                 sl_connect_peer_name(pc));
 
     sl_close_connection(c);
     pc->connection = NULL;
@@ -150,10 +158,22 @@ sl_event_connect_peer(sl_event_loop_t *loop, sl_peer_connection_t *pc)
 }
 
 sl_int_t
-sl_event_connect_result(sl_connection_t *c)
+sl_event_connect_result(sl_peer_connection_t *pc)
 {
-    int        err = 0;
-    socklen_t  len = sizeof(int);
+    sl_connection_t  *c = pc->connection;
+    int               err = 0;
+    socklen_t         len = sizeof(int);
+
+    if (c->write->timedout) {
+        c->timedout = 1;
+        sl_log_error(SL_LOG_ERR, pc->log, ETIMEDOUT, "connect() to %V timed "
+                     "out", sl_connect_peer_name(pc));
+        return SL_ERROR;
+    }
+
+    if (c->write->timer_set) {
+        sl_del_timer(c->write);
+    }
 
     /* kqueue's EV_EOF carries the error: no system call */
     if (c->loop->flags & SL_USE_KQUEUE_EVENT) {
@@ -172,6 +192,8 @@ sl_event_connect_result(sl_connection_t *c)
     }
 
     c->write->error = 1;
-    (void) sl_connection_error(c, err, "connect() failed");
+    sl_log_error(sl_connect_peer_error(err) ? SL_LOG_ERR : SL_LOG_CRIT,
+                 pc->log, err, "connect() to %V failed",
+                 sl_connect_peer_name(pc));
     return SL_ERROR;
 }

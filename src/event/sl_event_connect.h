@@ -57,9 +57,13 @@ struct sl_peer_connection_s {
 sl_int_t sl_event_connect_peer(sl_event_loop_t *loop,
     sl_peer_connection_t *pc);
 /*
- * Once the write event of a connection in progress fired: SL_OK, or
- * SL_ERROR with "connect() failed (111: Connection refused)" logged.
+ * The end of a connect that returned SL_AGAIN: call it from the write
+ * event's handler, whether the event fired or its timer (the caller's
+ * connect timeout) did. SL_OK when connected; else SL_ERROR, with
+ * "connect() to PEER failed (111: Connection refused)" or "connect() to
+ * PEER timed out (110: Connection timed out)" logged. A timed-out
+ * connection is marked so that closing it sends a reset.
  */
-sl_int_t sl_event_connect_result(sl_connection_t *c);
+sl_int_t sl_event_connect_result(sl_peer_connection_t *pc);
 
 #endif /* SL_EVENT_CONNECT_H */

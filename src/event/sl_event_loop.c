@@ -187,9 +187,10 @@ void
 sl_event_loop_destroy(sl_event_loop_t *loop)
 {
     sl_connection_t  *c;
+    sl_bufcache_t    *bc;
+    sl_pool_t        *pool;
     sl_uint_t         i;
 
-    /* the listening sockets belong to the cycle: only forget them here */
     for (i = 0; i < loop->connection_n; i++) {
         c = &loop->connections[i];
 
@@ -197,15 +198,27 @@ sl_event_loop_destroy(sl_event_loop_t *loop)
             continue;
         }
 
-        if (c->listening != NULL && c->read->accept) {
+        if (c->read->accept) {
+            /* the listening socket belongs to the cycle: only forget it */
             c->listening->connection = NULL;
             c->shared = 1;
+            sl_close_connection(c);
+            continue;
         }
 
+        /* a session still open: its pool's cleanups release what it holds */
+        pool = c->pool;
         sl_close_connection(c);
+        if (pool != NULL) {
+            sl_destroy_pool(pool);
+        }
     }
 
     loop->actions->done(loop);
+
+    for (bc = loop->bufcaches; bc != NULL; bc = bc->next) {
+        sl_bufcache_drain(bc);
+    }
 
     if (loop->cycle != NULL && loop->cycle->loop == loop) {
         loop->cycle->loop = NULL;
@@ -214,6 +227,29 @@ sl_event_loop_destroy(sl_event_loop_t *loop)
     if (loop->own_pool) {
         sl_destroy_pool(loop->pool);
     }
+}
+
+sl_bufcache_t *
+sl_event_loop_bufcache(sl_event_loop_t *loop, size_t size)
+{
+    sl_bufcache_t  *bc;
+
+    for (bc = loop->bufcaches; bc != NULL; bc = bc->next) {
+        if (bc->size == size) {
+            return bc;
+        }
+    }
+
+    bc = sl_pcalloc(loop->pool, sizeof(sl_bufcache_t));
+    if (bc == NULL) {
+        return NULL;
+    }
+
+    bc->size = size;
+    bc->max = size < SL_BUFCACHE_BYTES ? SL_BUFCACHE_BYTES / size : 1;
+    bc->next = loop->bufcaches;
+    loop->bufcaches = bc;
+    return bc;
 }
 
 void
@@ -233,6 +269,33 @@ sl_process_events_and_timers(sl_event_loop_t *loop)
     sl_event_process_posted(loop, &loop->posted_accept_events);
     sl_event_expire_timers(loop);
     sl_event_process_posted(loop, &loop->posted_events);
+}
+
+sl_int_t
+sl_event_wait_result(sl_event_loop_t *loop, int n, sl_err_t err,
+    sl_msec_t timer, sl_uint_t flags, const char *call)
+{
+    if (flags & SL_UPDATE_TIME) {
+        sl_time_update(loop->time);
+    }
+
+    if (n == -1) {
+        if (err == EINTR) {
+            /* a signal: its flags are the caller's to look at */
+            return SL_DONE;
+        }
+
+        sl_log_error(SL_LOG_ALERT, loop->log, err, "%s failed", call);
+        return SL_ERROR;
+    }
+
+    if (n == 0 && timer == SL_TIMER_INFINITE) {
+        sl_log_error(SL_LOG_ALERT, loop->log, 0, "%s returned no events "
+                     "without timeout", call);
+        return SL_ERROR;
+    }
+
+    return SL_OK;
 }
 
 /*

@@ -11,8 +11,9 @@
 
 /*
  * A timer re-armed to within this many ms of its current deadline is left
- * alone: idle timeouts are re-armed on every read, and moving a node in
- * the tree each time costs more than a timeout a little late.
+ * alone, so it may fire up to that much early or late: idle timeouts are
+ * re-armed on every read, and moving a node in the tree each time costs
+ * more than an idle timeout 300 ms off.
  */
 #define SL_TIMER_LAZY_DELAY  300
 

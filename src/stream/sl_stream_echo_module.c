@@ -22,7 +22,9 @@ typedef struct {
 
 typedef struct {
     sl_buf_t        buf;        /* start == NULL: no memory held */
+    sl_bufcache_t  *cache;      /* where buf comes from and goes back to */
     unsigned        eof:1;      /* the client sent its FIN */
+    unsigned        preread:1;  /* buf is the preread buffer, in the pool */
 } sl_stream_echo_ctx_t;
 
 static void *sl_stream_echo_create_srv_conf(sl_conf_t *cf);
@@ -78,33 +80,46 @@ sl_module_t  sl_stream_echo_module = {
 
 /* --- the buffer ---------------------------------------------------------- */
 
-/* sl_pmemalign() always allocates apart, so sl_pfree() can give it back */
+/*
+ * The buffer comes from the loop's cache and goes back to it as soon as it
+ * drains: an idle connection holds none, and a busy one costs no malloc().
+ */
 static sl_int_t
 sl_stream_echo_take_buffer(sl_stream_session_t *s, sl_stream_echo_ctx_t *ctx)
 {
-    sl_stream_echo_srv_conf_t  *escf;
-    sl_buf_t                   *b = &ctx->buf;
+    sl_buf_t  *b = &ctx->buf;
 
-    escf = sl_stream_get_module_srv_conf(s, sl_stream_echo_module);
-
-    b->start = sl_pmemalign(s->connection->pool, escf->buffer_size,
-                            SL_ALIGNMENT);
+    b->start = sl_bufcache_get(ctx->cache, s->connection->log);
     if (b->start == NULL) {
         return SL_ERROR;
     }
 
     b->pos = b->start;
     b->last = b->start;
-    b->end = b->start + escf->buffer_size;
+    b->end = b->start + ctx->cache->size;
     return SL_OK;
 }
 
 static void
-sl_stream_echo_release_buffer(sl_stream_session_t *s,
-    sl_stream_echo_ctx_t *ctx)
+sl_stream_echo_release_buffer(sl_stream_echo_ctx_t *ctx)
 {
-    (void) sl_pfree(s->connection->pool, ctx->buf.start);
+    if (!ctx->preread) {
+        sl_bufcache_put(ctx->cache, ctx->buf.start);
+    }
+
+    ctx->preread = 0;
     sl_memzero(&ctx->buf, sizeof(sl_buf_t));
+}
+
+/* the session ends while data is in flight: the buffer goes back too */
+static void
+sl_stream_echo_cleanup(void *data)
+{
+    sl_stream_echo_ctx_t  *ctx = data;
+
+    if (ctx->buf.start != NULL) {
+        sl_stream_echo_release_buffer(ctx);
+    }
 }
 
 /* --- moving the bytes ---------------------------------------------------- */
@@ -246,8 +261,13 @@ sl_stream_echo_process(sl_stream_session_t *s)
         }
 
         if (ctx->buf.start != NULL) {
-            sl_stream_echo_release_buffer(s, ctx);
+            sl_stream_echo_release_buffer(ctx);
         }
+    }
+
+    /* nothing in flight: it may be closed if connections run short */
+    if ((ctx->buf.start == NULL) != s->connection->reusable) {
+        sl_reusable_connection(s->connection, ctx->buf.start == NULL);
     }
 
     if (sl_stream_echo_wait(s, ctx, moved) != SL_OK) {
@@ -269,26 +289,46 @@ sl_stream_echo_handler_event(sl_event_t *ev)
         return;
     }
 
+    if (c->close) {
+        /* an idle connection whose slot is wanted for a new one */
+        sl_stream_finalize_session(s, SL_STREAM_OK);
+        return;
+    }
+
     sl_stream_echo_process(s);
 }
 
 static void
 sl_stream_echo_handler(sl_stream_session_t *s)
 {
-    sl_stream_echo_ctx_t  *ctx;
-    sl_connection_t       *c = s->connection;
+    sl_stream_echo_srv_conf_t  *escf;
+    sl_stream_echo_ctx_t       *ctx;
+    sl_pool_cleanup_t          *cln;
+    sl_connection_t            *c = s->connection;
 
     c->log->action = "echoing";
 
+    escf = sl_stream_get_module_srv_conf(s, sl_stream_echo_module);
     ctx = sl_pcalloc(c->pool, sizeof(sl_stream_echo_ctx_t));
-    if (ctx == NULL) {
+    cln = sl_pool_cleanup_add(c->pool, 0);
+    if (ctx == NULL || cln == NULL) {
         sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
         return;
     }
 
+    ctx->cache = sl_event_loop_bufcache(c->loop, escf->buffer_size);
+    if (ctx->cache == NULL) {
+        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    cln->handler = sl_stream_echo_cleanup;
+    cln->data = ctx;
+
     /* what a preread phase read is echoed first */
     if (s->preread != NULL && s->preread->pos < s->preread->last) {
         ctx->buf = *s->preread;
+        ctx->preread = 1;
         s->preread = NULL;
     }
 

@@ -32,22 +32,7 @@
 #define MAX_SIZE    32768       /* the largest a client sends */
 #define CHUNK       16384
 
-static const char  *backends[] = {
-#if (SL_HAVE_epoll_MODULE)
-    "epoll",
-#endif
-#if (SL_HAVE_kqueue_MODULE)
-    "kqueue",
-#endif
-#if (SL_HAVE_poll_MODULE)
-    "poll",
-#endif
-#if (SL_HAVE_select_MODULE)
-    "select",
-#endif
-};
-
-#define NBACKENDS  ((int) (sizeof(backends) / sizeof(backends[0])))
+#define NBACKENDS  sl_t_nbackends()
 
 #ifndef SL_HAVE_stream_echo_MODULE
 #define SL_HAVE_stream_echo_MODULE  0
@@ -75,7 +60,7 @@ start_echo(sl_t_sluice_t *srv, int backend, const char *listen,
         "events { use %s; worker_connections 2048; }\n"
         "stream {\n"
         "    server { listen 127.0.0.1:@PORT@ %s; echo; %s }\n"
-        "}\n", backends[backend], listen, more));
+        "}\n", sl_t_backend(backend), listen, more));
 }
 
 /* the byte at offset off of the stream a client with this seed sends */
@@ -154,7 +139,7 @@ START_TEST(test_echo_conf_socat)
     /* the file as shipped but for the port and the back end */
     conf = sl_t_replace(conf, "127.0.0.1:7000", "127.0.0.1:@PORT@");
     conf = sl_t_replace(conf, "events {",
-                        sl_t_printf("events {\n    use %s;", backends[_i]));
+                        sl_t_printf("events {\n    use %s;", sl_t_backend(_i)));
     sl_t_sluice_start_file(&srv, "conf/echo.conf", conf);
 
     data = malloc(len);

@@ -213,8 +213,7 @@ sl_te_conn(int fd, sl_event_handler_pt rh, sl_event_handler_pt wh,
     c->recv_chain = sl_os_io.recv_chain;
     c->send_chain = sl_os_io.send_chain;
     c->type = SOCK_STREAM;
-    c->pool = sl_te.pool;
-    c->data = data;
+    c->data = data;             /* c->pool stays NULL: it owns no pool */
 
     c->read->handler = rh != NULL ? rh : sl_te_noop;
     c->write->handler = wh != NULL ? wh : sl_te_noop;

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include "sl_auto_config.h"    /* SL_HAVE_<back end>_MODULE */
 #include "sl_t_net.h"
 
 #include <arpa/inet.h>
@@ -110,6 +111,64 @@ sl_t_started(void *data)
     return log != NULL && strstr(log, " started") != NULL;
 }
 
+static const char  *sl_t_built_backends[] = {
+#if (SL_HAVE_epoll_MODULE)
+    "epoll",
+#endif
+#if (SL_HAVE_kqueue_MODULE)
+    "kqueue",
+#endif
+#if (SL_HAVE_poll_MODULE)
+    "poll",
+#endif
+#if (SL_HAVE_select_MODULE)
+    "select",
+#endif
+};
+
+#define SL_T_NBUILT                                                           \
+    ((int) (sizeof(sl_t_built_backends) / sizeof(sl_t_built_backends[0])))
+
+int
+sl_t_nbackends(void)
+{
+#if (SL_HAVE_kqueue_MODULE)
+    return SL_T_NBUILT;
+#else
+    return SL_T_NBUILT + (getenv("SLUICE_BIN_KQUEUE") != NULL);
+#endif
+}
+
+const char *
+sl_t_backend(int i)
+{
+    return i < SL_T_NBUILT ? sl_t_built_backends[i] : "kqueue";
+}
+
+/* the stand-in's binary for a config on kqueue, else SLUICE_BIN */
+static sl_t_proc_t *
+sl_t_sluice_spawn(sl_t_sluice_t *srv, const char *conf_file,
+    const char *text)
+{
+    const char   *kq = getenv("SLUICE_BIN_KQUEUE");
+    char         *saved = NULL;
+    sl_t_proc_t  *p;
+
+    if (kq != NULL && strstr(text, "use kqueue;") != NULL) {
+        saved = sl_t_printf("%s", getenv("SLUICE_BIN"));
+        setenv("SLUICE_BIN", kq, 1);
+    }
+
+    p = sl_t_spawn(((char *[]) { "sluice", "-p", srv->dir, "-c",
+                                 (char *) conf_file, NULL }));
+
+    if (saved != NULL) {
+        setenv("SLUICE_BIN", saved, 1);
+    }
+
+    return p;
+}
+
 /* 1: up; 0: the port was taken, try another; fails on anything else */
 static int
 sl_t_sluice_try(const char *file, int line, sl_t_sluice_t *srv,
@@ -129,8 +188,7 @@ sl_t_sluice_try(const char *file, int line, sl_t_sluice_t *srv,
     sl_t_writef(srv->dir, conf_file, "%s", text);
     (void) unlink(srv->log);
 
-    srv->proc = sl_t_spawn(((char *[]) { "sluice", "-p", srv->dir, "-c",
-                                         (char *) conf_file, NULL }));
+    srv->proc = sl_t_sluice_spawn(srv, conf_file, text);
 
     if (sl_t_wait_for(sl_t_started, srv, srv->log, SL_T_START_MS) != 0) {
         sl_t_net_fail(file, line, "sluice did not start: %s",

@@ -40,6 +40,15 @@ typedef struct {
 #define sl_t_sluice_stop(srv)                                                 \
     sl_t_sluice_stop_at(__FILE__, __LINE__, srv)
 
+/*
+ * The back ends an integration suite runs sluice on: every one built, and
+ * "kqueue" where only the stand-in has it (SLUICE_BIN_KQUEUE, a sluice
+ * built with t/lib/kqueue). A config that says "use kqueue;" is started
+ * with that binary.
+ */
+int sl_t_nbackends(void);
+const char *sl_t_backend(int i);
+
 /* every occurrence of from in text replaced by to */
 char *sl_t_replace(const char *text, const char *from, const char *to);
 

@@ -735,8 +735,9 @@ END_TEST
 /* --- non-blocking connect ------------------------------------------------ */
 
 typedef struct {
-    sl_int_t     rc;
-    sl_uint_t    done;
+    sl_peer_connection_t  *pc;
+    sl_int_t               rc;
+    sl_uint_t              done;
 } connect_state_t;
 
 static void
@@ -750,13 +751,14 @@ on_connected(sl_event_t *wev)
     }
 
     st->done = 1;
-    st->rc = sl_event_connect_result(c);
+    st->rc = sl_event_connect_result(st->pc);
     ck_assert_int_eq(sl_handle_write_event(wev, SL_CLOSE_EVENT), SL_OK);
 }
 
+/* connects; a timeout (ms) other than 0 arms the write event's timer */
 static sl_int_t
 connect_to(struct sockaddr_in *sin, sl_str_t *name, connect_state_t *st,
-    sl_connection_t **cp)
+    sl_connection_t **cp, sl_msec_t timeout)
 {
     sl_peer_connection_t  pc;
     sl_int_t              rc;
@@ -768,6 +770,7 @@ connect_to(struct sockaddr_in *sin, sl_str_t *name, connect_state_t *st,
     pc.log = &sl_te.log;
 
     sl_memzero(st, sizeof(*st));
+    st->pc = &pc;
     rc = sl_event_connect_peer(sl_te.loop, &pc);
     *cp = pc.connection;
 
@@ -779,6 +782,10 @@ connect_to(struct sockaddr_in *sin, sl_str_t *name, connect_state_t *st,
     pc.connection->data = st;
     pc.connection->write->handler = on_connected;
     pc.connection->read->handler = on_connected;
+
+    if (timeout) {
+        sl_add_timer(pc.connection->write, timeout);
+    }
 
     sl_te_run_until(st->done, 5000);
     return st->rc;
@@ -799,14 +806,15 @@ START_TEST(test_connect_refused)
     s = sl_te_listener(&sin);
     close(s);
 
-    rc = connect_to(&sin, &name, &st, &c);
+    rc = connect_to(&sin, &name, &st, &c, 0);
 
     if (st.done) {
         ck_assert_msg(rc == SL_ERROR, "%s: connect() to a closed port: %ld",
                       sl_te.be->name, (long) rc);
         ck_assert(c->write->error);
-        ck_assert_msg(sl_te_logged("connect() failed (111: Connection "
-                                   "refused)"), "%s", sl_te_log());
+        ck_assert_msg(sl_te_logged("connect() to 127.0.0.1:closed failed "
+                                   "(111: Connection refused)"), "%s",
+                      sl_te_log());
         sl_close_connection(c);
 
     } else {
@@ -817,6 +825,56 @@ START_TEST(test_connect_refused)
                       sl_te_log());
     }
 
+    sl_te_close();
+}
+END_TEST
+
+/*
+ * A listener whose accept queue is full drops the SYN, so the connect
+ * stays in progress until the caller's timer ends it.
+ */
+START_TEST(test_connect_timeout)
+{
+    sl_str_t            name = sl_string("127.0.0.1:full");
+    struct sockaddr_in  sin;
+    socklen_t           len = sizeof(sin);
+    connect_state_t     st;
+    sl_connection_t    *c;
+    sl_int_t            rc;
+    int                 s, fill[4], i;
+
+    sl_te_open(_i, 16);
+
+    s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sl_memzero(&sin, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(s, (struct sockaddr *) &sin, sizeof(sin)), 0);
+    ck_assert_int_eq(getsockname(s, (struct sockaddr *) &sin, &len), 0);
+    ck_assert_int_eq(listen(s, 0), 0);
+
+    /* nobody accepts: the queue fills */
+    for (i = 0; i < 4; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                         0);
+        (void) connect(fill[i], (struct sockaddr *) &sin, sizeof(sin));
+    }
+
+    rc = connect_to(&sin, &name, &st, &c, 200);
+
+    ck_assert_msg(st.done, "%s: connect() finished at once: %ld",
+                  sl_te.be->name, (long) rc);
+    ck_assert_int_eq(rc, SL_ERROR);
+    ck_assert(c->timedout);
+    ck_assert_msg(sl_te_logged("connect() to 127.0.0.1:full timed out "
+                               "(110: Connection timed out)"), "%s",
+                  sl_te_log());
+    sl_close_connection(c);
+
+    for (i = 0; i < 4; i++) {
+        close(fill[i]);
+    }
+    close(s);
     sl_te_close();
 }
 END_TEST
@@ -833,7 +891,7 @@ START_TEST(test_connect_ok)
     sl_te_open(_i, 16);
 
     ls = sl_te_listener(&sin);
-    ck_assert_int_eq(connect_to(&sin, &name, &st, &c), SL_OK);
+    ck_assert_int_eq(connect_to(&sin, &name, &st, &c, 0), SL_OK);
     ck_assert_ptr_nonnull(c);
 
     s = accept(ls, NULL, NULL);
@@ -881,6 +939,7 @@ event_io_suite(void)
     tcase_add_checked_fixture(tc, NULL, sl_te_teardown);
     tcase_add_loop_test(tc, test_connect_refused, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_connect_ok, 0, SL_TE_NBACKENDS);
+    tcase_add_loop_test(tc, test_connect_timeout, 0, SL_TE_NBACKENDS);
     suite_add_tcase(s, tc);
 
     return s;

@@ -359,6 +359,7 @@ sl_epoll_process_events(sl_event_loop_t *loop, sl_msec_t timer,
 {
     sl_epoll_t  *ep = loop->backend;
     sl_err_t     err;
+    sl_int_t     rc;
     int          i, n;
 
     if (loop->sigmask != NULL) {
@@ -370,24 +371,9 @@ sl_epoll_process_events(sl_event_loop_t *loop, sl_msec_t timer,
 
     err = (n == -1) ? errno : 0;
 
-    if (flags & SL_UPDATE_TIME) {
-        sl_time_update(loop->time);
-    }
-
-    if (n == -1) {
-        if (err == EINTR) {
-            /* a signal: its flags are the caller's to look at */
-            return SL_OK;
-        }
-
-        sl_log_error(SL_LOG_ALERT, loop->log, err, "epoll_wait() failed");
-        return SL_ERROR;
-    }
-
-    if (n == 0 && timer == SL_TIMER_INFINITE) {
-        sl_log_error(SL_LOG_ALERT, loop->log, 0,
-                     "epoll_wait() returned no events without timeout");
-        return SL_ERROR;
+    rc = sl_event_wait_result(loop, n, err, timer, flags, "epoll_wait()");
+    if (rc != SL_OK) {
+        return rc == SL_DONE ? SL_OK : rc;
     }
 
     for (i = 0; i < n; i++) {

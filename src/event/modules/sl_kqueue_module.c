@@ -500,23 +500,9 @@ sl_kqueue_process_events(sl_event_loop_t *loop, sl_msec_t timer,
     n = kevent(kq->kq, kq->changes, nchanges, kq->events, kq->nevents, tsp);
     err = (n == -1) ? errno : 0;
 
-    if (flags & SL_UPDATE_TIME) {
-        sl_time_update(loop->time);
-    }
-
-    if (n == -1) {
-        if (err == EINTR) {
-            return SL_OK;
-        }
-
-        sl_log_error(SL_LOG_ALERT, loop->log, err, "kevent() failed");
-        return SL_ERROR;
-    }
-
-    if (n == 0 && timer == SL_TIMER_INFINITE) {
-        sl_log_error(SL_LOG_ALERT, loop->log, 0,
-                     "kevent() returned no events without timeout");
-        return SL_ERROR;
+    rc = sl_event_wait_result(loop, n, err, timer, flags, "kevent()");
+    if (rc != SL_OK) {
+        return rc == SL_DONE ? SL_OK : rc;
     }
 
     for (i = 0; i < n; i++) {

@@ -263,28 +263,15 @@ sl_poll_process_events(sl_event_loop_t *loop, sl_msec_t timer,
     sl_poll_t  *p = loop->backend;
     sl_uint_t   i;
     sl_err_t    err;
+    sl_int_t    rc;
     int         ready;
 
     ready = sl_poll_wait(loop, p, timer);
     err = (ready == -1) ? errno : 0;
 
-    if (flags & SL_UPDATE_TIME) {
-        sl_time_update(loop->time);
-    }
-
-    if (ready == -1) {
-        if (err == EINTR) {
-            return SL_OK;
-        }
-
-        sl_log_error(SL_LOG_ALERT, loop->log, err, "poll() failed");
-        return SL_ERROR;
-    }
-
-    if (ready == 0 && timer == SL_TIMER_INFINITE) {
-        sl_log_error(SL_LOG_ALERT, loop->log, 0,
-                     "poll() returned no events without timeout");
-        return SL_ERROR;
+    rc = sl_event_wait_result(loop, ready, err, timer, flags, "poll()");
+    if (rc != SL_OK) {
+        return rc == SL_DONE ? SL_OK : rc;
     }
 
     for (i = 0; i < p->n && ready > 0; i++) {

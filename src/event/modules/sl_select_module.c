@@ -294,32 +294,23 @@ sl_select_process_events(sl_event_loop_t *loop, sl_msec_t timer,
     sl_event_t       *ev;
     sl_uint_t         i;
     sl_err_t          err;
+    sl_int_t          rc;
     int               ready;
 
     ready = sl_select_wait(loop, s, timer);
     err = (ready == -1) ? errno : 0;
 
-    if (flags & SL_UPDATE_TIME) {
-        sl_time_update(loop->time);
+    if (ready == -1 && err == EBADF) {
+        /* an fd closed behind our back: find it rather than spin */
+        if (flags & SL_UPDATE_TIME) {
+            sl_time_update(loop->time);
+        }
+        return sl_select_repair(loop, s);
     }
 
-    if (ready == -1) {
-        if (err == EINTR) {
-            return SL_OK;
-        }
-
-        if (err == EBADF) {
-            return sl_select_repair(loop, s);
-        }
-
-        sl_log_error(SL_LOG_ALERT, loop->log, err, "select() failed");
-        return SL_ERROR;
-    }
-
-    if (ready == 0 && timer == SL_TIMER_INFINITE) {
-        sl_log_error(SL_LOG_ALERT, loop->log, 0,
-                     "select() returned no events without timeout");
-        return SL_ERROR;
+    rc = sl_event_wait_result(loop, ready, err, timer, flags, "select()");
+    if (rc != SL_OK) {
+        return rc == SL_DONE ? SL_OK : rc;
     }
 
     for (i = 0; i < s->n && ready > 0; i++) {
