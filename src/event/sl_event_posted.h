@@ -28,6 +28,27 @@ sl_delete_posted_event(sl_event_t *ev)
     sl_queue_remove(&ev->queue);
 }
 
+/*
+ * What a back end does with an event it found ready: run its handler now,
+ * or post it when flags ask for SL_POST_EVENTS. An event already posted
+ * (a "next" event, say) runs once, from its queue.
+ */
+static inline void
+sl_event_dispatch(sl_event_loop_t *loop, sl_event_t *ev, sl_uint_t flags)
+{
+    if (ev->posted) {
+        return;
+    }
+
+    if (flags & SL_POST_EVENTS) {
+        sl_post_event(ev, ev->accept ? &loop->posted_accept_events
+                                     : &loop->posted_events);
+        return;
+    }
+
+    ev->handler(ev);
+}
+
 /* runs and empties the queue; handlers may post more, which run too */
 void sl_event_process_posted(sl_event_loop_t *loop, sl_queue_t *posted);
 /* moves the "next" events onto the posted queue, ready flags set */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "sl_test.h"
@@ -396,6 +397,84 @@ START_TEST(test_no_free_connection)
 }
 END_TEST
 
+/* a unix socket file left behind: bound, then closed without unlink() */
+static void
+unix_socket_file(const char *path, int keep_listening, int *fd)
+{
+    struct sockaddr_un  sun;
+    int                 s;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    ck_assert_uint_lt(strlen(path), sizeof(sun.sun_path));
+    strcpy(sun.sun_path, path);
+
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(s, 0);
+    ck_assert_int_eq(bind(s, (struct sockaddr *) &sun, sizeof(sun)), 0);
+
+    if (keep_listening) {
+        ck_assert_int_eq(listen(s, 4), 0);
+        *fd = s;
+        return;
+    }
+
+    close(s);
+    ck_assert(sl_t_exists(path));
+}
+
+START_TEST(test_unix_stale_socket)
+{
+    sl_t_sluice_t   srv;
+    char           *path = sl_t_path(sl_t_mkdir(), "echo.sock");
+    int             fd;
+
+    unix_socket_file(path, 0, NULL);
+
+    /* the stale file is replaced, and the server answers on it */
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "events { use %s; }\n"
+        "stream { server { listen unix:%s; echo; } }\n",
+        sl_t_backend(_i), path));
+
+    fd = sl_t_connect_unix(path);
+    echo_once(fd, 7);
+    close(fd);
+
+    sl_t_sluice_stop(&srv);
+    ck_assert(!sl_t_exists(path));      /* removed at exit */
+}
+END_TEST
+
+START_TEST(test_unix_live_socket)
+{
+    sl_t_out_t   o;
+    char        *dir = sl_t_mkdir();
+    char        *path = sl_t_path(dir, "taken.sock");
+    int          owner, fd;
+
+    /* someone listens there: binding fails, and their file stays */
+    unix_socket_file(path, 1, &owner);
+
+    sl_t_writef(dir, "conf/t.conf",
+                "daemon off; master_process off;\n"
+                "error_log logs/error.log;\n"
+                "stream { server { listen unix:%s; echo; } }\n", path);
+
+    ck_assert_int_eq(sl_t_run(((char *[]) { "sluice", "-p", dir, "-c",
+                                            "conf/t.conf", NULL }),
+                              &o, 10000), 1);
+    ck_assert_msg(strstr(o.err, sl_t_printf("sluice: [emerg] bind() to "
+                  "unix:%s failed (98: Address already in use)", path))
+                  != NULL, "stderr: %s", o.err);
+
+    ck_assert(sl_t_exists(path));
+    fd = sl_t_connect_unix(path);
+    close(fd);
+    close(owner);
+}
+END_TEST
+
 static Suite *
 accept_suite(void)
 {
@@ -414,6 +493,13 @@ accept_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_emfile_storm, 0,
                         sl_t_nbackends());
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("unix");
+    sl_t_fixture(tc);
+    tcase_set_timeout(tc, 30);
+    tcase_add_loop_test(tc, test_unix_stale_socket, 0, sl_t_nbackends());
+    tcase_add_test(tc, test_unix_live_socket);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("scarce");

@@ -491,6 +491,89 @@ START_TEST(test_add_del)
 }
 END_TEST
 
+/* --- sl_event_accept() and multi_accept ---------------------------------- */
+
+static sl_uint_t  accepted;
+
+/* the protocol's handler: count the connection, then close it */
+static void
+on_new_connection(sl_connection_t *c)
+{
+    sl_pool_t  *pool = c->pool;
+
+    accepted++;
+    ck_assert_ptr_nonnull(pool);
+    ck_assert(c->write->ready);
+    ck_assert_uint_gt(c->addr_text.len, 0);
+    sl_close_connection(c);
+    sl_destroy_pool(pool);
+}
+
+static void
+connect_clients(struct sockaddr_in *sin, int *fds, int n)
+{
+    int  i;
+
+    for (i = 0; i < n; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_eq(connect(fds[i], (struct sockaddr *) sin,
+                                 sizeof(*sin)), 0);
+    }
+}
+
+/*
+ * With multi_accept one readiness report accepts every queued connection;
+ * without it, one. Through the real accept handler, on every back end.
+ */
+START_TEST(test_multi_accept)
+{
+    struct sockaddr_in   sin;
+    sl_listening_t       ls;
+    sl_connection_t     *lc;
+    int                  s, fds[8], i;
+
+    sl_te_open(_i, 32);
+    s = sl_te_listener(&sin);
+
+    sl_memzero(&ls, sizeof(ls));
+    ls.fd = s;
+    ls.sockaddr = (struct sockaddr *) &sin;
+    ls.socklen = sizeof(sin);
+    ls.type = SOCK_STREAM;
+    ls.pool_size = 512;
+    ls.log = sl_te.log;
+    ls.handler = on_new_connection;
+
+    lc = sl_te_conn(s, sl_event_accept, NULL, NULL);
+    lc->listening = &ls;
+    lc->read->accept = 1;
+    ck_assert_int_eq(sl_add_event(lc->read, SL_READ_EVENT, SL_LEVEL_EVENT),
+                     SL_OK);
+
+    accepted = 0;
+    sl_te.loop->multi_accept = 1;
+    connect_clients(&sin, fds, 5);
+    sl_process_events_and_timers(sl_te.loop);
+    ck_assert_msg(accepted == 5, "%s: multi_accept on: %lu accepted by one "
+                  "report", sl_te.be->name, (unsigned long) accepted);
+
+    sl_te.loop->multi_accept = 0;
+    connect_clients(&sin, fds + 5, 3);
+    sl_process_events_and_timers(sl_te.loop);
+    ck_assert_msg(accepted == 6, "%s: multi_accept off: %lu accepted",
+                  sl_te.be->name, (unsigned long) accepted - 5);
+
+    /* the rest follow, one a report */
+    sl_te_run_until(accepted == 8, 5000);
+
+    for (i = 0; i < 8; i++) {
+        close(fds[i]);
+    }
+    sl_close_connection(lc);    /* closes s */
+    sl_te_close();
+}
+END_TEST
+
 /* --- a listening socket is level-triggered -------------------------------- */
 
 typedef struct {
@@ -974,6 +1057,7 @@ event_loop_suite(void)
     tcase_add_checked_fixture(tc, NULL, sl_te_teardown);
     tcase_add_loop_test(tc, test_add_del, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_listen_level, 0, SL_TE_NBACKENDS);
+    tcase_add_loop_test(tc, test_multi_accept, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_instance_stale, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_close_before_wait, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_closed_without_delete, 0, SL_TE_NBACKENDS);

@@ -279,17 +279,7 @@ sl_epoll_dispatch(sl_event_loop_t *loop, sl_event_t *ev, sl_uint_t flags)
     ev->ready = 1;
     ev->available = -1;
 
-    if (ev->posted) {
-        return;
-    }
-
-    if (flags & SL_POST_EVENTS) {
-        sl_post_event(ev, ev->accept ? &loop->posted_accept_events
-                                     : &loop->posted_events);
-        return;
-    }
-
-    ev->handler(ev);
+    sl_event_dispatch(loop, ev, flags);
 }
 
 /* one entry of the batch; a stale one (closed, slot reused) is dropped */

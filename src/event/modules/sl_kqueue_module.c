@@ -407,22 +407,6 @@ sl_kqueue_watch_signals(sl_event_loop_t *loop, sl_kqueue_t *kq)
 /* --- waiting ------------------------------------------------------------ */
 
 /* a posted event runs from its queue only, as for epoll */
-static void
-sl_kqueue_dispatch(sl_event_loop_t *loop, sl_event_t *ev, sl_uint_t flags)
-{
-    if (ev->posted) {
-        return;
-    }
-
-    if (flags & SL_POST_EVENTS) {
-        sl_post_event(ev, ev->accept ? &loop->posted_accept_events
-                                     : &loop->posted_events);
-        return;
-    }
-
-    ev->handler(ev);
-}
-
 /* one answer of the wait: an error receipt, a signal or an event */
 static void
 sl_kqueue_process_one(sl_event_loop_t *loop, struct kevent *kev,
@@ -463,7 +447,7 @@ sl_kqueue_process_one(sl_event_loop_t *loop, struct kevent *kev,
         ev->kq_errno = (int) kev->fflags;
     }
 
-    sl_kqueue_dispatch(loop, ev, flags);
+    sl_event_dispatch(loop, ev, flags);
 }
 
 static sl_int_t
