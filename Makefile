@@ -60,3 +60,68 @@ clean:
 	rm -rf $(B) $(SAN)
 
 .PHONY: default build run test test-sanitize test-valgrind install clean
+
+# make fuzz -- the libFuzzer targets of t/fuzz (not part of `make test`):
+# the library compiled again with clang -fsanitize=fuzzer-no-link,address,
+# undefined into $(FUZZ)/, each target linked, then run for FUZZ_TIME
+# seconds on a copy of its seed corpus. Needs clang and its runtime, which
+# Debian ships as libclang-rt-<version>-dev (libclang-rt-14-dev for clang 14).
+# See t/fuzz/README.md.
+FUZZ       = objs-fuzz
+FUZZ_CC    = clang
+FUZZ_TIME  = 60
+FUZZ_FLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer \
+             -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_INCS  = -Isrc/core -Isrc/os/unix -Isrc/event -Isrc/event/modules \
+             -Isrc/stream -I$(B)
+FUZZ_SRCS  = $(filter-out src/core/sluice.c src/event/modules/sl_kqueue_module.c, \
+             $(sort $(wildcard src/core/*.c src/os/unix/*.c src/event/*.c \
+             src/event/modules/*.c src/stream/*.c))) $(B)/sl_modules.c
+FUZZ_OBJS  = $(patsubst %.c,$(FUZZ)/%.o,$(FUZZ_SRCS:$(B)/%=%))
+FUZZ_BINS  = $(FUZZ)/fuzz_conf $(FUZZ)/fuzz_param
+
+fuzz-check:
+	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);' \
+	    'int LLVMFuzzerTestOneInput(const char *d, unsigned long n)' \
+	    '{ (void) d; (void) n; return 0; }' > $(FUZZ)-check.c
+	@$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $(FUZZ)-check \
+	    $(FUZZ)-check.c 2>/dev/null \
+	 || { rm -f $(FUZZ)-check $(FUZZ)-check.c; \
+	      echo "make fuzz: '$(FUZZ_CC) -fsanitize=fuzzer,address,undefined'" \
+	           "does not link: install clang and its runtime" \
+	           "(Debian: apt-get install clang libclang-rt-14-dev, or the" \
+	           "libclang-rt-N-dev matching 'clang --version')" >&2; exit 1; }
+	@rm -f $(FUZZ)-check $(FUZZ)-check.c
+
+$(FUZZ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -c $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(FUZZ_INCS) -o $@ $<
+
+$(FUZZ)/sl_modules.o: $(B)/sl_modules.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -c $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(FUZZ_INCS) -o $@ $<
+
+$(FUZZ)/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz_common.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(FUZZ_INCS) -o $@ $< \
+	    $(FUZZ_OBJS) -lssl -lcrypto -lpthread
+
+fuzz-build: $(B)/Makefile fuzz-check
+	$(MAKE) $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	for t in conf param; do \
+	    rm -rf $(FUZZ)/corpus-$$t; mkdir -p $(FUZZ)/corpus-$$t; \
+	    cp t/fuzz/corpus/$$t/* $(FUZZ)/corpus-$$t/; \
+	    ASAN_OPTIONS=detect_leaks=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(FUZZ)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	        -rss_limit_mb=2048 -artifact_prefix=$(FUZZ)/ \
+	        -dict=t/fuzz/conf.dict $(FUZZ)/corpus-$$t \
+	    || exit 1; \
+	done
+
+fuzz-clean:
+	rm -rf $(FUZZ)
+
+.SECONDARY: $(FUZZ_OBJS)
+.PHONY: fuzz fuzz-check fuzz-build fuzz-clean

@@ -10,7 +10,9 @@ sl_bufcache_get(sl_bufcache_t *bc, sl_log_t *log)
     void  *p = bc->free;
 
     if (p == NULL) {
-        return sl_memalign(SL_ALIGNMENT, bc->size, log);
+        /* a free buffer holds the list's link: never less than a pointer */
+        return sl_memalign(SL_ALIGNMENT, sl_max(bc->size, sizeof(void *)),
+                           log);
     }
 
     bc->free = *(void **) p;

@@ -36,8 +36,9 @@ sl_module_t  sl_events_module = {
     .type = SL_CORE_MODULE,
 };
 
+/* 2^24 connections are 7 GiB of preallocated slots: more is a typo */
 static sl_conf_num_bounds_t  sl_event_connections_bounds = {
-    sl_conf_check_num_bounds, 1, -1
+    sl_conf_check_num_bounds, 1, 16777216
 };
 
 static sl_command_t  sl_event_core_commands[] = {

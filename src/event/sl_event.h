@@ -206,7 +206,9 @@ void sl_process_events_and_timers(sl_event_loop_t *loop);
 /*
  * After a handler has read (or written) what it wanted: make sure the
  * event will be reported again when it is next ready, as the back end
- * needs it (level-triggered: registered only while wanted).
+ * needs it (level-triggered: registered only while wanted). With
+ * SL_CLOSE_EVENT in flags the handler wants no more of it: a
+ * level-triggered back end stops watching.
  */
 sl_int_t sl_handle_read_event(sl_event_t *rev, sl_uint_t flags);
 sl_int_t sl_handle_write_event(sl_event_t *wev, sl_uint_t flags);

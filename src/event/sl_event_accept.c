@@ -22,6 +22,7 @@ sl_event_accept(sl_event_t *ev)
     sl_connection_t  *lc = ev->data, *c;
     sl_listening_t   *ls = lc->listening;
     sl_sockaddr_t     sa;
+    sl_pool_t        *pool;
     socklen_t         socklen;
     sl_fd_t           s;
 
@@ -70,10 +71,12 @@ sl_event_accept(sl_event_t *ev)
         }
 
         if (sl_accept_init_connection(c, ls, &sa, socklen) != SL_OK) {
-            if (c->pool != NULL) {
-                sl_destroy_pool(c->pool);
-            }
+            /* the log may live in the pool: the pool goes last */
+            pool = c->pool;
             sl_close_connection(c);
+            if (pool != NULL) {
+                sl_destroy_pool(pool);
+            }
             return;
         }
 

@@ -53,6 +53,12 @@ sl_event_loop_connections(sl_event_loop_t *loop, sl_uint_t n)
     sl_connection_t  *c, *next;
     sl_uint_t         i;
 
+    if (n == 0 || n > SIZE_MAX / sizeof(sl_connection_t)) {
+        sl_log_error(SL_LOG_EMERG, loop->log, 0, "%ui connections cannot "
+                     "be allocated", n);
+        return SL_ERROR;
+    }
+
     loop->connections = sl_pcalloc(loop->pool, n * sizeof(sl_connection_t));
     loop->read_events = sl_pcalloc(loop->pool, n * sizeof(sl_event_t));
     loop->write_events = sl_pcalloc(loop->pool, n * sizeof(sl_event_t));
@@ -309,13 +315,13 @@ sl_handle_event(sl_event_t *ev, sl_uint_t event, sl_uint_t flags)
     sl_event_loop_t  *loop = ev->loop;
 
     if (loop->flags & SL_USE_CLEAR_EVENT) {
-        if (!ev->active && !ev->ready) {
+        if (!ev->active && !ev->ready && !(flags & SL_CLOSE_EVENT)) {
             return sl_add_event(ev, event, SL_CLEAR_EVENT);
         }
         return SL_OK;
     }
 
-    if (!ev->active && !ev->ready) {
+    if (!ev->active && !ev->ready && !(flags & SL_CLOSE_EVENT)) {
         return sl_add_event(ev, event, SL_LEVEL_EVENT);
     }
 

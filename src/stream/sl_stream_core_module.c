@@ -261,6 +261,18 @@ sl_stream_core_content_phase(sl_stream_session_t *s,
         return SL_OK;
     }
 
+    /*
+     * The content handler owns the connection from here: until it says
+     * otherwise, input is not its business and must not run the phases
+     * again. A level-triggered back end stops watching for it, or unread
+     * input would wake the loop for ever.
+     */
+    c->read->handler = sl_stream_empty_handler;
+    if (sl_handle_read_event(c->read, SL_CLOSE_EVENT) != SL_OK) {
+        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return SL_OK;
+    }
+
     cscf->handler(s);
     return SL_OK;
 }

@@ -10,6 +10,17 @@
 /* how long a client that does not read may hold the answer up */
 #define SL_STREAM_RETURN_SEND_TIMEOUT  5000
 
+/*
+ * After the text, what the client sent is read and dropped until it
+ * closes (at most this long, and this much): closing with unread input
+ * would send a reset, and a reset discards the end of the text still on
+ * its way.
+ */
+#define SL_STREAM_RETURN_LINGER_TIMEOUT  5000
+#define SL_STREAM_RETURN_LINGER_BYTES    65536
+
+static void sl_stream_return_linger(sl_stream_session_t *s);
+
 typedef struct {
     sl_stream_complex_value_t  *text;
 } sl_stream_return_srv_conf_t;
@@ -17,6 +28,7 @@ typedef struct {
 typedef struct {
     u_char                     *pos;
     u_char                     *last;
+    size_t                      dropped;    /* while lingering */
 } sl_stream_return_ctx_t;
 
 static void *sl_stream_return_create_srv_conf(sl_conf_t *cf);
@@ -81,7 +93,7 @@ sl_stream_return_write_handler(sl_event_t *ev)
     }
 
     if (ctx->pos == ctx->last) {
-        sl_stream_finalize_session(s, SL_STREAM_OK);
+        sl_stream_return_linger(s);
         return;
     }
 
@@ -91,6 +103,70 @@ sl_stream_return_write_handler(sl_event_t *ev)
     }
 
     sl_add_timer(ev, SL_STREAM_RETURN_SEND_TIMEOUT);
+}
+
+/* drops what the client sends until it closes, or enough was dropped */
+static void
+sl_stream_return_linger_handler(sl_event_t *rev)
+{
+    sl_connection_t         *c = rev->data;
+    sl_stream_session_t     *s = c->data;
+    sl_stream_return_ctx_t  *ctx;
+    u_char                   buf[4096];
+    ssize_t                  n;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_return_module);
+
+    while (!rev->timedout) {
+        n = c->recv(c, buf, sizeof(buf));
+
+        if (n == SL_AGAIN) {
+            if (sl_handle_read_event(rev, 0) != SL_OK) {
+                break;
+            }
+            return;
+        }
+
+        if (n <= 0) {
+            break;              /* the client closed, or failed */
+        }
+
+        ctx->dropped += (size_t) n;
+        if (ctx->dropped > SL_STREAM_RETURN_LINGER_BYTES) {
+            break;
+        }
+    }
+
+    sl_stream_finalize_session(s, SL_STREAM_OK);
+}
+
+static void
+sl_stream_return_linger(sl_stream_session_t *s)
+{
+    sl_connection_t  *c = s->connection;
+
+    if (c->read->eof || c->read->error) {
+        sl_stream_finalize_session(s, SL_STREAM_OK);
+        return;
+    }
+
+    if (c->write->timer_set) {
+        sl_del_timer(c->write);
+    }
+
+    /* the FIN follows the text; the client closes when it has read it */
+    if (shutdown(c->fd, SHUT_WR) == -1) {
+        sl_connection_error(c, errno, "shutdown() failed");
+        sl_stream_finalize_session(s, SL_STREAM_OK);
+        return;
+    }
+
+    c->log->action = "closing";
+    c->write->handler = sl_stream_empty_handler;
+    c->read->handler = sl_stream_return_linger_handler;
+    sl_add_timer(c->read, SL_STREAM_RETURN_LINGER_TIMEOUT);
+
+    sl_stream_return_linger_handler(c->read);
 }
 
 static void
@@ -114,6 +190,7 @@ sl_stream_return_handler(sl_stream_session_t *s)
 
     ctx->pos = text.data;
     ctx->last = text.data + text.len;
+    ctx->dropped = 0;
     sl_stream_set_ctx(s, ctx, sl_stream_return_module);
 
     c->write->handler = sl_stream_return_write_handler;

@@ -340,7 +340,10 @@ static const bad_case_t  bad_cases[] = {
     { "events { use nosuch; }\n", 0, "invalid event type \"nosuch\"", 1,
       NULL },
     { "events {\n worker_connections 0;\n}\n", 0, "\"worker_connections\" "
-      "directive value must be equal to or more than 1", 2, NULL },
+      "directive value must be between 1 and 16777216", 2, NULL },
+    { "events { worker_connections 2305843009213693952; }\n", 0,
+      "\"worker_connections\" directive value must be between 1 and "
+      "16777216", 1, NULL },
     { "events { worker_connections 12x; }\n", 0,
       "invalid value \"12x\" in \"worker_connections\" directive", 1, NULL },
     { "events { multi_accept yes; }\n", 0, "invalid value \"yes\" in "
