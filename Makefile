@@ -7,7 +7,8 @@
 #   make test-sanitize  the same, built with ASan + UBSan in objs-sanitize/
 #   make test-valgrind  the same under valgrind (no leaks, no errors)
 #   make install        install (honours DESTDIR)
-#   make clean          remove the build directories
+#   make fuzz           libFuzzer on the configuration language (not a test)
+#   make clean          remove the build directories (objs*)
 
 B      = objs
 SAN    = objs-sanitize
@@ -57,7 +58,7 @@ install: $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile install
 
 clean:
-	rm -rf $(B) $(SAN)
+	rm -rf $(B) $(SAN) objs-fuzz
 
 .PHONY: default build run test test-sanitize test-valgrind install clean
 
