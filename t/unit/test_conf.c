@@ -7,157 +7,27 @@
 #include "sl_core.h"
 #include "sl_event.h"
 
-#include <ftw.h>
-
 #include "sl_test.h"
-
-/* --- a scratch prefix and a cycle loaded from it ------------------------ */
-
-typedef struct {
-    char             dir[PATH_MAX / 2];
-    char             log_path[PATH_MAX];
-    sl_cycle_t       init;
-    sl_log_t         log;
-    sl_open_file_t   file;
-    sl_cycle_t      *cycle;
-    char             errors[8192];
-} tc_t;
-
-static tc_t  tc;
-
-static int
-tc_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove(path);
-}
-
-static void
-tc_write(const char *name, const char *content, size_t len)
-{
-    char   path[PATH_MAX * 2];
-    FILE  *f;
-
-    snprintf(path, sizeof(path), "%s/%s", tc.dir, name);
-    f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(content, 1, len, f), len);
-    fclose(f);
-}
-
-static void
-tc_write_str(const char *name, const char *content)
-{
-    tc_write(name, content, strlen(content));
-}
-
-static void
-tc_setup(void)
-{
-    const char  *base = getenv("SLUICE_TMP");
-    char         sub[PATH_MAX * 2];
-
-    snprintf(tc.dir, sizeof(tc.dir), "%s/conf.XXXXXX", base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tc.dir));
-    snprintf(sub, sizeof(sub), "%s/conf", tc.dir);
-    ck_assert_int_eq(mkdir(sub, 0755), 0);
-    snprintf(sub, sizeof(sub), "%s/logs", tc.dir);
-    ck_assert_int_eq(mkdir(sub, 0755), 0);
-    snprintf(tc.log_path, sizeof(tc.log_path), "%s/startup.log", tc.dir);
-    tc.cycle = NULL;
-}
-
-static void
-tc_teardown(void)
-{
-    if (tc.cycle != NULL) {
-        sl_destroy_cycle(tc.cycle);
-        tc.cycle = NULL;
-    }
-
-    if (tc.init.pool != NULL) {
-        sl_destroy_pool(tc.init.pool);
-        tc.init.pool = NULL;
-    }
-
-    if (tc.file.fd > STDERR_FILENO) {
-        close(tc.file.fd);
-    }
-
-    nftw(tc.dir, tc_rm, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static sl_str_t
-tc_str(sl_pool_t *pool, const char *fmt, const char *arg)
-{
-    sl_str_t  s;
-    char      buf[PATH_MAX * 2];
-
-    snprintf(buf, sizeof(buf), fmt, arg);
-    s.len = strlen(buf);
-    s.data = sl_pnalloc(pool, s.len + 1);
-    memcpy(s.data, buf, s.len + 1);
-    return s;
-}
-
-/* loads conf/sluice.conf (and the -g string); the log text is tc.errors */
-static sl_cycle_t *
-tc_load(const char *param)
-{
-    ssize_t  n;
-    int      fd;
-
-    sl_memzero(&tc.init, sizeof(sl_cycle_t));
-    tc.file.fd = sl_open_append((u_char *) tc.log_path);
-    ck_assert_int_ge(tc.file.fd, 0);
-    sl_str_set(&tc.file.name, "startup.log");
-
-    sl_memzero(&tc.log, sizeof(sl_log_t));
-    tc.log.file = &tc.file;
-    tc.log.log_level = SL_LOG_DEBUG;
-    tc.init.log = &tc.log;
-    sl_time_update(&tc.init.time);
-
-    tc.init.pool = sl_create_pool(1024, &tc.log);
-    tc.init.prefix = tc_str(tc.init.pool, "%s/", tc.dir);
-    tc.init.conf_prefix = tc_str(tc.init.pool, "%s/conf/", tc.dir);
-    tc.init.conf_file = tc_str(tc.init.pool, "%s/conf/sluice.conf", tc.dir);
-    if (param != NULL) {
-        tc.init.conf_param = tc_str(tc.init.pool, "%s", param);
-    }
-
-    tc.cycle = sl_init_cycle(&tc.init);
-
-    fd = open(tc.log_path, O_RDONLY);
-    n = fd < 0 ? 0 : read(fd, tc.errors, sizeof(tc.errors) - 1);
-    tc.errors[n > 0 ? n : 0] = '\0';
-    if (fd >= 0) {
-        close(fd);
-    }
-
-    return tc.cycle;
-}
+#include "sl_t_conf.h"
 
 static sl_core_conf_t *
 tc_core(void)
 {
-    return (sl_core_conf_t *) sl_get_conf(tc.cycle->conf_ctx, sl_core_module);
+    return (sl_core_conf_t *) sl_get_conf(sl_tc.cycle->conf_ctx, sl_core_module);
 }
 
 static sl_event_conf_t *
 tc_event(void)
 {
-    return sl_event_get_conf(tc.cycle->conf_ctx, sl_event_core_module);
+    return sl_event_get_conf(sl_tc.cycle->conf_ctx, sl_event_core_module);
 }
 
 /* --- valid configurations ----------------------------------------------- */
 
 START_TEST(test_defaults)
 {
-    tc_write_str("conf/sluice.conf", "");
-    ck_assert_ptr_nonnull(tc_load(NULL));
+    sl_tc_write_str("conf/sluice.conf", "");
+    ck_assert_ptr_nonnull(sl_tc_load(NULL));
 
     ck_assert_int_eq(tc_core()->daemon, 1);
     ck_assert_int_eq(tc_core()->master, 1);
@@ -165,17 +35,17 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(tc_event()->connections, SL_DEFAULT_CONNECTIONS);
     ck_assert_int_eq(tc_event()->multi_accept, 0);
     ck_assert(sl_str_eq_lit(&tc_event()->use, "epoll"));
-    ck_assert_uint_eq(tc.cycle->new_log.log_level, SL_LOG_ERR);
-    ck_assert_str_eq((char *) tc.cycle->new_log.file->name.data +
-                     strlen(tc.dir), "/" SL_ERROR_LOG_PATH);
-    ck_assert_str_eq((char *) tc_core()->pid.data + strlen(tc.dir),
+    ck_assert_uint_eq(sl_tc.cycle->new_log.log_level, SL_LOG_ERR);
+    ck_assert_str_eq((char *) sl_tc.cycle->new_log.file->name.data +
+                     strlen(sl_tc.dir), "/" SL_ERROR_LOG_PATH);
+    ck_assert_str_eq((char *) tc_core()->pid.data + strlen(sl_tc.dir),
                      "/" SL_PID_PATH);
 }
 END_TEST
 
 START_TEST(test_values)
 {
-    tc_write_str("conf/sluice.conf",
+    sl_tc_write_str("conf/sluice.conf",
         "# a comment line\n"
         "daemon off;  master_process   off; # after a directive\n"
         "worker_processes\t3;\n"
@@ -186,13 +56,13 @@ START_TEST(test_values)
         "    use poll;\n"
         "    multi_accept on;\n"
         "}\n");
-    ck_assert_ptr_nonnull(tc_load(NULL));
+    ck_assert_ptr_nonnull(sl_tc_load(NULL));
 
     ck_assert_int_eq(tc_core()->daemon, 0);
     ck_assert_int_eq(tc_core()->master, 0);
     ck_assert_int_eq(tc_core()->worker_processes, 3);
     ck_assert_int_eq(tc_core()->rlimit_nofile, 4096);
-    ck_assert_str_eq((char *) tc_core()->pid.data + strlen(tc.dir),
+    ck_assert_str_eq((char *) tc_core()->pid.data + strlen(sl_tc.dir),
                      "/logs/my \"odd\" name.pid");
     ck_assert_uint_eq(tc_event()->connections, 2048);
     ck_assert(sl_str_eq_lit(&tc_event()->use, "poll"));
@@ -202,8 +72,8 @@ END_TEST
 
 START_TEST(test_worker_processes_auto)
 {
-    tc_write_str("conf/sluice.conf", "worker_processes auto;\n");
-    ck_assert_ptr_nonnull(tc_load(NULL));
+    sl_tc_write_str("conf/sluice.conf", "worker_processes auto;\n");
+    ck_assert_ptr_nonnull(sl_tc_load(NULL));
     ck_assert_int_eq(tc_core()->worker_processes,
                      sysconf(_SC_NPROCESSORS_ONLN));
 }
@@ -213,15 +83,15 @@ START_TEST(test_error_log_chain)
 {
     sl_log_t  *l;
 
-    tc_write_str("conf/sluice.conf",
+    sl_tc_write_str("conf/sluice.conf",
         "error_log logs/a.log warn;\n"
         "error_log logs/b.log debug;\n"
         "error_log logs/c.log;\n"
         "error_log logs/a.log info;\n");
-    ck_assert_ptr_nonnull(tc_load(NULL));
+    ck_assert_ptr_nonnull(sl_tc_load(NULL));
 
     /* most verbose first; the same file is opened once */
-    l = &tc.cycle->new_log;
+    l = &sl_tc.cycle->new_log;
     ck_assert_uint_eq(l->log_level, SL_LOG_DEBUG);
     ck_assert_uint_eq(l->next->log_level, SL_LOG_INFO);
     ck_assert_uint_eq(l->next->next->log_level, SL_LOG_WARN);
@@ -234,18 +104,18 @@ END_TEST
 
 START_TEST(test_include_glob_and_order)
 {
-    tc_write_str("conf/sluice.conf",
+    sl_tc_write_str("conf/sluice.conf",
         "include parts/*.conf;\n"
         "include none/*.conf;\n"       /* no match: not an error */
         "events { include ev.inc; }\n");
     char  parts[PATH_MAX * 2];
 
-    snprintf(parts, sizeof(parts), "%s/conf/parts", tc.dir);
+    snprintf(parts, sizeof(parts), "%s/conf/parts", sl_tc.dir);
     ck_assert_int_eq(mkdir(parts, 0755), 0);
-    tc_write_str("conf/parts/10-a.conf", "worker_processes 5;\n");
-    tc_write_str("conf/parts/20-b.conf", "daemon off;\n");
-    tc_write_str("conf/ev.inc", "worker_connections 77;\n");
-    ck_assert_ptr_nonnull(tc_load(NULL));
+    sl_tc_write_str("conf/parts/10-a.conf", "worker_processes 5;\n");
+    sl_tc_write_str("conf/parts/20-b.conf", "daemon off;\n");
+    sl_tc_write_str("conf/ev.inc", "worker_connections 77;\n");
+    ck_assert_ptr_nonnull(sl_tc_load(NULL));
 
     ck_assert_int_eq(tc_core()->worker_processes, 5);
     ck_assert_int_eq(tc_core()->daemon, 0);
@@ -255,8 +125,8 @@ END_TEST
 
 START_TEST(test_param)
 {
-    tc_write_str("conf/sluice.conf", "worker_processes 2;\n");
-    ck_assert_ptr_nonnull(tc_load("daemon off; master_process off;"));
+    sl_tc_write_str("conf/sluice.conf", "worker_processes 2;\n");
+    ck_assert_ptr_nonnull(sl_tc_load("daemon off; master_process off;"));
     ck_assert_int_eq(tc_core()->daemon, 0);
     ck_assert_int_eq(tc_core()->master, 0);
     ck_assert_int_eq(tc_core()->worker_processes, 2);
@@ -267,19 +137,19 @@ START_TEST(test_dump_keeps_files)
 {
     sl_conf_dump_t  *d;
 
-    tc_write_str("conf/sluice.conf", "include a.conf;\ndaemon off;\n");
-    tc_write_str("conf/a.conf", "worker_processes 2;");
+    sl_tc_write_str("conf/sluice.conf", "include a.conf;\ndaemon off;\n");
+    sl_tc_write_str("conf/a.conf", "worker_processes 2;");
 
     /* without -T nothing is kept; then the same files again with -T */
-    ck_assert_ptr_nonnull(tc_load(NULL));
-    ck_assert_uint_eq(tc.cycle->config_dump.nelts, 0);
-    sl_destroy_cycle(tc.cycle);
-    tc.init.test_dump = 1;
-    tc.cycle = sl_init_cycle(&tc.init);
-    ck_assert_ptr_nonnull(tc.cycle);
+    ck_assert_ptr_nonnull(sl_tc_load(NULL));
+    ck_assert_uint_eq(sl_tc.cycle->config_dump.nelts, 0);
+    sl_destroy_cycle(sl_tc.cycle);
+    sl_tc.init.test_dump = 1;
+    sl_tc.cycle = sl_init_cycle(&sl_tc.init);
+    ck_assert_ptr_nonnull(sl_tc.cycle);
 
-    ck_assert_uint_eq(tc.cycle->config_dump.nelts, 2);
-    d = tc.cycle->config_dump.elts;
+    ck_assert_uint_eq(sl_tc.cycle->config_dump.nelts, 2);
+    d = sl_tc.cycle->config_dump.elts;
     ck_assert(sl_str_eq_lit(&d[0].content, "include a.conf;\ndaemon off;\n"));
     ck_assert(sl_str_eq_lit(&d[1].content, "worker_processes 2;"));
     ck_assert_ptr_nonnull(strstr((char *) d[1].name.data, "/conf/a.conf"));
@@ -375,10 +245,10 @@ static const bad_case_t  bad_cases[] = {
 static void
 bad_case_files(void)
 {
-    tc_write_str("conf/loop-a.conf", "include loop-b.conf;\n");
-    tc_write_str("conf/loop-b.conf", "include loop-a.conf;\n");
-    tc_write_str("conf/self.conf", "daemon off;\ninclude self.conf;\n");
-    tc_write_str("conf/closing.inc", "worker_connections 9;\n}\n}\n");
+    sl_tc_write_str("conf/loop-a.conf", "include loop-b.conf;\n");
+    sl_tc_write_str("conf/loop-b.conf", "include loop-a.conf;\n");
+    sl_tc_write_str("conf/self.conf", "daemon off;\ninclude self.conf;\n");
+    sl_tc_write_str("conf/closing.inc", "worker_connections 9;\n}\n}\n");
 }
 
 START_TEST(test_bad_config)
@@ -395,34 +265,34 @@ START_TEST(test_bad_config)
         memcpy(big, "pid ", 4);
         memset(big + 4, 'a', bc->len);
         memcpy(big + 4 + bc->len, ";\n", 3);
-        tc_write_str("conf/sluice.conf", big);
+        sl_tc_write_str("conf/sluice.conf", big);
         free(big);
     } else {
-        tc_write("conf/sluice.conf", bc->conf,
+        sl_tc_write("conf/sluice.conf", bc->conf,
                  bc->len ? bc->len : strlen(bc->conf));
     }
 
-    ck_assert_msg(tc_load(NULL) == NULL, "case %d loaded: %s", _i, bc->conf);
+    ck_assert_msg(sl_tc_load(NULL) == NULL, "case %d loaded: %s", _i, bc->conf);
 
-    snprintf(msg, sizeof(msg), bc->message, tc.dir);
-    snprintf(where, sizeof(where), "%s/%s", tc.dir,
+    snprintf(msg, sizeof(msg), bc->message, sl_tc.dir);
+    snprintf(where, sizeof(where), "%s/%s", sl_tc.dir,
              bc->file ? bc->file : "conf/sluice.conf");
     snprintf(expect, sizeof(expect), "[emerg] %d#", (int) getpid());
-    ck_assert_msg(strstr(tc.errors, expect) != NULL, "case %d: no [emerg] "
-                  "line of this pid in: %s", _i, tc.errors);
+    ck_assert_msg(strstr(sl_tc.errors, expect) != NULL, "case %d: no [emerg] "
+                  "line of this pid in: %s", _i, sl_tc.errors);
 
     snprintf(expect, sizeof(expect), ": %s in %s:%d\n", msg, where, bc->line);
-    ck_assert_msg(strstr(tc.errors, expect) != NULL,
-                  "case %d: expected \"%s\" in: %s", _i, expect, tc.errors);
+    ck_assert_msg(strstr(sl_tc.errors, expect) != NULL,
+                  "case %d: expected \"%s\" in: %s", _i, expect, sl_tc.errors);
 }
 END_TEST
 
 START_TEST(test_bad_param)
 {
-    tc_write_str("conf/sluice.conf", "daemon off;\n");
+    sl_tc_write_str("conf/sluice.conf", "daemon off;\n");
 
-    ck_assert_ptr_null(tc_load("worker_processes 2; bogus 1;"));
-    ck_assert_ptr_nonnull(strstr(tc.errors,
+    ck_assert_ptr_null(sl_tc_load("worker_processes 2; bogus 1;"));
+    ck_assert_ptr_nonnull(strstr(sl_tc.errors,
                           ": unknown directive \"bogus\" in command line\n"));
 }
 END_TEST
@@ -431,13 +301,13 @@ START_TEST(test_param_duplicate_in_file)
 {
     char  expect[PATH_MAX * 2];
 
-    tc_write_str("conf/sluice.conf", "\ndaemon on;\n");
+    sl_tc_write_str("conf/sluice.conf", "\ndaemon on;\n");
 
     /* -g is read first, so the file's directive is the duplicate */
-    ck_assert_ptr_null(tc_load("daemon off;"));
+    ck_assert_ptr_null(sl_tc_load("daemon off;"));
     snprintf(expect, sizeof(expect), ": \"daemon\" directive is duplicate "
-             "in %s/conf/sluice.conf:2\n", tc.dir);
-    ck_assert_ptr_nonnull(strstr(tc.errors, expect));
+             "in %s/conf/sluice.conf:2\n", sl_tc.dir);
+    ck_assert_ptr_nonnull(strstr(sl_tc.errors, expect));
 }
 END_TEST
 
@@ -445,10 +315,10 @@ START_TEST(test_missing_main_file)
 {
     char  expect[PATH_MAX * 2];
 
-    ck_assert_ptr_null(tc_load(NULL));
+    ck_assert_ptr_null(sl_tc_load(NULL));
     snprintf(expect, sizeof(expect), ": open() \"%s/conf/sluice.conf\" "
-             "failed (2: No such file or directory)\n", tc.dir);
-    ck_assert_ptr_nonnull(strstr(tc.errors, expect));
+             "failed (2: No such file or directory)\n", sl_tc.dir);
+    ck_assert_ptr_nonnull(strstr(sl_tc.errors, expect));
 }
 END_TEST
 
@@ -456,12 +326,12 @@ START_TEST(test_unopenable_error_log)
 {
     char  expect[PATH_MAX * 2];
 
-    tc_write_str("conf/sluice.conf", "error_log nodir/e.log;\n");
+    sl_tc_write_str("conf/sluice.conf", "error_log nodir/e.log;\n");
 
-    ck_assert_ptr_null(tc_load(NULL));
+    ck_assert_ptr_null(sl_tc_load(NULL));
     snprintf(expect, sizeof(expect), ": open() \"%s/nodir/e.log\" "
-             "failed (2: No such file or directory)\n", tc.dir);
-    ck_assert_ptr_nonnull(strstr(tc.errors, expect));
+             "failed (2: No such file or directory)\n", sl_tc.dir);
+    ck_assert_ptr_nonnull(strstr(sl_tc.errors, expect));
 }
 END_TEST
 
@@ -527,7 +397,7 @@ static sl_cycle_t  scycle;
 static void
 slots_setup(void)
 {
-    tc_setup();
+    sl_tc_setup();
     sl_memzero(&slots, sizeof(slots));
     slots.flag = SL_CONF_UNSET;
     slots.strs = SL_CONF_UNSET_PTR;
@@ -538,20 +408,20 @@ slots_setup(void)
     slots.sec = SL_CONF_UNSET;
     slots.choice = SL_CONF_UNSET_UINT;
 
-    tc.file.fd = sl_open_append((u_char *) tc.log_path);
-    sl_memzero(&tc.log, sizeof(tc.log));
-    tc.log.file = &tc.file;
-    tc.log.log_level = SL_LOG_DEBUG;
+    sl_tc.file.fd = sl_open_append((u_char *) sl_tc.log_path);
+    sl_memzero(&sl_tc.log, sizeof(sl_tc.log));
+    sl_tc.log.file = &sl_tc.file;
+    sl_tc.log.log_level = SL_LOG_DEBUG;
 
     sl_memzero(&scycle, sizeof(scycle));
-    scycle.pool = sl_create_pool(4096, &tc.log);
-    scycle.log = &tc.log;
+    scycle.pool = sl_create_pool(4096, &sl_tc.log);
+    scycle.log = &sl_tc.log;
     sl_str_set(&scycle.prefix, "/pfx/");
 
     sl_memzero(&scf, sizeof(scf));
     scf.cycle = &scycle;
     scf.pool = scycle.pool;
-    scf.log = &tc.log;
+    scf.log = &sl_tc.log;
     scf.args = sl_array_create(scycle.pool, 4, sizeof(sl_str_t));
 }
 
@@ -559,10 +429,7 @@ static void
 slots_teardown(void)
 {
     sl_destroy_pool(scycle.pool);
-    if (tc.file.fd > STDERR_FILENO) {
-        close(tc.file.fd);
-    }
-    nftw(tc.dir, tc_rm, 16, FTW_DEPTH | FTW_PHYS);
+    sl_tc_teardown();
 }
 
 /* runs directive `name` with the given words; returns the setter's result */
@@ -693,7 +560,7 @@ conf_suite(void)
     TCase  *tc_ok, *tc_bad, *tc_set;
 
     tc_ok = tcase_create("valid");
-    tcase_add_checked_fixture(tc_ok, tc_setup, tc_teardown);
+    tcase_add_checked_fixture(tc_ok, sl_tc_setup, sl_tc_teardown);
     tcase_set_timeout(tc_ok, 10);
     tcase_add_test(tc_ok, test_defaults);
     tcase_add_test(tc_ok, test_values);
@@ -705,7 +572,7 @@ conf_suite(void)
     suite_add_tcase(s, tc_ok);
 
     tc_bad = tcase_create("malformed");
-    tcase_add_checked_fixture(tc_bad, tc_setup, tc_teardown);
+    tcase_add_checked_fixture(tc_bad, sl_tc_setup, sl_tc_teardown);
     tcase_set_timeout(tc_bad, 10);
     tcase_add_loop_test(tc_bad, test_bad_config, 0,
                         (int) sl_nelems(bad_cases));

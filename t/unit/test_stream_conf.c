@@ -9,9 +9,9 @@
 #include "sl_event.h"
 #include "sl_stream.h"
 
-#include <ftw.h>
 
 #include "sl_test.h"
+#include "sl_t_conf.h"
 
 #ifndef SL_HAVE_stream_echo_MODULE
 #define SL_HAVE_stream_echo_MODULE  0
@@ -20,142 +20,18 @@
 #define SL_HAVE_stream_return_MODULE  0
 #endif
 
-/* --- a scratch prefix and a cycle loaded from it ------------------------ */
-
-typedef struct {
-    char             dir[PATH_MAX / 2];
-    char             log_path[PATH_MAX];
-    sl_cycle_t       init;
-    sl_log_t         log;
-    sl_open_file_t   file;
-    sl_cycle_t      *cycle;
-    char             errors[8192];
-} tc_t;
-
-static tc_t  tc;
-
-static int
-tc_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove(path);
-}
-
-static void
-tc_write(const char *name, const char *content)
-{
-    char   path[PATH_MAX * 2];
-    FILE  *f;
-
-    snprintf(path, sizeof(path), "%s/%s", tc.dir, name);
-    f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_ge(fputs(content, f), 0);
-    fclose(f);
-}
-
-static void
-tc_setup(void)
-{
-    const char  *base = getenv("SLUICE_TMP");
-    char         sub[PATH_MAX * 2];
-
-    snprintf(tc.dir, sizeof(tc.dir), "%s/sconf.XXXXXX", base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tc.dir));
-    snprintf(sub, sizeof(sub), "%s/conf", tc.dir);
-    ck_assert_int_eq(mkdir(sub, 0755), 0);
-    snprintf(sub, sizeof(sub), "%s/logs", tc.dir);
-    ck_assert_int_eq(mkdir(sub, 0755), 0);
-    snprintf(tc.log_path, sizeof(tc.log_path), "%s/startup.log", tc.dir);
-    tc.cycle = NULL;
-    tc.init.pool = NULL;
-    tc.file.fd = -1;
-}
-
-/* forgets what tc_load() made */
-static void
-tc_unload(void)
-{
-    if (tc.cycle != NULL) {
-        sl_destroy_cycle(tc.cycle);
-        tc.cycle = NULL;
-    }
-
-    if (tc.init.pool != NULL) {
-        sl_destroy_pool(tc.init.pool);
-        tc.init.pool = NULL;
-    }
-
-    if (tc.file.fd > STDERR_FILENO) {
-        close(tc.file.fd);
-        tc.file.fd = -1;
-    }
-}
-
-static void
-tc_teardown(void)
-{
-    tc_unload();
-    nftw(tc.dir, tc_rm, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static sl_str_t
-tc_str(const char *fmt, const char *arg)
-{
-    sl_str_t  s;
-    char      buf[PATH_MAX * 2];
-
-    snprintf(buf, sizeof(buf), fmt, arg);
-    s.len = strlen(buf);
-    s.data = sl_pnalloc(tc.init.pool, s.len + 1);
-    memcpy(s.data, buf, s.len + 1);
-    return s;
-}
-
-/* loads conf/sluice.conf with `body`; the log text is tc.errors */
+/* loads a conf/sluice.conf made of body; the log text is sl_tc.errors */
 static sl_cycle_t *
-tc_load(const char *body)
+load(const char *body)
 {
-    ssize_t  n;
-    int      fd;
-
-    tc_unload();
-    tc_write("conf/sluice.conf", body);
-
-    sl_memzero(&tc.init, sizeof(sl_cycle_t));
-    tc.file.fd = sl_open_append((u_char *) tc.log_path);
-    ck_assert_int_ge(tc.file.fd, 0);
-    sl_str_set(&tc.file.name, "startup.log");
-
-    sl_memzero(&tc.log, sizeof(sl_log_t));
-    tc.log.file = &tc.file;
-    tc.log.log_level = SL_LOG_DEBUG;
-    tc.init.log = &tc.log;
-    sl_time_update(&tc.init.time);
-
-    tc.init.pool = sl_create_pool(1024, &tc.log);
-    tc.init.prefix = tc_str("%s/", tc.dir);
-    tc.init.conf_prefix = tc_str("%s/conf/", tc.dir);
-    tc.init.conf_file = tc_str("%s/conf/sluice.conf", tc.dir);
-
-    tc.cycle = sl_init_cycle(&tc.init);
-
-    fd = open(tc.log_path, O_RDONLY);
-    n = fd < 0 ? 0 : read(fd, tc.errors, sizeof(tc.errors) - 1);
-    tc.errors[n > 0 ? n : 0] = '\0';
-    if (fd >= 0) {
-        close(fd);
-    }
-
-    return tc.cycle;
+    sl_tc_write_str("conf/sluice.conf", body);
+    return sl_tc_load(NULL);
 }
 
 static sl_stream_conf_ctx_t *
 tc_stream(void)
 {
-    return tc.cycle->conf_ctx[sl_stream_module.index];
+    return sl_tc.cycle->conf_ctx[sl_stream_module.index];
 }
 
 static sl_stream_core_main_conf_t *
@@ -176,8 +52,8 @@ tc_server(sl_uint_t n)
 static sl_listening_t *
 tc_listening(sl_uint_t n)
 {
-    ck_assert_uint_lt(n, tc.cycle->listening.nelts);
-    return &((sl_listening_t *) tc.cycle->listening.elts)[n];
+    ck_assert_uint_lt(n, sl_tc.cycle->listening.nelts);
+    return &((sl_listening_t *) sl_tc.cycle->listening.elts)[n];
 }
 
 static const char *
@@ -210,10 +86,10 @@ START_TEST(test_listen_forms)
         "        listen [::]:8003;\n"
         "        return ok;\n"
         "    }\n"
-        "}\n", tc.dir);
-    ck_assert_ptr_nonnull(tc_load(conf));
+        "}\n", sl_tc.dir);
+    ck_assert_ptr_nonnull(load(conf));
 
-    ck_assert_uint_eq(tc.cycle->listening.nelts, 5);
+    ck_assert_uint_eq(sl_tc.cycle->listening.nelts, 5);
     ck_assert_str_eq(tc_text(&tc_listening(0)->addr_text), "127.0.0.1:8000");
     ck_assert_str_eq(tc_text(&tc_listening(1)->addr_text), "[::1]:8001");
     ck_assert_int_eq(tc_listening(2)->sockaddr->sa_family, AF_UNIX);
@@ -244,11 +120,11 @@ START_TEST(test_listen_resolved_name)
 {
     sl_uint_t  i;
 
-    ck_assert_ptr_nonnull(tc_load(
+    ck_assert_ptr_nonnull(load(
         "stream { server { listen localhost:8000; echo; } }\n"));
 
-    ck_assert_uint_ge(tc.cycle->listening.nelts, 1);
-    for (i = 0; i < tc.cycle->listening.nelts; i++) {
+    ck_assert_uint_ge(sl_tc.cycle->listening.nelts, 1);
+    for (i = 0; i < sl_tc.cycle->listening.nelts; i++) {
         ck_assert_uint_eq(sl_inet_get_port(tc_listening(i)->sockaddr), 8000);
     }
 }
@@ -258,7 +134,7 @@ START_TEST(test_listen_options)
 {
     sl_listening_t  *ls;
 
-    ck_assert_ptr_nonnull(tc_load(
+    ck_assert_ptr_nonnull(load(
         "stream {\n"
         "    server {\n"
         "        listen 127.0.0.1:8000 backlog=100 rcvbuf=64k sndbuf=32k\n"
@@ -307,7 +183,7 @@ START_TEST(test_wildcard_shares_socket)
 {
     sl_stream_port_t  *port;
 
-    ck_assert_ptr_nonnull(tc_load(
+    ck_assert_ptr_nonnull(load(
         "stream {\n"
         "    server { listen 127.0.0.1:8000; echo; }\n"
         "    server { listen 8000; return b; }\n"
@@ -316,7 +192,7 @@ START_TEST(test_wildcard_shares_socket)
         "    server { listen [::1]:8000; return e; }\n"
         "}\n"));
 
-    ck_assert_uint_eq(tc.cycle->listening.nelts, 4);
+    ck_assert_uint_eq(sl_tc.cycle->listening.nelts, 4);
     ck_assert_str_eq(tc_text(&tc_listening(0)->addr_text), "0.0.0.0:8000");
     ck_assert_str_eq(tc_text(&tc_listening(1)->addr_text), "127.0.0.2:8000");
     ck_assert_str_eq(tc_text(&tc_listening(2)->addr_text), "127.0.0.3:8000");
@@ -333,12 +209,12 @@ END_TEST
 
 START_TEST(test_no_stream_block)
 {
-    ck_assert_ptr_nonnull(tc_load("events { }\n"));
-    ck_assert_ptr_null(tc.cycle->conf_ctx[sl_stream_module.index]);
-    ck_assert_uint_eq(tc.cycle->listening.nelts, 0);
+    ck_assert_ptr_nonnull(load("events { }\n"));
+    ck_assert_ptr_null(sl_tc.cycle->conf_ctx[sl_stream_module.index]);
+    ck_assert_uint_eq(sl_tc.cycle->listening.nelts, 0);
 
-    ck_assert_ptr_nonnull(tc_load("stream { }\n"));
-    ck_assert_uint_eq(tc.cycle->listening.nelts, 0);
+    ck_assert_ptr_nonnull(load("stream { }\n"));
+    ck_assert_uint_eq(sl_tc.cycle->listening.nelts, 0);
     ck_assert_uint_eq(tc_cmcf()->servers.nelts, 0);
 }
 END_TEST
@@ -350,14 +226,14 @@ START_TEST(test_defaults)
 {
     sl_stream_core_srv_conf_t  *cscf;
 
-    ck_assert_ptr_nonnull(tc_load(
+    ck_assert_ptr_nonnull(load(
         "stream { server { listen 127.0.0.1:8000; echo; } }\n"));
 
     cscf = tc_server(0);
     ck_assert_int_eq(cscf->tcp_nodelay, 1);
     ck_assert_uint_eq(cscf->preread_buffer_size, 16384);
     ck_assert_uint_eq(cscf->preread_timeout, 30000);
-    ck_assert_ptr_eq(cscf->error_log, &tc.cycle->new_log);
+    ck_assert_ptr_eq(cscf->error_log, &sl_tc.cycle->new_log);
     ck_assert_ptr_nonnull(cscf->handler);
     ck_assert_uint_eq(cscf->line, 1);
 
@@ -372,7 +248,7 @@ START_TEST(test_merge)
 {
     sl_stream_core_srv_conf_t  *cscf;
 
-    ck_assert_ptr_nonnull(tc_load(
+    ck_assert_ptr_nonnull(load(
         "stream {\n"
         "    tcp_nodelay off;\n"
         "    preread_timeout 5s;\n"
@@ -407,7 +283,7 @@ START_TEST(test_error_log)
 {
     sl_listening_t  *ls;
 
-    ck_assert_ptr_nonnull(tc_load(
+    ck_assert_ptr_nonnull(load(
         "stream {\n"
         "    error_log logs/stream.log warn;\n"
         "    server { listen 127.0.0.1:8000; echo; }\n"
@@ -441,12 +317,12 @@ END_TEST
 
 START_TEST(test_error_log_after_block)
 {
-    ck_assert_ptr_nonnull(tc_load(
+    ck_assert_ptr_nonnull(load(
         "stream { server { listen 127.0.0.1:8000; echo; } }\n"
         "error_log logs/main.log info;\n"));
 
     /* the main error_log, read after the block, is the one in force */
-    ck_assert_ptr_eq(tc_listening(0)->log.file, tc.cycle->new_log.file);
+    ck_assert_ptr_eq(tc_listening(0)->log.file, sl_tc.cycle->new_log.file);
     ck_assert_uint_eq(tc_listening(0)->log.log_level, SL_LOG_INFO);
 }
 END_TEST
@@ -583,20 +459,20 @@ START_TEST(test_bad_config)
     const bad_case_t  *bc = &bad_cases[_i];
     char               want[PATH_MAX * 2], message[PATH_MAX];
 
-    ck_assert_ptr_null(tc_load(bc->conf));
+    ck_assert_ptr_null(load(bc->conf));
 
-    snprintf(message, sizeof(message), bc->message, tc.dir);
+    snprintf(message, sizeof(message), bc->message, sl_tc.dir);
     if (bc->line) {
         snprintf(want, sizeof(want), "[emerg] %d#", (int) getpid());
-        ck_assert_msg(strstr(tc.errors, want) != NULL, "%s", tc.errors);
+        ck_assert_msg(strstr(sl_tc.errors, want) != NULL, "%s", sl_tc.errors);
         snprintf(want, sizeof(want), ": %s in %s/conf/sluice.conf:%d\n",
-                 message, tc.dir, bc->line);
+                 message, sl_tc.dir, bc->line);
     } else {
         snprintf(want, sizeof(want), ": %s\n", message);
     }
 
-    ck_assert_msg(strstr(tc.errors, want) != NULL,
-                  "case %d: want \"%s\" in:\n%s", _i, want, tc.errors);
+    ck_assert_msg(strstr(sl_tc.errors, want) != NULL,
+                  "case %d: want \"%s\" in:\n%s", _i, want, sl_tc.errors);
 }
 END_TEST
 
@@ -623,10 +499,10 @@ fk_conf(void)
 {
     sl_memzero(&fk.cf, sizeof(sl_conf_t));
     fk.cf.ctx = tc_stream();
-    fk.cf.cycle = tc.cycle;
-    fk.cf.pool = tc.cycle->pool;
-    fk.cf.temp_pool = tc.cycle->pool;
-    fk.cf.log = &tc.log;
+    fk.cf.cycle = sl_tc.cycle;
+    fk.cf.pool = sl_tc.cycle->pool;
+    fk.cf.temp_pool = sl_tc.cycle->pool;
+    fk.cf.log = &sl_tc.log;
     return &fk.cf;
 }
 
@@ -636,7 +512,7 @@ fk_compile(const char *text)
     sl_stream_complex_value_t  *cv;
     sl_str_t                    value;
 
-    cv = sl_palloc(tc.cycle->pool, sizeof(sl_stream_complex_value_t));
+    cv = sl_palloc(sl_tc.cycle->pool, sizeof(sl_stream_complex_value_t));
     ck_assert_ptr_nonnull(cv);
 
     value.data = (u_char *) text;
@@ -655,7 +531,7 @@ fk_addr(const char *text, sl_sockaddr_t *to)
     u.url.data = (u_char *) text;
     u.url.len = strlen(text);
     u.listen = 1;
-    ck_assert_int_eq(sl_parse_url(tc.cycle->pool, &u), SL_OK);
+    ck_assert_int_eq(sl_parse_url(sl_tc.cycle->pool, &u), SL_OK);
     memcpy(to, u.addrs[0].sockaddr, u.addrs[0].socklen);
     return u.addrs[0].socklen;
 }
@@ -676,8 +552,8 @@ fk_session(const char *peer, const char *local)
 
     sl_memzero(c, sizeof(sl_connection_t));
     c->fd = -1;
-    c->pool = tc.cycle->pool;
-    c->log = &tc.log;
+    c->pool = sl_tc.cycle->pool;
+    c->log = &sl_tc.log;
     c->type = SOCK_STREAM;
     c->number = 42;
     c->sent = 1234;
@@ -739,7 +615,7 @@ START_TEST(test_variables_ipv4)
     setenv("TZ", "UTC", 1);
     tzset();
 
-    ck_assert_ptr_nonnull(tc_load(fk_conf_text));
+    ck_assert_ptr_nonnull(load(fk_conf_text));
 
     addr = fk_compile("$remote_addr");
     port = fk_compile("$remote_port");
@@ -762,7 +638,7 @@ START_TEST(test_variables_ipv4)
     ck_assert_str_eq(fk_eval(ver), SL_VERSION);
     ck_assert_str_eq(fk_eval(t), "1700000000.123|1.005|"
                      "14/Nov/2023:22:13:20 +0000|2023-11-14T22:13:20+00:00");
-    ck_assert_str_eq(fk_eval(host), tc_text(&tc.cycle->hostname));
+    ck_assert_str_eq(fk_eval(host), tc_text(&sl_tc.cycle->hostname));
     snprintf(want, sizeof(want), "%d", (int) getpid());
     ck_assert_str_eq(fk_eval(pid), want);
     ck_assert_str_eq(fk_eval(proto), "TCP");
@@ -776,7 +652,7 @@ START_TEST(test_variables_time_zone)
     setenv("TZ", "UTC-6", 1);
     tzset();
 
-    ck_assert_ptr_nonnull(tc_load(fk_conf_text));
+    ck_assert_ptr_nonnull(load(fk_conf_text));
     t = fk_compile("$time_local $time_iso8601");
     fk_session("192.0.2.1:5555", "198.51.100.2:7000");
 
@@ -792,7 +668,7 @@ START_TEST(test_variables_ipv6_and_unix)
 {
     sl_stream_complex_value_t  *bin, *addr, *port, *srv;
 
-    ck_assert_ptr_nonnull(tc_load(fk_conf_text));
+    ck_assert_ptr_nonnull(load(fk_conf_text));
 
     bin = fk_compile("$binary_remote_addr");
     addr = fk_compile("[$remote_addr]");
@@ -821,7 +697,7 @@ START_TEST(test_variables_cache)
     sl_stream_variable_value_t  *v;
     sl_str_t                     name;
 
-    ck_assert_ptr_nonnull(tc_load(fk_conf_text));
+    ck_assert_ptr_nonnull(load(fk_conf_text));
     status = fk_compile("$status");
     addr = fk_compile("$remote_addr");
     stime = fk_compile("$session_time");
@@ -862,7 +738,7 @@ START_TEST(test_complex_values)
     sl_stream_complex_value_t  *cv;
     sl_str_t                    value;
 
-    ck_assert_ptr_nonnull(tc_load(fk_conf_text));
+    ck_assert_ptr_nonnull(load(fk_conf_text));
 
     /* a constant is not copied */
     cv = fk_compile("just text, 100% of it");
@@ -872,13 +748,13 @@ START_TEST(test_complex_values)
     ck_assert_ptr_eq(value.data, cv->value.data);
     ck_assert_uint_eq(value.len, 21);
 
-    ck_assert_ptr_nonnull(tc_load(fk_conf_text));
+    ck_assert_ptr_nonnull(load(fk_conf_text));
     cv = fk_compile("a${remote_port}b $REMOTE_ADDR$remote_port.x ${status}");
     fk_session("192.0.2.1:5555", "198.51.100.2:7000");
     ck_assert_str_eq(fk_eval(cv), "a5555b 192.0.2.15555.x 200");
     ck_assert_uint_eq(cv->nparts, 7);
 
-    ck_assert_ptr_nonnull(tc_load(fk_conf_text));
+    ck_assert_ptr_nonnull(load(fk_conf_text));
     cv = fk_compile("");
     fk_session("192.0.2.1:5555", "198.51.100.2:7000");
     ck_assert_str_eq(fk_eval(cv), "");
@@ -887,7 +763,7 @@ END_TEST
 
 START_TEST(test_unknown_variable)
 {
-    ck_assert_ptr_nonnull(tc_load(fk_conf_text));
+    ck_assert_ptr_nonnull(load(fk_conf_text));
     fk_compile("x $remote_addrx");
     ck_assert_int_eq(sl_stream_variables_init_vars(fk_conf()), SL_ERROR);
 }
@@ -898,7 +774,7 @@ START_TEST(test_add_variable)
     sl_stream_variable_t  *v, *w;
     sl_str_t               name;
 
-    ck_assert_ptr_nonnull(tc_load(fk_conf_text));
+    ck_assert_ptr_nonnull(load(fk_conf_text));
 
     /* the core ones are taken */
     sl_str_set(&name, "Remote_Addr");
@@ -938,7 +814,7 @@ stream_conf_suite(void)
     tc_bad = tcase_create("bad");
     tc_vars = tcase_create("variables");
 
-    tcase_add_checked_fixture(tc_listen, tc_setup, tc_teardown);
+    tcase_add_checked_fixture(tc_listen, sl_tc_setup, sl_tc_teardown);
     tcase_add_test(tc_listen, test_listen_forms);
     tcase_add_test(tc_listen, test_listen_resolved_name);
     tcase_add_test(tc_listen, test_listen_options);
@@ -946,18 +822,18 @@ stream_conf_suite(void)
     tcase_add_test(tc_listen, test_no_stream_block);
     suite_add_tcase(s, tc_listen);
 
-    tcase_add_checked_fixture(tc_conf, tc_setup, tc_teardown);
+    tcase_add_checked_fixture(tc_conf, sl_tc_setup, sl_tc_teardown);
     tcase_add_test(tc_conf, test_defaults);
     tcase_add_test(tc_conf, test_merge);
     tcase_add_test(tc_conf, test_error_log);
     tcase_add_test(tc_conf, test_error_log_after_block);
     suite_add_tcase(s, tc_conf);
 
-    tcase_add_checked_fixture(tc_bad, tc_setup, tc_teardown);
+    tcase_add_checked_fixture(tc_bad, sl_tc_setup, sl_tc_teardown);
     tcase_add_loop_test(tc_bad, test_bad_config, 0, sl_nelems(bad_cases));
     suite_add_tcase(s, tc_bad);
 
-    tcase_add_checked_fixture(tc_vars, tc_setup, tc_teardown);
+    tcase_add_checked_fixture(tc_vars, sl_tc_setup, sl_tc_teardown);
     tcase_add_test(tc_vars, test_variables_ipv4);
     tcase_add_test(tc_vars, test_variables_time_zone);
     tcase_add_test(tc_vars, test_variables_ipv6_and_unix);
