@@ -6,6 +6,7 @@
 #   make test           build and run every unit and integration suite
 #   make test-sanitize  the same, built with ASan + UBSan in objs-sanitize/
 #   make test-valgrind  the same under valgrind (no leaks, no errors)
+#   make certs          a throwaway certificate for conf/tls-echo.conf
 #   make install        install (honours DESTDIR)
 #   make fuzz           libFuzzer on the configuration language (not a test)
 #   make clean          remove the build directories (objs*)
@@ -62,6 +63,13 @@ clean:
 
 .PHONY: default build run test test-sanitize test-valgrind install clean
 
+# make certs -- a throwaway self-signed certificate for conf/tls-echo.conf
+# (conf/tls-echo.crt and .key, kept when they exist; FORCE=1 remakes them)
+certs:
+	sh t/mkcert.sh conf tls-echo
+
+.PHONY: certs
+
 # make fuzz -- the libFuzzer targets of t/fuzz (not part of `make test`):
 # the library compiled again with clang -fsanitize=fuzzer-no-link,address,
 # undefined into $(FUZZ)/, each target linked, then run for FUZZ_TIME
@@ -74,12 +82,14 @@ FUZZ_TIME  = 60
 FUZZ_FLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_INCS  = -Isrc/core -Isrc/os/unix -Isrc/event -Isrc/event/modules \
-             -Isrc/stream -I$(B)
+             -Isrc/ssl -Isrc/stream -I$(B)
 FUZZ_SRCS  = $(filter-out src/core/sluice.c src/event/modules/sl_kqueue_module.c, \
              $(sort $(wildcard src/core/*.c src/os/unix/*.c src/event/*.c \
-             src/event/modules/*.c src/stream/*.c))) $(B)/sl_modules.c
+             src/event/modules/*.c src/ssl/*.c src/stream/*.c))) \
+             $(B)/sl_modules.c
 FUZZ_OBJS  = $(patsubst %.c,$(FUZZ)/%.o,$(FUZZ_SRCS:$(B)/%=%))
-FUZZ_BINS  = $(FUZZ)/fuzz_conf $(FUZZ)/fuzz_param
+FUZZ_BINS  = $(FUZZ)/fuzz_conf $(FUZZ)/fuzz_param \
+             $(FUZZ)/fuzz_proxy_protocol
 
 fuzz-check:
 	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);' \

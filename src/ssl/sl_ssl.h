@@ -68,7 +68,11 @@ typedef struct {
      * session cache's context id is derived from them.
      */
     sl_array_t      *certificates;
-    unsigned         renegotiation:1;   /* ssl_renegotiation on */
+    /*
+     * ssl_renegotiation on: read by sl_ssl_create_connection(), so it may
+     * be set any time before connections are made.
+     */
+    unsigned         renegotiation:1;
     unsigned         client:1;          /* built for the client side */
 } sl_ssl_t;
 
@@ -110,7 +114,20 @@ struct sl_ssl_connection_s {
     unsigned             no_send_shutdown:1;
     unsigned             shutdown_without_free:1;
     unsigned             read_pending:1;    /* data left inside OpenSSL */
+
+    /* added with the implementation */
+    unsigned             truncated:1;   /* the peer's EOF came without
+                                           close_notify */
+    unsigned             renegotiation_flood:1;  /* too many, too fast */
+    sl_pool_t           *pool;          /* where buf is allocated */
 };
+
+/* ssl_renegotiation on: at most this many renegotiations per window */
+#define SL_SSL_RENEGOTIATIONS        3
+#define SL_SSL_RENEGOTIATION_WINDOW  10000      /* ms */
+
+/* how long sl_ssl_shutdown() waits for a close_notify to go out */
+#define SL_SSL_SHUTDOWN_TIMEOUT      3000       /* ms */
 
 /* --- the library --------------------------------------------------------- */
 
@@ -125,6 +142,11 @@ void sl_ssl_error(sl_uint_t level, sl_log_t *log, sl_err_t err,
     const char *fmt, ...);
 /* empties OpenSSL's error queue, logging what it held at debug */
 void sl_ssl_clear_error(sl_log_t *log);
+/*
+ * Appends " (SSL: error:...)" for the queued errors within [p, last),
+ * empties the queue; *first (when not NULL) gets the first error's code.
+ */
+u_char *sl_ssl_error_text(u_char *p, u_char *last, unsigned long *first);
 
 /* --- contexts (called while the configuration is read) ------------------ */
 
@@ -182,16 +204,22 @@ sl_int_t sl_ssl_set_session(sl_connection_t *c, SSL_SESSION *session);
 SSL_SESSION *sl_ssl_get_session(sl_connection_t *c);  /* a reference */
 
 /*
- * SL_OK: done, the I/O vector is TLS. SL_AGAIN: the connection's read and
- * write handlers are the handshake's; c->ssl->handler runs when it ends
- * either way (handshaked says how). SL_ERROR: failed, logged (at info for
- * what a peer can cause). The caller arms the handshake timeout; a read or
- * write event that fires timed out makes the handler run with
- * handshaked 0.
+ * SL_OK: done, the I/O vector is TLS, and c->read->ready is set (records
+ * may have come with the handshake's last one: read first). SL_AGAIN: the
+ * connection's read and write handlers are the handshake's;
+ * c->ssl->handler runs when it ends either way (handshaked says how).
+ * SL_ERROR: failed, logged (at info for what a peer can cause). The
+ * caller arms the handshake timeout; a read or write event that fires
+ * timed out makes the handler run with handshaked 0.
  */
 sl_int_t sl_ssl_handshake(sl_connection_t *c);
 
 ssize_t sl_ssl_recv(sl_connection_t *c, u_char *buf, size_t size);
+/*
+ * After SL_AGAIN the next call must offer at least the same bytes (the
+ * same data, the same or a larger size): OpenSSL has made a record of
+ * them. It then writes exactly those (pending_write) and returns.
+ */
 ssize_t sl_ssl_write(sl_connection_t *c, u_char *data, size_t size);
 ssize_t sl_ssl_recv_chain(sl_connection_t *c, sl_chain_t *cl, off_t limit);
 sl_chain_t *sl_ssl_send_chain(sl_connection_t *c, sl_chain_t *in,
@@ -204,11 +232,28 @@ extern const sl_os_io_t  sl_ssl_io;
  * or when no_send_shutdown), frees the SSL object. SL_OK: done, the
  * caller closes the socket. SL_AGAIN: the close_notify would block;
  * c->ssl->handler runs when it went, or when the timer set here ends.
+ * SL_ERROR: SSL_shutdown() failed (logged); freed all the same.
+ * Once freed, c->ssl is NULL and c's I/O vector the plain one. Without
+ * no_wait_shutdown it also waits (under the same timer) for the peer's
+ * close_notify.
  */
 sl_int_t sl_ssl_shutdown(sl_connection_t *c);
 
 /* proxy_ssl_verify: the peer's certificate matches name (SAN / CN) */
 sl_int_t sl_ssl_check_host(sl_connection_t *c, sl_str_t *name);
+
+/*
+ * After a server's handshake, ssl_verify_client's verdict (SL_SSL_VERIFY_*
+ * in verify): SL_OK, or SL_ERROR logged at info as nginx does ("client SSL
+ * certificate verify error: (N:reason)", "client sent no required SSL
+ * certificate"). The chain itself was checked during the handshake
+ * against ssl_client_certificate / ssl_trusted_certificate, with every
+ * failure let through so that this can judge it.
+ */
+sl_int_t sl_ssl_verify_result(sl_connection_t *c, sl_uint_t verify);
+
+/* the info callback every context gets (renegotiation control) */
+void sl_ssl_info_callback(const SSL *s, int where, int ret);
 
 /*
  * The values of the $ssl_* variables, allocated in pool; an empty string

@@ -292,13 +292,74 @@ sl_stream_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
 /* --- listen addresses ---------------------------------------------------- */
 
+/*
+ * Another server on an address already listened on: it joins the
+ * address's servers. The socket options are given once, by any of them;
+ * one default server at most; "ssl" on one makes the address TLS.
+ */
+static sl_int_t
+sl_stream_add_server(sl_conf_t *cf, sl_stream_core_srv_conf_t *cscf,
+    sl_stream_listen_t *ls, sl_stream_listen_t *lsopt)
+{
+    sl_stream_core_srv_conf_t  **server, **s = ls->servers.elts;
+    sl_stream_listen_t           saved;
+    sl_uint_t                    i;
+
+    for (i = 0; i < ls->servers.nelts; i++) {
+        if (s[i] == cscf) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "a duplicate listen %V",
+                              &lsopt->addr_text);
+            return SL_ERROR;
+        }
+    }
+
+    if (lsopt->set) {
+        if (ls->set) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "duplicate listen options "
+                              "for %V", &lsopt->addr_text);
+            return SL_ERROR;
+        }
+
+        saved = *ls;
+        *ls = *lsopt;
+        ls->servers = saved.servers;
+        ls->server = saved.server;
+        ls->default_server = saved.default_server;
+        ls->ssl = saved.ssl;
+        ls->proxy_protocol = saved.proxy_protocol;
+    }
+
+    if (lsopt->default_server) {
+        if (ls->default_server) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "a duplicate default "
+                              "server for %V", &lsopt->addr_text);
+            return SL_ERROR;
+        }
+
+        ls->default_server = 1;
+        ls->server = cscf;
+    }
+
+    ls->ssl |= lsopt->ssl;
+    ls->proxy_protocol |= lsopt->proxy_protocol;
+
+    server = sl_array_push(&ls->servers);
+    if (server == NULL) {
+        return SL_ERROR;
+    }
+
+    *server = cscf;
+    return SL_OK;
+}
+
 sl_int_t
 sl_stream_add_listen(sl_conf_t *cf, sl_stream_core_srv_conf_t *cscf,
     sl_stream_listen_t *lsopt)
 {
-    sl_stream_core_main_conf_t  *cmcf;
-    sl_stream_listen_t          *ls;
-    sl_uint_t                    i;
+    sl_stream_core_main_conf_t   *cmcf;
+    sl_stream_core_srv_conf_t   **server;
+    sl_stream_listen_t           *ls;
+    sl_uint_t                     i;
 
     cmcf = sl_stream_conf_get_module_main_conf(cf, sl_stream_core_module);
 
@@ -308,9 +369,7 @@ sl_stream_add_listen(sl_conf_t *cf, sl_stream_core_srv_conf_t *cscf,
                             lsopt->socklen, 1)
             == SL_OK)
         {
-            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "duplicate \"%V\" address "
-                              "and port pair", &lsopt->addr_text);
-            return SL_ERROR;
+            return sl_stream_add_server(cf, cscf, &ls[i], lsopt);
         }
     }
 
@@ -321,6 +380,20 @@ sl_stream_add_listen(sl_conf_t *cf, sl_stream_core_srv_conf_t *cscf,
 
     *ls = *lsopt;
     ls->server = cscf;
+
+    if (sl_array_init(&ls->servers, cf->pool, 2,
+                      sizeof(sl_stream_core_srv_conf_t *))
+        != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    server = sl_array_push(&ls->servers);
+    if (server == NULL) {
+        return SL_ERROR;
+    }
+
+    *server = cscf;
     return SL_OK;
 }
 
@@ -354,15 +427,95 @@ sl_stream_served_by_wildcard(sl_stream_core_main_conf_t *cmcf,
     return 0;
 }
 
-static void
-sl_stream_set_addr(sl_stream_addr_t *addr, sl_stream_listen_t *l)
+static sl_int_t
+sl_stream_add_server_names(sl_conf_t *cf, sl_hash_keys_t *ha,
+    sl_stream_listen_t *l, sl_stream_core_srv_conf_t *cscf)
+{
+    sl_str_t   *name = cscf->server_names.elts;
+    sl_uint_t   i;
+    sl_int_t    rc;
+
+    for (i = 0; i < cscf->server_names.nelts; i++) {
+        if (name[i].len == 0) {
+            continue;       /* "": no SNI name is empty */
+        }
+
+        rc = sl_hash_add_key(ha, &name[i], cscf, SL_HASH_WILDCARD_KEY);
+
+        if (rc == SL_ERROR) {
+            return SL_ERROR;
+        }
+
+        if (rc == SL_DECLINED) {
+            sl_log_error(SL_LOG_EMERG, cf->log, 0, "invalid server name or "
+                         "wildcard \"%V\" on %V", &name[i], &l->addr_text);
+            return SL_ERROR;
+        }
+
+        if (rc == SL_BUSY) {
+            sl_log_error(SL_LOG_WARN, cf->log, 0, "conflicting server name "
+                         "\"%V\" on %V, ignored", &name[i], &l->addr_text);
+        }
+    }
+
+    return SL_OK;
+}
+
+/* the server_name table of an address, NULL when no server has names */
+static sl_int_t
+sl_stream_virtual_names(sl_conf_t *cf, sl_stream_listen_t *l,
+    sl_stream_virtual_names_t **vnp)
+{
+    sl_stream_core_srv_conf_t  **s = l->servers.elts;
+    sl_stream_virtual_names_t   *vn;
+    sl_hash_keys_t               ha;
+    sl_uint_t                    i, named = 0;
+
+    *vnp = NULL;
+
+    for (i = 0; i < l->servers.nelts; i++) {
+        named |= s[i]->server_names.nelts > 1
+                 || (s[i]->server_names.nelts == 1
+                     && ((sl_str_t *) s[i]->server_names.elts)->len > 0);
+    }
+
+    if (!named) {
+        return SL_OK;
+    }
+
+    vn = sl_pcalloc(cf->pool, sizeof(sl_stream_virtual_names_t));
+    if (vn == NULL || sl_hash_keys_init(&ha, cf->pool, cf->temp_pool) != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    for (i = 0; i < l->servers.nelts; i++) {
+        if (sl_stream_add_server_names(cf, &ha, l, s[i]) != SL_OK) {
+            return SL_ERROR;
+        }
+    }
+
+    if (sl_hash_combined_init(&vn->names, &ha, cf->pool) != SL_OK) {
+        return SL_ERROR;
+    }
+
+    *vnp = vn;
+    return SL_OK;
+}
+
+static sl_int_t
+sl_stream_set_addr(sl_conf_t *cf, sl_stream_addr_t *addr,
+    sl_stream_listen_t *l)
 {
     addr->sockaddr = l->sockaddr;
     addr->socklen = l->socklen;
     addr->conf.ctx = l->server->ctx;
+    addr->conf.default_server = l->server;
     addr->conf.addr_text = l->addr_text;
     addr->conf.ssl = l->ssl;
     addr->conf.proxy_protocol = l->proxy_protocol;
+
+    return sl_stream_virtual_names(cf, l, &addr->conf.virtual_names);
 }
 
 /*
@@ -395,13 +548,18 @@ sl_stream_port(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf,
 
     for (i = 0; l->wildcard && i < cmcf->listen.nelts; i++) {
         if (&ls[i] != l && sl_stream_served_by_wildcard(cmcf, &ls[i])
-            && sl_stream_same_port(&ls[i], l))
+            && sl_stream_same_port(&ls[i], l)
+            && sl_stream_set_addr(cf, &port->addrs[port->naddrs++], &ls[i])
+               != SL_OK)
         {
-            sl_stream_set_addr(&port->addrs[port->naddrs++], &ls[i]);
+            return NULL;
         }
     }
 
-    sl_stream_set_addr(&port->addrs[port->naddrs++], l);
+    if (sl_stream_set_addr(cf, &port->addrs[port->naddrs++], l) != SL_OK) {
+        return NULL;
+    }
+
     return port;
 }
 

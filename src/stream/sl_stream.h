@@ -103,7 +103,12 @@ typedef struct {
     struct sockaddr             *sockaddr;
     socklen_t                    socklen;
     sl_str_t                     addr_text;     /* "127.0.0.1:8000" */
-    sl_stream_core_srv_conf_t   *server;
+    sl_stream_core_srv_conf_t   *server;    /* the default server */
+    /*
+     * Every server listening on the address (sl_stream_core_srv_conf_t *),
+     * the default one among them: SNI chooses by server_name.
+     */
+    sl_array_t                   servers;
 
     int                          backlog;
     int                          rcvbuf;
@@ -112,6 +117,8 @@ typedef struct {
     int                          keepintvl;
     int                          keepcnt;
 
+    unsigned                     set:1;      /* options were given */
+    unsigned                     default_server:1;
     unsigned                     bind:1;     /* a socket of its own */
     unsigned                     wildcard:1;
     unsigned                     ssl:1;
@@ -122,9 +129,19 @@ typedef struct {
     unsigned                     so_keepalive:2;   /* 0 unset, 1 on, 2 off */
 } sl_stream_listen_t;
 
+/*
+ * The server_name table of an address that several servers share:
+ * exact names and wildcards (regular expressions are not supported).
+ */
+typedef struct {
+    sl_hash_combined_t           names;   /* of sl_stream_core_srv_conf_t */
+} sl_stream_virtual_names_t;
+
 /* what a session learns from the address it was accepted on */
 typedef struct {
-    sl_stream_conf_ctx_t        *ctx;          /* the server's */
+    sl_stream_conf_ctx_t        *ctx;          /* the default server's */
+    sl_stream_core_srv_conf_t   *default_server;
+    sl_stream_virtual_names_t   *virtual_names;     /* NULL: none */
     sl_str_t                     addr_text;
     unsigned                     ssl:1;
     unsigned                     proxy_protocol:1;
@@ -169,6 +186,8 @@ struct sl_stream_core_srv_conf_s {
 
     sl_str_t                      file_name;    /* where server{} began */
     sl_uint_t                     line;
+
+    sl_array_t                    server_names;     /* sl_str_t */
 
     sl_log_t                     *error_log;
     sl_flag_t                     tcp_nodelay;

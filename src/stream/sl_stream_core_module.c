@@ -21,6 +21,8 @@ static char *sl_stream_core_listen(sl_conf_t *cf, sl_command_t *cmd,
     void *conf);
 static char *sl_stream_core_error_log(sl_conf_t *cf, sl_command_t *cmd,
     void *conf);
+static char *sl_stream_core_server_name(sl_conf_t *cf, sl_command_t *cmd,
+    void *conf);
 
 static sl_command_t  sl_stream_core_commands[] = {
 
@@ -34,6 +36,13 @@ static sl_command_t  sl_stream_core_commands[] = {
     { sl_string("listen"),
       SL_STREAM_SRV_CONF | SL_CONF_1MORE,
       sl_stream_core_listen,
+      SL_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { sl_string("server_name"),
+      SL_STREAM_SRV_CONF | SL_CONF_1MORE,
+      sl_stream_core_server_name,
       SL_STREAM_SRV_CONF_OFFSET,
       0,
       NULL },
@@ -322,6 +331,12 @@ sl_stream_core_create_srv_conf(sl_conf_t *cf)
         return NULL;
     }
 
+    if (sl_array_init(&cscf->server_names, cf->pool, 2, sizeof(sl_str_t))
+        != SL_OK)
+    {
+        return NULL;
+    }
+
     /* handler, ctx and error_log: NULL until set */
     if (cf->conf_file != NULL) {
         cscf->file_name = cf->conf_file->name;
@@ -366,6 +381,60 @@ sl_stream_core_error_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
     sl_unused(cmd);
     return sl_log_set_log(cf, &cscf->error_log);
+}
+
+/*
+ * server_name: exact names and wildcards ("*.example.com",
+ * ".example.com", "www.example.*"), matched against SNI. Regular
+ * expressions are not supported.
+ */
+static char *
+sl_stream_core_server_name(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_stream_core_srv_conf_t  *cscf = conf;
+    sl_str_t                   *value = cf->args->elts, *name;
+    sl_uint_t                   i;
+
+    sl_unused(cmd);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len > 0 && value[i].data[0] == '~') {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "regular expressions "
+                              "in \"server_name\" are not supported: "
+                              "\"%V\"", &value[i]);
+            return SL_CONF_ERROR;
+        }
+
+        if (value[i].len > 1 && value[i].data[0] == '*'
+            && value[i].data[1] != '.')
+        {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "server name \"%V\" is "
+                              "invalid", &value[i]);
+            return SL_CONF_ERROR;
+        }
+
+        if (memchr(value[i].data, '/', value[i].len) != NULL) {
+            sl_conf_log_error(SL_LOG_WARN, cf, 0, "server name \"%V\" has "
+                              "suspicious symbols", &value[i]);
+        }
+
+        name = sl_array_push(&cscf->server_names);
+        if (name == NULL) {
+            return SL_CONF_ERROR;
+        }
+
+        name->len = value[i].len;
+        name->data = sl_pnalloc(cf->pool, value[i].len + 1);
+        if (name->data == NULL) {
+            return SL_CONF_ERROR;
+        }
+
+        sl_strlow(name->data, value[i].data, value[i].len);
+        name->data[name->len] = '\0';
+    }
+
+    return SL_CONF_OK;
 }
 
 /* a fresh context for server{}: the shared main confs, its own srv confs */
@@ -628,16 +697,34 @@ sl_stream_listen_option(sl_conf_t *cf, sl_stream_listen_t *lsopt,
     return SL_CONF_ERROR;
 }
 
+/*
+ * "ssl" and "default_server" describe the address, not its socket; the
+ * other parameters are socket options ("set"), given once per address.
+ */
 static char *
 sl_stream_listen_param(sl_conf_t *cf, sl_stream_listen_t *lsopt,
     sl_str_t *value)
 {
-    if (sl_str_eq_lit(value, "ssl") || sl_str_eq_lit(value, "proxy_protocol")
-        || sl_str_eq_lit(value, "udp"))
-    {
+    if (sl_str_eq_lit(value, "udp")) {
         return sl_stream_listen_unsupported(cf, value);
     }
 
+    if (sl_str_eq_lit(value, "proxy_protocol")) {
+        lsopt->proxy_protocol = 1;
+        return SL_CONF_OK;
+    }
+
+    if (sl_str_eq_lit(value, "ssl")) {
+        lsopt->ssl = 1;
+        return SL_CONF_OK;
+    }
+
+    if (sl_str_eq_lit(value, "default_server")) {
+        lsopt->default_server = 1;
+        return SL_CONF_OK;
+    }
+
+    lsopt->set = 1;
     lsopt->bind = 1;
     return sl_stream_listen_option(cf, lsopt, value);
 }

@@ -154,6 +154,15 @@ sl_stream_return_linger(sl_stream_session_t *s)
         sl_del_timer(c->write);
     }
 
+    /*
+     * Over TLS the end of the text is close_notify, which closing sends:
+     * a FIN of our own before it would cut the TLS stream short.
+     */
+    if (c->ssl != NULL) {
+        sl_stream_finalize_session(s, SL_STREAM_OK);
+        return;
+    }
+
     /* the FIN follows the text; the client closes when it has read it */
     if (shutdown(c->fd, SHUT_WR) == -1) {
         sl_connection_error(c, errno, "shutdown() failed");

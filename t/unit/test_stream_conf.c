@@ -19,6 +19,9 @@
 #ifndef SL_HAVE_stream_return_MODULE
 #define SL_HAVE_stream_return_MODULE  0
 #endif
+#ifndef SL_HAVE_stream_ssl_MODULE
+#define SL_HAVE_stream_ssl_MODULE  0
+#endif
 
 /* loads a conf/sluice.conf made of body; the log text is sl_tc.errors */
 static sl_cycle_t *
@@ -207,6 +210,60 @@ START_TEST(test_wildcard_shares_socket)
 }
 END_TEST
 
+/*
+ * Several servers on one address: one socket, the first server the
+ * default unless one says default_server, and a name table for SNI.
+ */
+static sl_stream_core_srv_conf_t *
+tc_find_name(sl_stream_addr_conf_t *ac, const char *name)
+{
+    size_t  len = strlen(name);
+
+    return sl_hash_find_combined(&ac->virtual_names->names,
+                                 sl_hash_key((u_char *) name, len),
+                                 (u_char *) name, len);
+}
+
+START_TEST(test_virtual_servers)
+{
+    sl_stream_addr_conf_t  *ac;
+    sl_stream_port_t       *port;
+
+    ck_assert_ptr_nonnull(load(
+        "stream {\n"
+        "    server { listen 127.0.0.1:8000; server_name a.example; echo; }\n"
+        "    server { listen 127.0.0.1:8000 default_server backlog=7;\n"
+        "             server_name B.Example *.wild.example www.tail.*;\n"
+        "             echo; }\n"
+        "    server { listen 127.0.0.1:8000; listen 127.0.0.1:8001;\n"
+        "             echo; }\n"
+        "    server { listen 127.0.0.1:8001; server_name \"\"; echo; }\n"
+        "}\n"));
+
+    ck_assert_uint_eq(sl_tc.cycle->listening.nelts, 2);
+    ck_assert_int_eq(tc_listening(0)->backlog, 7);
+
+    port = tc_listening(0)->servers;
+    ck_assert_uint_eq(port->naddrs, 1);
+    ac = &port->addrs[0].conf;
+    ck_assert_ptr_eq(ac->default_server, tc_server(1));
+    ck_assert_ptr_eq(ac->ctx, tc_server(1)->ctx);
+    ck_assert(!ac->ssl);
+    ck_assert_ptr_nonnull(ac->virtual_names);
+    ck_assert_ptr_eq(tc_find_name(ac, "a.example"), tc_server(0));
+    ck_assert_ptr_eq(tc_find_name(ac, "b.example"), tc_server(1));
+    ck_assert_ptr_eq(tc_find_name(ac, "x.wild.example"), tc_server(1));
+    ck_assert_ptr_eq(tc_find_name(ac, "www.tail.org"), tc_server(1));
+    ck_assert_ptr_null(tc_find_name(ac, "wild.example"));
+    ck_assert_ptr_null(tc_find_name(ac, "c.example"));
+
+    /* the first server is the default; no names but "": no table */
+    ac = &((sl_stream_port_t *) tc_listening(1)->servers)->addrs[0].conf;
+    ck_assert_ptr_eq(ac->default_server, tc_server(2));
+    ck_assert_ptr_null(ac->virtual_names);
+}
+END_TEST
+
 START_TEST(test_no_stream_block)
 {
     ck_assert_ptr_nonnull(load("events { }\n"));
@@ -225,6 +282,7 @@ END_TEST
 START_TEST(test_defaults)
 {
     sl_stream_core_srv_conf_t  *cscf;
+    sl_uint_t                   n;
 
     ck_assert_ptr_nonnull(load(
         "stream { server { listen 127.0.0.1:8000; echo; } }\n"));
@@ -237,10 +295,14 @@ START_TEST(test_defaults)
     ck_assert_ptr_nonnull(cscf->handler);
     ck_assert_uint_eq(cscf->line, 1);
 
-    /* the phase engine: nothing but the content phase yet */
-    ck_assert_ptr_eq(tc_cmcf()->phase_engine[0].checker,
+    /* the phase engine: the modules' handlers, the content phase last */
+    for (n = 0; tc_cmcf()->phase_engine[n + 1].checker != NULL; n++) {
+        ck_assert_ptr_ne(tc_cmcf()->phase_engine[n].checker,
+                         sl_stream_core_content_phase);
+    }
+    ck_assert_ptr_eq(tc_cmcf()->phase_engine[n].checker,
                      sl_stream_core_content_phase);
-    ck_assert_ptr_null(tc_cmcf()->phase_engine[1].checker);
+    ck_assert_uint_ge(n, SL_HAVE_stream_ssl_MODULE);
 }
 END_TEST
 
@@ -357,11 +419,6 @@ static const bad_case_t  bad_cases[] = {
     { SRV("listen no-such-host.invalid:80; echo;\n"),
       "host not found in \"no-such-host.invalid:80\" of the \"listen\" "
       "directive", 3 },
-    { SRV("listen 127.0.0.1:80 ssl; echo;\n"),
-      "the \"ssl\" parameter of \"listen\" is not supported yet", 3 },
-    { SRV("listen 127.0.0.1:80 proxy_protocol; echo;\n"),
-      "the \"proxy_protocol\" parameter of \"listen\" is not supported yet",
-      3 },
     { SRV("listen 127.0.0.1:80 udp; echo;\n"),
       "the \"udp\" parameter of \"listen\" is not supported yet", 3 },
     { SRV("listen 127.0.0.1:80 backlog=0; echo;\n"),
@@ -385,19 +442,28 @@ static const bad_case_t  bad_cases[] = {
     { SRV("listen 127.0.0.1:80 fast; echo;\n"),
       "invalid parameter \"fast\"", 3 },
     { SRV("listen 127.0.0.1:8000;\nlisten 127.0.0.1:8000;\necho;\n"),
-      "duplicate \"127.0.0.1:8000\" address and port pair", 4 },
-    { S("server { listen 127.0.0.1:8000; echo; }\n"
-        "server {\n listen 127.0.0.1:8000; echo; }\n"),
-      "duplicate \"127.0.0.1:8000\" address and port pair", 4 },
-    { S("server { listen 8000; echo; }\n"
-        "server { listen *:8000; echo; }\n"),
-      "duplicate \"0.0.0.0:8000\" address and port pair", 3 },
-    { S("server { listen [::1]:8000; echo; }\n"
-        "server { listen [0::1]:8000; echo; }\n"),
-      "duplicate \"[::1]:8000\" address and port pair", 3 },
+      "a duplicate listen 127.0.0.1:8000", 4 },
+    { S("server { listen 127.0.0.1:8000 backlog=10; echo; }\n"
+        "server {\n listen 127.0.0.1:8000 backlog=20; echo; }\n"),
+      "duplicate listen options for 127.0.0.1:8000", 4 },
+    { S("server { listen 8000 default_server; echo; }\n"
+        "server { listen *:8000 default_server; echo; }\n"),
+      "a duplicate default server for 0.0.0.0:8000", 3 },
+    { SRV("listen [::1]:8000;\nlisten [0::1]:8000;\necho;\n"),
+      "a duplicate listen [::1]:8000", 4 },
     { S("server { listen unix:/tmp/x; echo; }\n"
-        "server { listen unix:/tmp/x; echo; }\n"),
-      "duplicate \"unix:/tmp/x\" address and port pair", 3 },
+        "server { listen unix:/tmp/x ssl; listen unix:/tmp/x; echo; }\n"),
+      "a duplicate listen unix:/tmp/x", 3 },
+    { SRV("listen 127.0.0.1:1; server_name a ~^b; echo;\n"),
+      "regular expressions in \"server_name\" are not supported: \"~^b\"",
+      3 },
+    { SRV("listen 127.0.0.1:1; server_name *x.example; echo;\n"),
+      "server name \"*x.example\" is invalid", 3 },
+    { S("server { listen 127.0.0.1:8000; server_name a.example; echo; }\n"
+        "server { listen 127.0.0.1:8000; server_name www.*.example;\n"
+        "         echo; }\n"),
+      "invalid server name or wildcard \"www.*.example\" on 127.0.0.1:8000",
+      0 },
     { S("\n    server {\n echo;\n }\n"),
       "no \"listen\" is defined for server in %s/conf/sluice.conf:3", 0 },
     { S("server {\n listen 127.0.0.1:8000;\n }\n"),
@@ -819,6 +885,7 @@ stream_conf_suite(void)
     tcase_add_test(tc_listen, test_listen_resolved_name);
     tcase_add_test(tc_listen, test_listen_options);
     tcase_add_test(tc_listen, test_wildcard_shares_socket);
+    tcase_add_test(tc_listen, test_virtual_servers);
     tcase_add_test(tc_listen, test_no_stream_block);
     suite_add_tcase(s, tc_listen);
 
