@@ -97,6 +97,8 @@ struct sl_connection_s {
     socklen_t             local_socklen;
 
     sl_ssl_connection_t  *ssl;
+    /* what a PROXY protocol header said (addresses): NULL when none */
+    struct sl_proxy_protocol_s  *proxy_protocol;
 
     sl_queue_t            queue;      /* on the reusable list */
     sl_uint_t             number;     /* the "*N" of the log */
@@ -139,6 +141,14 @@ struct sl_listening_s {
     sl_listening_t       *previous;     /* the same socket in the old cycle */
     sl_connection_t      *connection;   /* its connection in the loop */
 
+    /*
+     * reuseport with several workers: the sockets of workers 1..nreuse,
+     * bound by the master next to fd (worker 0's), so that a reload or a
+     * binary upgrade hands each worker's queue on.
+     */
+    sl_fd_t              *reuse_fds;
+    sl_uint_t             nreuse;
+
     unsigned              open:1;
     unsigned              remain:1;
     unsigned              ignore:1;
@@ -150,6 +160,7 @@ struct sl_listening_s {
     unsigned              deferred_accept:1;
     unsigned              ipv6only:1;
     unsigned              wildcard:1;
+    unsigned              keep_file:1;   /* a unix socket file not ours */
 };
 
 /* --- connections --------------------------------------------------------- */
@@ -185,8 +196,33 @@ sl_int_t sl_tcp_nodelay(sl_connection_t *c);
 
 sl_listening_t *sl_create_listening(sl_cycle_t *cycle,
     struct sockaddr *sockaddr, socklen_t socklen);
-/* binds and listens every socket of the cycle not yet open */
+/*
+ * Binds and listens every socket of the cycle not yet open; with
+ * master_process on, N workers and reuseport, the N - 1 sockets of the
+ * other workers too.
+ */
 sl_int_t sl_open_listening_sockets(sl_cycle_t *cycle);
 void sl_close_listening_sockets(sl_cycle_t *cycle);
+/*
+ * A reload (or a new binary) takes over the sockets of old whose address
+ * and type match a socket of cycle (and reuseport, ipv6only): the fds move
+ * to cycle (`previous` set, the old one's `remain` set). Run before
+ * sl_open_listening_sockets(); sl_listening_rollback() gives them back.
+ */
+void sl_listening_takeover(sl_cycle_t *cycle, sl_cycle_t *old);
+/* after a failed reload: fds back to the old cycle, the new ones closed */
+void sl_listening_rollback(sl_cycle_t *cycle);
+/*
+ * The sockets a binary upgrade passed on, "fd;fd;..." (SLUICE=): each
+ * one becomes a listening socket of cycle (bound, inherited), to be
+ * taken over by the first real cycle.
+ */
+sl_int_t sl_listening_inherit(sl_cycle_t *cycle, const char *fds);
+/* "fd;fd;...;" of every socket of the cycle, in the pool; NULL on error */
+char *sl_listening_env(sl_cycle_t *cycle, const char *name);
+/* in worker n: its own socket of each reuseport address, the rest closed */
+void sl_listening_for_worker(sl_cycle_t *cycle, sl_uint_t n);
+/* clears close-on-exec on every socket (for a new binary) */
+sl_int_t sl_listening_keep_on_exec(sl_cycle_t *cycle);
 
 #endif /* SL_CONNECTION_H */

@@ -289,6 +289,38 @@ sl_close_open_files(void *data)
 void
 sl_reopen_files(sl_cycle_t *cycle)
 {
+    sl_reopen_files_for(cycle, (uid_t) -1);
+}
+
+/*
+ * A master running as root reopens the logs of workers that do not: the
+ * new file is theirs, readable and writable by its owner only.
+ */
+static void
+sl_reopen_file_owner(sl_cycle_t *cycle, sl_open_file_t *file, uid_t user)
+{
+    struct stat  st;
+
+    if (user == (uid_t) -1 || fstat(file->fd, &st) == -1) {
+        return;
+    }
+
+    if (st.st_uid != user && fchown(file->fd, user, (gid_t) -1) == -1) {
+        sl_log_error(SL_LOG_EMERG, cycle->log, errno,
+                     "chown(\"%V\", %d) failed", &file->name, (int) user);
+    }
+
+    if ((st.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR)
+        && fchmod(file->fd, st.st_mode | S_IRUSR | S_IWUSR) == -1)
+    {
+        sl_log_error(SL_LOG_EMERG, cycle->log, errno,
+                     "chmod() \"%V\" failed", &file->name);
+    }
+}
+
+void
+sl_reopen_files_for(sl_cycle_t *cycle, uid_t user)
+{
     sl_list_part_t  *part;
     sl_open_file_t  *file;
     sl_uint_t        i;
@@ -310,6 +342,7 @@ sl_reopen_files(sl_cycle_t *cycle)
 
             close(file[i].fd);
             file[i].fd = fd;
+            sl_reopen_file_owner(cycle, &file[i], user);
         }
     }
 }

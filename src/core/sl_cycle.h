@@ -38,18 +38,31 @@ struct sl_cycle_s {
     unsigned           quiet:1;         /* -q */
 };
 
+#define SL_MAX_CPU_AFFINITY  64        /* the CPUs a mask can name */
+
 typedef struct {
     sl_flag_t          daemon;
     sl_flag_t          master;
     sl_int_t           worker_processes;
     sl_int_t           rlimit_nofile;
+    sl_int_t           priority;        /* worker_priority */
+    sl_msec_t          shutdown_timeout;    /* 0: none */
+    sl_uint_t          cpu_affinity_auto;
+    sl_uint_t          cpu_affinity_n;
+    uint64_t          *cpu_affinity;    /* masks, or the auto mask */
     sl_str_t           pid;
+    sl_str_t           oldpid;          /* pid ".oldbin" */
     sl_str_t           username;        /* empty: no privilege drop */
     uid_t              user;
     gid_t              group;
+    sl_str_t           working_directory;
+    sl_array_t         env;             /* sl_str_t: NAME or NAME=value */
 } sl_core_conf_t;
 
 extern sl_module_t  sl_core_module;
+
+/* the CPUs (a bit each) worker n is bound to by worker_cpu_affinity; 0 */
+uint64_t sl_get_cpu_affinity(sl_core_conf_t *ccf, sl_uint_t n);
 extern sl_module_t  sl_conf_module;
 
 /* builds the next cycle from old (its paths, log and flags); NULL on error */
@@ -59,5 +72,7 @@ void sl_destroy_cycle(sl_cycle_t *cycle);
 sl_open_file_t *sl_conf_open_file(sl_cycle_t *cycle, sl_str_t *name);
 /* reopens every file of the cycle; logs and keeps the old on failure */
 void sl_reopen_files(sl_cycle_t *cycle);
+/* the same, and a file reopened is given to user (when not -1) */
+void sl_reopen_files_for(sl_cycle_t *cycle, uid_t user);
 
 #endif /* SL_CYCLE_H */

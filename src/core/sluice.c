@@ -1,11 +1,12 @@
 /*
  * sluice.c -- main(): the command line, the startup log, the first cycle,
- * and then -t / -T, -s, or running.
+ * and then -t / -T, -s, or running (sl_process_cycle.c).
  */
 #include "sl_config.h"
 #include "sl_core.h"
 #include "sl_event.h"
 #include "sl_process.h"
+#include "sl_process_cycle.h"
 
 #include <openssl/opensslv.h>
 
@@ -28,7 +29,7 @@ static void sl_show_version(sl_options_t *o);
 static sl_int_t sl_startup(sl_options_t *o, sl_cycle_t *init, sl_log_t *log,
     sl_open_file_t *file);
 static void sl_dump_config(sl_cycle_t *cycle);
-static int sl_run(sl_cycle_t *cycle);
+static sl_int_t sl_inherit_sockets(sl_cycle_t *init);
 
 int
 main(int argc, char *const *argv)
@@ -80,8 +81,12 @@ main(int argc, char *const *argv)
         status = sl_signal_process(cycle, o.signal) == SL_OK ? 0 : 1;
         sl_destroy_cycle(cycle);
 
+    } else if (sl_inherit_sockets(&init) != SL_OK) {
+        sl_destroy_cycle(cycle);
+        status = 1;
+
     } else {
-        status = sl_run(cycle);
+        status = sl_process_start(cycle, &init, argv);
     }
 
     if (file.fd > STDERR_FILENO) {
@@ -376,178 +381,24 @@ sl_dump_config(sl_cycle_t *cycle)
 }
 
 /*
- * A HUP: the new configuration is read and checked. Applying it while
- * connections are open is the process model's work (master_process on
- * starts new workers); a single process applies it only when it serves
- * nothing yet.
+ * Started by an old master's binary upgrade: the listening sockets it
+ * passed on, for the first cycle to take over.
  */
-static sl_cycle_t *
-sl_reconfigure(sl_cycle_t *cycle)
+static sl_int_t
+sl_inherit_sockets(sl_cycle_t *init)
 {
-    sl_core_conf_t  *old_ccf, *ccf;
-    sl_cycle_t      *next;
+    const char  *fds;
 
-    sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "reconfiguring");
-
-    next = sl_init_cycle(cycle);
-    if (next == NULL) {
-        sl_log_error(SL_LOG_ERR, cycle->log, 0, "the new configuration "
-                     "was not loaded, the old one stays in force");
-        return cycle;
+    fds = getenv(SL_INHERIT_VAR);
+    if (fds == NULL) {
+        return SL_OK;
     }
 
-    if (cycle->listening.nelts > 0 || next->listening.nelts > 0) {
-        sl_log_error(SL_LOG_WARN, cycle->log, 0, "the new configuration is "
-                     "valid; with \"master_process off\" it takes effect "
-                     "when sluice is restarted");
-        sl_destroy_cycle(next);
-        return cycle;
-    }
-
-    old_ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
-    ccf = (sl_core_conf_t *) sl_get_conf(next->conf_ctx, sl_core_module);
-
-    if (!sl_str_eq(&old_ccf->pid, &ccf->pid)) {
-        if (sl_create_pidfile(&ccf->pid, cycle->log) != SL_OK) {
-            sl_destroy_cycle(next);
-            return cycle;
-        }
-        sl_delete_pidfile(&old_ccf->pid, cycle->log);
-    }
-
-    next->log = &next->new_log;
-    next->old_cycle = NULL;
-    next->loop = cycle->loop;
-    if (next->loop != NULL) {
-        next->loop->cycle = next;
-        next->loop->log = next->log;
-        next->loop->time = &next->time;
-    }
-    sl_destroy_cycle(cycle);
-    return next;
-}
-
-/*
- * Binds, detaches, writes the pid file and builds the loop. *parent is
- * set in the process that started a daemon: it has nothing more to do.
- */
-static sl_event_loop_t *
-sl_start(sl_cycle_t *cycle, sl_core_conf_t *ccf, sl_uint_t *parent)
-{
-    sl_event_loop_t  *loop;
-    struct rlimit     rlmt;
-
-    if (ccf->rlimit_nofile != SL_CONF_UNSET) {
-        rlmt.rlim_cur = (rlim_t) ccf->rlimit_nofile;
-        rlmt.rlim_max = (rlim_t) ccf->rlimit_nofile;
-
-        if (setrlimit(RLIMIT_NOFILE, &rlmt) == -1) {
-            sl_log_error(SL_LOG_ALERT, cycle->log, errno,
-                         "setrlimit(RLIMIT_NOFILE, %i) failed",
-                         ccf->rlimit_nofile);
-        }
-    }
-
-    if (sl_open_listening_sockets(cycle) != SL_OK) {
-        return NULL;
-    }
-
-    if (ccf->daemon) {
-        switch (sl_daemonize(cycle->log)) {
-        case SL_OK:
-            sl_log_redirect_stderr(&cycle->new_log);
-            break;
-        case SL_DONE:
-            *parent = 1;
-            return NULL;
-        default:
-            return NULL;
-        }
-    }
-
-    if (sl_create_pidfile(&ccf->pid, cycle->log) != SL_OK) {
-        return NULL;
-    }
-
-    cycle->log = &cycle->new_log;
-
-    loop = sl_event_loop_create(cycle);
-    if (loop == NULL) {
-        sl_delete_pidfile(&ccf->pid, cycle->log);
-        return NULL;
-    }
-
-    return loop;
-}
-
-/*
- * One process that owns the configuration, serves, and answers the
- * signals: HUP re-reads the configuration, USR1 reopens the logs,
- * TERM/INT/QUIT stop. Signals stay blocked except inside the loop's wait.
- */
-static int
-sl_run(sl_cycle_t *cycle)
-{
-    sl_core_conf_t   *ccf;
-    sl_event_loop_t  *loop;
-    sl_uint_t         parent = 0;
-    sigset_t          set, empty;
-
-    ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
-    sigemptyset(&empty);
-
-    if (sigprocmask(SIG_BLOCK, &set, NULL) == -1
-        || sl_init_signals(cycle->log) != SL_OK)
+    if (sl_array_init(&init->listening, init->pool, 4, sizeof(sl_listening_t))
+        != SL_OK)
     {
-        sl_destroy_cycle(cycle);
-        return 1;
+        return SL_ERROR;
     }
 
-    loop = sl_start(cycle, ccf, &parent);
-    if (loop == NULL) {
-        if (!parent) {
-            /* the daemon owns the sockets (and a unix socket's file) */
-            sl_close_listening_sockets(cycle);
-        }
-        sl_destroy_cycle(cycle);
-        return parent ? 0 : 1;
-    }
-
-    loop->sigmask = &empty;
-    sl_log_error(SL_LOG_NOTICE, cycle->log, 0, SL_VER " started");
-
-    for ( ;; ) {
-        sl_process_events_and_timers(loop);
-
-        if (sl_sig_terminate || sl_sig_quit) {
-            break;
-        }
-
-        if (sl_sig_reconfigure) {
-            sl_sig_reconfigure = 0;
-            cycle = sl_reconfigure(cycle);
-        }
-
-        if (sl_sig_reopen) {
-            sl_sig_reopen = 0;
-            sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "reopening logs");
-            sl_reopen_files(cycle);
-        }
-    }
-
-    sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "exiting");
-
-    sl_event_loop_destroy(loop);
-    sl_close_listening_sockets(cycle);
-    ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
-    sl_delete_pidfile(&ccf->pid, cycle->log);
-    sl_destroy_cycle(cycle);
-    return 0;
+    return sl_listening_inherit(init, fds);
 }

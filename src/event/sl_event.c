@@ -1,5 +1,6 @@
 /*
- * sl_event.c -- the events{} block: worker_connections, use, multi_accept.
+ * sl_event.c -- the events{} block: worker_connections, use, multi_accept,
+ * accept_mutex, accept_mutex_delay.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -62,6 +63,20 @@ static sl_command_t  sl_event_core_commands[] = {
       sl_conf_set_flag_slot,
       0,
       offsetof(sl_event_conf_t, multi_accept),
+      NULL },
+
+    { sl_string("accept_mutex"),
+      SL_EVENT_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot,
+      0,
+      offsetof(sl_event_conf_t, accept_mutex),
+      NULL },
+
+    { sl_string("accept_mutex_delay"),
+      SL_EVENT_CONF | SL_CONF_TAKE1,
+      sl_conf_set_msec_slot,
+      0,
+      offsetof(sl_event_conf_t, accept_mutex_delay),
       NULL },
 
       sl_null_command
@@ -200,6 +215,8 @@ sl_event_core_create_conf(sl_cycle_t *cycle)
 
     ecf->connections = SL_CONF_UNSET_UINT;
     ecf->multi_accept = SL_CONF_UNSET;
+    ecf->accept_mutex = SL_CONF_UNSET;
+    ecf->accept_mutex_delay = SL_CONF_UNSET_MSEC;
     return ecf;
 }
 
@@ -236,6 +253,8 @@ sl_event_core_init_conf(sl_cycle_t *cycle, void *conf)
 
     sl_conf_init_uint_value(ecf->connections, SL_DEFAULT_CONNECTIONS);
     sl_conf_init_value(ecf->multi_accept, 0);
+    sl_conf_init_msec_value(ecf->accept_mutex_delay, 500);
+    /* accept_mutex stays unset: the process model decides (see there) */
 
     if (ecf->use.len != 0) {
         return SL_CONF_OK;

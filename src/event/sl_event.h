@@ -74,6 +74,8 @@ struct sl_event_s {
 #define SL_CLOSE_EVENT        0x02     /* the fd is being closed */
 #define SL_DISABLE_EVENT      0x04
 #define SL_FLUSH_EVENT        0x08     /* kqueue: submit the changes now */
+/* epoll: one waiter of those sharing the fd is woken (EPOLLEXCLUSIVE) */
+#define SL_EXCLUSIVE_EVENT    0x10
 
 /* process_events flags */
 #define SL_UPDATE_TIME        0x01
@@ -131,6 +133,16 @@ struct sl_event_loop_s {
 
     sl_uint_t                  multi_accept;
     sl_msec_t                  accept_resume;  /* after EMFILE: retry at */
+    /*
+     * SL_EXCLUSIVE_EVENT when other processes wait on the same listening
+     * sockets and the back end can wake one of them only; else 0.
+     */
+    sl_uint_t                  accept_flags;
+    /* the accept mutex (sl_shmem.h) when several workers share sockets */
+    struct sl_shmtx_s         *accept_mutex;
+    sl_msec_t                  accept_mutex_delay;
+    sl_uint_t                  accept_mutex_held;
+    sl_uint_t                  accept_mutex_pid;    /* this process */
     sl_uint_t                  exiting;
     /*
      * The signal mask to wait with (epoll_pwait, ppoll, pselect): the
@@ -153,6 +165,8 @@ typedef struct {
     sl_uint_t      connections;     /* worker_connections */
     sl_str_t       use;             /* the back end's name */
     sl_flag_t      multi_accept;
+    sl_flag_t      accept_mutex;    /* unset: on only where it is needed */
+    sl_msec_t      accept_mutex_delay;
 } sl_event_conf_t;
 
 typedef struct {
@@ -239,6 +253,21 @@ void sl_event_accept(sl_event_t *ev);
 /* (un)registers the listening sockets' read events */
 sl_int_t sl_enable_accept_events(sl_event_loop_t *loop);
 sl_int_t sl_disable_accept_events(sl_event_loop_t *loop);
+/*
+ * A graceful shutdown begins: the listening sockets leave the loop (their
+ * connections freed; the fds are the cycle's to close). Returns the number
+ * of connections still open.
+ */
+sl_uint_t sl_event_stop_accepting(sl_event_loop_t *loop);
+/*
+ * The accept mutex: taken, the listening sockets are registered
+ * (accept_mutex_held); missed, they are unregistered if they were.
+ */
+sl_int_t sl_event_trylock_accept_mutex(sl_event_loop_t *loop);
+void sl_event_unlock_accept_mutex(sl_event_loop_t *loop);
+/* the connections of the loop in use, listening ones included */
+#define sl_event_connections_in_use(loop)                                     \
+    ((loop)->connection_n - (loop)->free_connection_n)
 
 #include "sl_event_timer.h"
 #include "sl_event_posted.h"

@@ -7,6 +7,7 @@
 #include "sl_config.h"
 #include "sl_core.h"
 #include "sl_event.h"
+#include "sl_shmem.h"
 
 /* after EMFILE/ENFILE, accepting resumes by itself after this long */
 #define SL_ACCEPT_RETRY_DELAY  500
@@ -215,7 +216,8 @@ sl_set_accept_events(sl_event_loop_t *loop, sl_uint_t enable)
         }
 
         if (enable) {
-            if (sl_add_event(c->read, SL_READ_EVENT, SL_LEVEL_EVENT)
+            if (sl_add_event(c->read, SL_READ_EVENT,
+                             SL_LEVEL_EVENT | loop->accept_flags)
                 != SL_OK)
             {
                 return SL_ERROR;
@@ -238,4 +240,75 @@ sl_int_t
 sl_disable_accept_events(sl_event_loop_t *loop)
 {
     return sl_set_accept_events(loop, 0);
+}
+
+sl_uint_t
+sl_event_stop_accepting(sl_event_loop_t *loop)
+{
+    sl_listening_t   *ls;
+    sl_connection_t  *c;
+    sl_uint_t         i;
+
+    if (loop->cycle == NULL) {
+        return sl_event_connections_in_use(loop);
+    }
+
+    ls = loop->cycle->listening.elts;
+
+    for (i = 0; i < loop->cycle->listening.nelts; i++) {
+        c = ls[i].connection;
+        if (c == NULL) {
+            continue;
+        }
+
+        if (c->read->active) {
+            (void) sl_del_event(c->read, SL_READ_EVENT, 0);
+        }
+
+        ls[i].connection = NULL;
+        c->shared = 1;
+        sl_close_connection(c);
+    }
+
+    if (loop->accept_mutex != NULL) {
+        (void) sl_shmtx_force_unlock(loop->accept_mutex,
+                                     loop->accept_mutex_pid);
+        loop->accept_mutex_held = 0;
+        loop->accept_mutex = NULL;
+    }
+
+    return sl_event_connections_in_use(loop);
+}
+
+sl_int_t
+sl_event_trylock_accept_mutex(sl_event_loop_t *loop)
+{
+    if (sl_shmtx_trylock(loop->accept_mutex, loop->accept_mutex_pid)) {
+        if (loop->accept_mutex_held) {
+            return SL_OK;
+        }
+
+        if (sl_enable_accept_events(loop) != SL_OK) {
+            sl_shmtx_unlock(loop->accept_mutex);
+            return SL_ERROR;
+        }
+
+        loop->accept_mutex_held = 1;
+        return SL_OK;
+    }
+
+    if (loop->accept_mutex_held) {
+        if (sl_disable_accept_events(loop) != SL_OK) {
+            return SL_ERROR;
+        }
+        loop->accept_mutex_held = 0;
+    }
+
+    return SL_OK;
+}
+
+void
+sl_event_unlock_accept_mutex(sl_event_loop_t *loop)
+{
+    (void) sl_shmtx_force_unlock(loop->accept_mutex, loop->accept_mutex_pid);
 }

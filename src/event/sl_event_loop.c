@@ -181,7 +181,13 @@ sl_event_add_listening(sl_event_loop_t *loop, sl_cycle_t *cycle)
         c->read->log = c->log;
 
         /* level-triggered on every back end: see sl_event_accept() */
-        if (sl_add_event(c->read, SL_READ_EVENT, SL_LEVEL_EVENT) != SL_OK) {
+        if (loop->accept_mutex != NULL) {
+            continue;       /* registered while the mutex is held */
+        }
+
+        if (sl_add_event(c->read, SL_READ_EVENT,
+                         SL_LEVEL_EVENT | loop->accept_flags) != SL_OK)
+        {
             return SL_ERROR;
         }
     }
@@ -262,6 +268,7 @@ void
 sl_process_events_and_timers(sl_event_loop_t *loop)
 {
     sl_msec_t  timer;
+    sl_uint_t  flags = SL_UPDATE_TIME;
 
     if (!sl_queue_empty(&loop->posted_next_events)) {
         sl_event_move_posted_next(loop);
@@ -270,9 +277,32 @@ sl_process_events_and_timers(sl_event_loop_t *loop)
         timer = sl_event_find_timer(loop);
     }
 
-    (void) loop->actions->process_events(loop, timer, SL_UPDATE_TIME);
+    /*
+     * With the accept mutex, only its holder watches the listening
+     * sockets; the others look again after accept_mutex_delay at most.
+     * The holder accepts after the wait (posted) and lets the lock go.
+     */
+    if (loop->accept_mutex != NULL) {
+        if (sl_event_trylock_accept_mutex(loop) != SL_OK) {
+            return;
+        }
+
+        if (loop->accept_mutex_held) {
+            flags |= SL_POST_EVENTS;
+        } else if (timer == SL_TIMER_INFINITE
+                   || timer > loop->accept_mutex_delay)
+        {
+            timer = loop->accept_mutex_delay;
+        }
+    }
+
+    (void) loop->actions->process_events(loop, timer, flags);
 
     sl_event_process_posted(loop, &loop->posted_accept_events);
+
+    if (loop->accept_mutex_held) {
+        sl_event_unlock_accept_mutex(loop);
+    }
     sl_event_expire_timers(loop);
     sl_event_process_posted(loop, &loop->posted_events);
 }

@@ -1,8 +1,10 @@
 /*
  * test_cli.c -- the command line of the real binary: -t -T -q -V -v -h -?
  * -g -p -c -e -s and bad options; running in the foreground and as a
- * daemon, with HUP, USR1, TERM and QUIT; the shipped configuration; and
- * ./configure itself.
+ * daemon, with HUP, USR1, TERM and QUIT, as one process and as a master
+ * with workers; workers sharing a socket (EPOLLEXCLUSIVE, the accept
+ * mutex); the shipped configuration; and ./configure itself. (The process
+ * model under traffic: test_process*.c.)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -11,6 +13,7 @@
 #include "sl_auto_config.h"
 #include "sl_test.h"
 #include "sl_proc.h"
+#include "sl_t_master.h"
 
 #include <openssl/opensslv.h>
 #include <signal.h>
@@ -31,6 +34,7 @@
 #define RUN_CONF     "error_log logs/e.log notice;\npid logs/a.pid;\n"
 
 #define FOREGROUND   "daemon off; master_process off;"
+#define MASTER       "daemon off; master_process on;"
 
 
 /* runs sluice with the arguments given; returns the exit code */
@@ -815,6 +819,208 @@ START_TEST(test_run_reopen)
 END_TEST
 
 
+/* a line of the log from that position on, or NULL */
+static const char *
+log_find_from(const char *log, size_t from, const char *level,
+    const char *msg)
+{
+    const char  *text = sl_t_read(log);
+
+    if (text == NULL || strlen(text) < from) {
+        return NULL;
+    }
+
+    return sl_t_log_find(text + from, level, msg);
+}
+
+
+/* the pid of the first "start worker process PID" from position from */
+static pid_t
+worker_started(const char *log, size_t from)
+{
+    static const char  key[] = "[notice] ";
+    static const char  what[] = ": start worker process ";
+    const char        *text = sl_t_read(log), *p;
+
+    if (text == NULL || strlen(text) < from) {
+        return 0;
+    }
+
+    for (p = text + from; (p = strstr(p, what)) != NULL; p++) {
+        if (p[sizeof(what) - 1] >= '0' && p[sizeof(what) - 1] <= '9') {
+            break;
+        }
+    }
+
+    /* a notice line of its own */
+    if (p == NULL || strstr(text + from, key) == NULL) {
+        return 0;
+    }
+
+    return (pid_t) atoi(p + sizeof(what) - 1);
+}
+
+
+/*
+ * A master in the foreground (daemon off): it is the process started and
+ * the pid in the pid file; it starts one worker.
+ */
+static sl_t_proc_t *
+start_master(const char *dir, pid_t *worker)
+{
+    sl_t_proc_t  *p;
+    char         *log;
+
+    p = sl_t_spawn(((char *[]) { "sluice", "-p", (char *) dir, "-c", CONF,
+                                 "-g", MASTER, NULL }));
+
+    ck_assert_int_eq(sl_t_wait_pid_file(sl_t_path(dir, "logs/a.pid"),
+                                        T_WAIT), sl_t_pid(p));
+
+    log = sl_t_path(dir, "logs/e.log");
+    sl_t_wait_file(log, "start worker process ", T_WAIT);
+    ck_assert(sl_t_log_find(sl_t_read(log), "notice",
+                            "start worker processes"));
+
+    *worker = worker_started(log, 0);
+    ck_assert_int_gt(*worker, 0);
+    ck_assert_int_ne(*worker, sl_t_pid(p));
+    ck_assert_int_eq(kill(*worker, 0), 0);
+    return p;
+}
+
+
+START_TEST(test_run_master)
+{
+    sl_t_proc_t  *p;
+    char         *dir = prefix_with(RUN_CONF), *log;
+    pid_t         worker;
+    int           status;
+
+    p = start_master(dir, &worker);
+    log = sl_t_path(dir, "logs/e.log");
+
+    /* TERM: the worker goes, then the master, and the pid file with it */
+    sl_t_signal(p, SIGTERM);
+    status = sl_t_wait_exit(p, T_WAIT);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "sluice %s; stderr:\n%s", sl_t_status_text(status),
+                  sl_t_stderr(p));
+    ck_assert(!sl_t_exists(sl_t_path(dir, "logs/a.pid")));
+    ck_assert_msg(sl_t_log_find(sl_t_read(log), "notice", "exit"),
+                  "no \"exit\" in:\n%s", sl_t_read(log));
+    ck_assert(sl_t_log_find(sl_t_read(log), "notice", "exiting"));
+}
+END_TEST
+
+
+/*
+ * HUP to a master: the new configuration is in force at once -- a new
+ * worker on it, the old one told to go (it had nothing to finish) -- and
+ * here the pid file moves.
+ */
+START_TEST(test_run_master_reload)
+{
+    sl_t_proc_t  *p;
+    char         *dir = prefix_with(RUN_CONF), *log, *old_exit;
+    size_t        mark;
+    pid_t         worker, fresh;
+
+    p = start_master(dir, &worker);
+    log = sl_t_path(dir, "logs/e.log");
+    mark = strlen(sl_t_read(log));
+
+    sl_t_write(dir, CONF, "error_log logs/e.log notice;\npid logs/b.pid;\n");
+    sl_t_signal(p, SIGHUP);
+
+    ck_assert_int_eq(sl_t_wait_pid_file(sl_t_path(dir, "logs/b.pid"),
+                                        T_WAIT), sl_t_pid(p));
+    sl_t_wait_gone(sl_t_path(dir, "logs/a.pid"), T_WAIT);
+
+    old_exit = sl_t_printf("worker process %d exited with code 0",
+                           (int) worker);
+    sl_t_wait_file(log, old_exit, T_WAIT);
+
+    ck_assert(log_find_from(log, mark, "notice", "reconfiguring"));
+    fresh = worker_started(log, mark);
+    ck_assert_int_gt(fresh, 0);
+    ck_assert_int_ne(fresh, worker);
+    ck_assert_int_eq(kill(fresh, 0), 0);
+    ck_assert(sl_t_running(p));
+
+    sl_t_signal(p, SIGQUIT);
+    ck_assert_int_eq(sl_t_wait_exit(p, T_WAIT), 0);
+    ck_assert(!sl_t_exists(sl_t_path(dir, "logs/b.pid")));
+}
+END_TEST
+
+
+/* a broken configuration: logged with file:line, nothing else changes */
+START_TEST(test_run_master_reload_bad)
+{
+    sl_t_proc_t  *p;
+    char         *dir = prefix_with(RUN_CONF), *log, *msg;
+    size_t        mark;
+    pid_t         worker;
+
+    p = start_master(dir, &worker);
+    log = sl_t_path(dir, "logs/e.log");
+    mark = strlen(sl_t_read(log));
+
+    sl_t_write(dir, CONF, RUN_CONF "bogus on;\n");
+    sl_t_signal(p, SIGHUP);
+    sl_t_wait_file(log, "the new configuration was not loaded", T_WAIT);
+
+    msg = sl_t_printf("unknown directive \"bogus\" in %s:3",
+                      sl_t_path(dir, CONF));
+    ck_assert_msg(log_find_from(log, mark, "emerg", msg),
+                  "no \"%s\" in:\n%s", msg, sl_t_read(log));
+    ck_assert(log_find_from(log, mark, "error", "the new configuration "
+                            "was not loaded, the old one stays in force"));
+
+    /* the same worker serves on; no other was started */
+    ck_assert_int_eq(kill(worker, 0), 0);
+    ck_assert_int_eq(worker_started(log, mark), 0);
+    ck_assert_int_eq(sl_t_wait_pid_file(sl_t_path(dir, "logs/a.pid"),
+                                        T_WAIT), sl_t_pid(p));
+
+    sl_t_signal(p, SIGQUIT);
+    ck_assert_int_eq(sl_t_wait_exit(p, T_WAIT), 0);
+    ck_assert(!sl_t_exists(sl_t_path(dir, "logs/a.pid")));
+}
+END_TEST
+
+
+/* a worker that dies is replaced, and the death is an alert */
+START_TEST(test_run_master_respawn)
+{
+    sl_t_proc_t  *p;
+    char         *dir = prefix_with(RUN_CONF), *log, *msg;
+    size_t        mark;
+    pid_t         worker, fresh;
+
+    p = start_master(dir, &worker);
+    log = sl_t_path(dir, "logs/e.log");
+    mark = strlen(sl_t_read(log));
+
+    ck_assert_int_eq(kill(worker, SIGKILL), 0);
+
+    msg = sl_t_printf("worker process %d exited on signal %d", (int) worker,
+                      SIGKILL);
+    sl_t_wait_file(log, msg, T_WAIT);
+    ck_assert(log_find_from(log, mark, "alert", msg));
+
+    sl_t_wait_file(log, "start worker process ", T_WAIT);
+    fresh = worker_started(log, mark);
+    ck_assert_int_gt(fresh, 0);
+    ck_assert_int_ne(fresh, worker);
+
+    sl_t_signal(p, SIGTERM);
+    ck_assert_int_eq(sl_t_wait_exit(p, T_WAIT), 0);
+}
+END_TEST
+
+
 /* sluice as a daemon: the pid of the process that runs on */
 static pid_t
 start_daemon(const char *dir, sl_t_out_t *o)
@@ -881,6 +1087,69 @@ START_TEST(test_run_daemon_detaches)
         ck_assert_msg(!o.held_open, "the daemon keeps the stderr of the "
                       "process that started it open");
     }
+}
+END_TEST
+
+
+/* --- sharing listening sockets between workers --------------------------- */
+
+#define ECHO_SERVER  "stream { server { listen 127.0.0.1:@PORT@; echo; } }\n"
+
+/*
+ * Two workers on one socket, with echo traffic from four clients and a
+ * reload in the middle: every session completes. events is the events{}
+ * block: poll without EPOLLEXCLUSIVE takes the accept mutex by default
+ * (only its holder watches the socket), or every worker is woken.
+ */
+static void
+shared_socket_traffic(const char *events)
+{
+    sl_t_master_t    m;
+    sl_t_traffic_t  *t;
+    sl_t_counts_t    c;
+
+    sl_t_master_start(&m, 2, 0, sl_t_printf("%s\n%s", events, ECHO_SERVER));
+
+    t = sl_t_traffic_start(m.port, SL_T_ECHO, 4);
+    sl_t_traffic_wait(t, 100, T_WAIT);
+    sl_t_master_reload(&m, NULL, T_WAIT);
+    sl_t_traffic_wait(t, 100, T_WAIT);
+    sl_t_traffic_stop(t, &c);
+
+    ck_assert_msg(c.failed == 0 && c.refused == 0, "%s",
+                  sl_t_counts_text(&c));
+    ck_assert_int_eq(sl_t_bad_exits(m.log), 0);
+
+    sl_t_signal(m.proc, SIGQUIT);
+    ck_assert_int_eq(sl_t_wait_exit(m.proc, T_WAIT), 0);
+}
+
+
+START_TEST(test_accept_mutex_poll)
+{
+    shared_socket_traffic("events { use poll; }");
+}
+END_TEST
+
+
+START_TEST(test_accept_mutex_select_on)
+{
+    shared_socket_traffic("events { use select; accept_mutex on; "
+                          "accept_mutex_delay 50ms; }");
+}
+END_TEST
+
+
+START_TEST(test_accept_mutex_poll_off)
+{
+    shared_socket_traffic("events { use poll; accept_mutex off; }");
+}
+END_TEST
+
+
+START_TEST(test_accept_epoll_exclusive)
+{
+    shared_socket_traffic("");
 }
 END_TEST
 
@@ -1061,6 +1330,19 @@ cli_suite(void)
     tcase_add_test(tc, test_run_reopen);
     tcase_add_test(tc, test_run_daemon);
     tcase_add_test(tc, test_run_daemon_detaches);
+    tcase_add_test(tc, test_run_master);
+    tcase_add_test(tc, test_run_master_reload);
+    tcase_add_test(tc, test_run_master_reload_bad);
+    tcase_add_test(tc, test_run_master_respawn);
+
+    tc = tcase_create("accept");
+    sl_t_master_fixture(tc);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_accept_mutex_poll);
+    tcase_add_test(tc, test_accept_mutex_select_on);
+    tcase_add_test(tc, test_accept_mutex_poll_off);
+    tcase_add_test(tc, test_accept_epoll_exclusive);
 
     tc = tcase(s, "configure", 150);
     tcase_add_test(tc, test_configure_help);

@@ -184,6 +184,13 @@ sl_epoll_add_event(sl_event_t *ev, sl_uint_t event, sl_uint_t flags)
         events |= EPOLLET;
     }
 
+#if (SL_HAVE_EPOLLEXCLUSIVE)
+    /* a listening socket: the kernel takes no other bits with it */
+    if ((flags & SL_EXCLUSIVE_EVENT) && op == EPOLL_CTL_ADD) {
+        events = EPOLLIN | EPOLLEXCLUSIVE;
+    }
+#endif
+
     if (sl_epoll_ctl(c, op, events) != SL_OK) {
         return SL_ERROR;
     }

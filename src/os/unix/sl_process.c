@@ -9,6 +9,11 @@ volatile sig_atomic_t  sl_sig_reconfigure;
 volatile sig_atomic_t  sl_sig_terminate;
 volatile sig_atomic_t  sl_sig_quit;
 volatile sig_atomic_t  sl_sig_reopen;
+volatile sig_atomic_t  sl_sig_reap;
+volatile sig_atomic_t  sl_sig_change_binary;
+volatile sig_atomic_t  sl_sig_noaccept;
+volatile sig_atomic_t  sl_sig_alarm;
+volatile sig_atomic_t  sl_sig_sender[SL_SIG_SENDERS];
 
 const sl_signal_t  sl_signals[] = {
     { SIGHUP,  "SIGHUP",  "reload" },
@@ -16,13 +21,23 @@ const sl_signal_t  sl_signals[] = {
     { SIGTERM, "SIGTERM", "stop" },
     { SIGQUIT, "SIGQUIT", "quit" },
     { SIGINT,  "SIGINT",  NULL },
+    { SIGWINCH, "SIGWINCH", NULL },
+    { SIGUSR2, "SIGUSR2", NULL },
+    { SIGCHLD, "SIGCHLD", NULL },
+    { SIGALRM, "SIGALRM", NULL },
     { 0, NULL, NULL }
 };
 
 static void
-sl_signal_handler(int signo)
+sl_signal_handler(int signo, siginfo_t *si, void *unused)
 {
     int  saved = errno;
+
+    (void) unused;
+
+    if (signo < SL_SIG_SENDERS) {
+        sl_sig_sender[signo] = si != NULL ? (sig_atomic_t) si->si_pid : 0;
+    }
 
     switch (signo) {
     case SIGHUP:
@@ -34,8 +49,20 @@ sl_signal_handler(int signo)
     case SIGQUIT:
         sl_sig_quit = 1;
         break;
+    case SIGCHLD:
+        sl_sig_reap = 1;
+        break;
+    case SIGUSR2:
+        sl_sig_change_binary = 1;
+        break;
+    case SIGWINCH:
+        sl_sig_noaccept = 1;
+        break;
+    case SIGALRM:
+        sl_sig_alarm = 1;
+        break;
     default:
-        sl_sig_terminate = 1;
+        sl_sig_terminate = signo;       /* TERM or INT: which, for the log */
         break;
     }
 
@@ -49,7 +76,8 @@ sl_init_signals(sl_log_t *log)
     struct sigaction    sa;
 
     sl_memzero(&sa, sizeof(sa));
-    sa.sa_handler = sl_signal_handler;
+    sa.sa_sigaction = sl_signal_handler;
+    sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
 
     for (sig = sl_signals; sig->signo != 0; sig++) {
@@ -61,6 +89,7 @@ sl_init_signals(sl_log_t *log)
     }
 
     /* a write to a closed socket is an error to handle, not a death */
+    sa.sa_flags = 0;
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) == -1) {
         sl_log_error(SL_LOG_EMERG, log, errno, "sigaction(SIGPIPE) failed");
@@ -68,6 +97,33 @@ sl_init_signals(sl_log_t *log)
     }
 
     return SL_OK;
+}
+
+const char *
+sl_signal_name(int signo)
+{
+    const sl_signal_t  *sig;
+
+    for (sig = sl_signals; sig->signo != 0; sig++) {
+        if (sig->signo == signo) {
+            return sig->signame;
+        }
+    }
+
+    return "?";
+}
+
+void
+sl_log_signal(sl_log_t *log, int signo, const char *action)
+{
+    sl_int_t  pid = 0;
+
+    if (signo < SL_SIG_SENDERS) {
+        pid = (sl_int_t) sl_sig_sender[signo];
+    }
+
+    sl_log_error(SL_LOG_NOTICE, log, 0, "signal %d (%s) received from %i%s",
+                 signo, sl_signal_name(signo), pid, action);
 }
 
 int
@@ -169,18 +225,35 @@ sl_delete_pidfile(sl_str_t *name, sl_log_t *log)
 }
 
 sl_int_t
-sl_daemonize(sl_log_t *log)
+sl_daemonize(sl_log_t *log, sl_fd_t *ready)
 {
-    sl_fd_t  fd;
+    sl_fd_t  fd, p[2];
+    ssize_t  n;
+    u_char   c;
+
+    if (pipe2(p, O_CLOEXEC) == -1) {
+        sl_log_error(SL_LOG_EMERG, log, errno, "pipe2() failed");
+        return SL_ERROR;
+    }
 
     switch (fork()) {
     case -1:
         sl_log_error(SL_LOG_EMERG, log, errno, "fork() failed");
+        close(p[0]);
+        close(p[1]);
         return SL_ERROR;
     case 0:
+        close(p[0]);
+        *ready = p[1];
         break;
     default:
-        return SL_DONE;         /* the parent: its caller cleans up, exits */
+        /* the parent: it waits for the daemon to be up, or to fail */
+        close(p[1]);
+        do {
+            n = read(p[0], &c, 1);
+        } while (n == -1 && errno == EINTR);
+        close(p[0]);
+        return n == 1 ? SL_DONE : SL_ABORT;
     }
 
     if (setsid() == -1) {
@@ -207,6 +280,18 @@ sl_daemonize(sl_log_t *log)
     }
 
     return SL_OK;
+}
+
+void
+sl_daemon_ready(sl_fd_t *ready)
+{
+    if (*ready == SL_INVALID_FILE) {
+        return;
+    }
+
+    (void) sl_write_fd(*ready, "1", 1);
+    close(*ready);
+    *ready = SL_INVALID_FILE;
 }
 
 void
