@@ -6,6 +6,8 @@
 #include "sl_core.h"
 #include "sl_event.h"
 #include "sl_stream.h"
+#include "sl_ssl.h"
+#include "sl_stream_proxy_protocol.h"
 
 /*
  * The server for the connection's local address. Only a wildcard socket
@@ -130,6 +132,11 @@ sl_stream_init_connection(sl_connection_t *c)
     c->read->handler = sl_stream_session_handler;
     c->write->handler = sl_stream_empty_handler;
 
+    if (conf->proxy_protocol) {
+        sl_stream_proxy_protocol_start(s);     /* then the phases */
+        return;
+    }
+
     sl_stream_session_handler(c->read);
 }
 
@@ -165,6 +172,20 @@ void
 sl_stream_close_connection(sl_connection_t *c)
 {
     sl_pool_t  *pool = c->pool;
+
+    /*
+     * TLS: our close_notify first, without waiting for the client's (as
+     * nginx closes an http connection); when it would block, this runs
+     * again once it went or its timer ended.
+     */
+    if (c->ssl != NULL) {
+        c->ssl->no_wait_shutdown = 1;
+
+        if (sl_ssl_shutdown(c) == SL_AGAIN) {
+            c->ssl->handler = sl_stream_close_connection;
+            return;
+        }
+    }
 
     /* the log lives in the pool: the pool goes last */
     sl_close_connection(c);
