@@ -1,0 +1,1385 @@
+/*
+ * sl_stream_proxy_module.c -- "proxy_pass": a TCP proxy to an upstream.
+ *
+ * A session asks its group's balancer for a server, connects to it
+ * without blocking (proxy_connect_timeout), and on a refusal or a timeout
+ * tries the next one (proxy_next_upstream, _tries, _timeout) until none is
+ * left: status 502. Once connected it relays both ways through two
+ * buffers of proxy_buffer_size, each taken from the loop's cache when
+ * data arrives and given back when it drained, so an idle session holds
+ * none. A full buffer stops reading from its source until its destination
+ * takes data again (backpressure): a session never holds more than the
+ * two buffers. The client's or the server's end (FIN) closes the session
+ * once what it sent is delivered, or, with proxy_half_close, is passed on
+ * as a FIN of our own while the other direction goes on. A reset (or any
+ * read error) on one side resets the other. proxy_timeout closes a session
+ * on which nothing moved; proxy_upload_rate and proxy_download_rate hold a
+ * direction to bytes per second as nginx counts them.
+ *
+ * Every attempt leaves a record for $upstream_addr, $upstream_bytes_sent,
+ * $upstream_bytes_received, $upstream_connect_time,
+ * $upstream_first_byte_time and $upstream_session_time, written as nginx
+ * writes them: one entry per attempt, joined by ", ".
+ */
+#include "sl_config.h"
+#include "sl_core.h"
+#include "sl_event.h"
+#include "sl_stream.h"
+#include "sl_stream_upstream.h"
+
+#include <arpa/inet.h>
+
+typedef struct {
+    struct sockaddr                 *sockaddr;
+    socklen_t                        socklen;
+    unsigned                         transparent:1;
+} sl_stream_proxy_local_t;
+
+typedef struct {
+    sl_msec_t                        connect_timeout;
+    sl_msec_t                        timeout;
+    sl_msec_t                        next_upstream_timeout;
+    size_t                           buffer_size;
+    size_t                           upload_rate;
+    size_t                           download_rate;
+    sl_uint_t                        next_upstream_tries;
+    sl_flag_t                        next_upstream;
+    sl_flag_t                        half_close;
+    sl_flag_t                        socket_keepalive;
+    sl_stream_proxy_local_t         *local;     /* NULL: proxy_bind off */
+
+    sl_stream_upstream_srv_conf_t   *upstream;
+    sl_stream_complex_value_t       *upstream_value;
+} sl_stream_proxy_srv_conf_t;
+
+/* one attempt, for the $upstream_* variables */
+typedef struct {
+    sl_str_t                        *peer;
+    sl_msec_t                        connect_time;      /* -1: none */
+    sl_msec_t                        first_byte_time;
+    sl_msec_t                        response_time;
+    off_t                            bytes_sent;
+    off_t                            bytes_received;
+} sl_stream_proxy_state_t;
+
+/* one direction: what src sent, waiting for dst */
+typedef struct {
+    sl_buf_t                         buf;       /* start NULL: none held */
+    off_t                            received;  /* from src */
+    unsigned                         preread:1; /* buf is s->preread */
+    unsigned                         shut:1;    /* dst got our FIN */
+} sl_stream_proxy_pipe_t;
+
+typedef struct {
+    sl_peer_connection_t             peer;
+    sl_array_t                       states;    /* of ..._state_t */
+    sl_stream_proxy_state_t         *state;
+    sl_msec_t                        start_time;    /* of the attempt */
+    time_t                           start_sec;     /* for the rates */
+
+    sl_stream_proxy_pipe_t           up;        /* client -> upstream */
+    sl_stream_proxy_pipe_t           down;      /* upstream -> client */
+    sl_bufcache_t                   *cache;
+
+    unsigned                         connected:1;
+    unsigned                         reset:1;   /* close with a reset */
+} sl_stream_proxy_ctx_t;
+
+static sl_int_t sl_stream_proxy_add_variables(sl_conf_t *cf);
+static void *sl_stream_proxy_create_srv_conf(sl_conf_t *cf);
+static char *sl_stream_proxy_merge_srv_conf(sl_conf_t *cf, void *parent,
+    void *child);
+static char *sl_stream_proxy_pass(sl_conf_t *cf, sl_command_t *cmd,
+    void *conf);
+static char *sl_stream_proxy_bind(sl_conf_t *cf, sl_command_t *cmd,
+    void *conf);
+
+static void sl_stream_proxy_connect(sl_stream_session_t *s);
+static void sl_stream_proxy_process(sl_stream_session_t *s);
+static void sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc);
+
+static sl_conf_num_bounds_t  sl_stream_proxy_buffer_bounds = {
+    sl_conf_check_num_bounds, 1, -1
+};
+
+static sl_command_t  sl_stream_proxy_commands[] = {
+
+    { sl_string("proxy_pass"),
+      SL_STREAM_SRV_CONF | SL_CONF_TAKE1,
+      sl_stream_proxy_pass,
+      SL_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { sl_string("proxy_bind"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_TAKE12,
+      sl_stream_proxy_bind,
+      SL_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { sl_string("proxy_socket_keepalive"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, socket_keepalive),
+      NULL },
+
+    { sl_string("proxy_connect_timeout"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_TAKE1,
+      sl_conf_set_msec_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, connect_timeout),
+      NULL },
+
+    { sl_string("proxy_timeout"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_TAKE1,
+      sl_conf_set_msec_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, timeout),
+      NULL },
+
+    { sl_string("proxy_buffer_size"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_TAKE1,
+      sl_conf_set_size_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, buffer_size),
+      &sl_stream_proxy_buffer_bounds },
+
+    { sl_string("proxy_upload_rate"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_TAKE1,
+      sl_conf_set_size_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, upload_rate),
+      NULL },
+
+    { sl_string("proxy_download_rate"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_TAKE1,
+      sl_conf_set_size_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, download_rate),
+      NULL },
+
+    { sl_string("proxy_next_upstream"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, next_upstream),
+      NULL },
+
+    { sl_string("proxy_next_upstream_tries"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_TAKE1,
+      sl_conf_set_num_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, next_upstream_tries),
+      NULL },
+
+    { sl_string("proxy_next_upstream_timeout"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_TAKE1,
+      sl_conf_set_msec_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, next_upstream_timeout),
+      NULL },
+
+    { sl_string("proxy_half_close"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, half_close),
+      NULL },
+
+      sl_null_command
+};
+
+static sl_stream_module_t  sl_stream_proxy_module_ctx = {
+    sl_stream_proxy_add_variables,
+    NULL,
+    NULL,
+    NULL,
+    sl_stream_proxy_create_srv_conf,
+    sl_stream_proxy_merge_srv_conf
+};
+
+sl_module_t  sl_stream_proxy_module = {
+    .name = "sl_stream_proxy_module",
+    .ctx = &sl_stream_proxy_module_ctx,
+    .commands = sl_stream_proxy_commands,
+    .type = SL_STREAM_MODULE,
+};
+
+/* --- buffers ------------------------------------------------------------- */
+
+static sl_int_t
+sl_stream_proxy_take_buffer(sl_stream_proxy_ctx_t *ctx,
+    sl_stream_proxy_pipe_t *p, sl_log_t *log)
+{
+    p->buf.start = sl_bufcache_get(ctx->cache, log);
+    if (p->buf.start == NULL) {
+        return SL_ERROR;
+    }
+
+    p->buf.pos = p->buf.start;
+    p->buf.last = p->buf.start;
+    p->buf.end = p->buf.start + ctx->cache->size;
+    return SL_OK;
+}
+
+static void
+sl_stream_proxy_release_buffer(sl_stream_proxy_ctx_t *ctx,
+    sl_stream_proxy_pipe_t *p)
+{
+    if (p->buf.start != NULL && !p->preread) {
+        sl_bufcache_put(ctx->cache, p->buf.start);
+    }
+
+    p->preread = 0;
+    sl_memzero(&p->buf, sizeof(sl_buf_t));
+}
+
+/* the session's pool goes: so do the buffers and the upstream socket */
+static void
+sl_stream_proxy_cleanup(void *data)
+{
+    sl_stream_proxy_ctx_t  *ctx = data;
+
+    sl_stream_proxy_release_buffer(ctx, &ctx->up);
+    sl_stream_proxy_release_buffer(ctx, &ctx->down);
+
+    if (ctx->peer.connection != NULL) {
+        sl_close_connection(ctx->peer.connection);
+        ctx->peer.connection = NULL;
+    }
+}
+
+/* --- the log ------------------------------------------------------------- */
+
+static u_char *
+sl_stream_proxy_log_error(sl_log_t *log, u_char *buf, size_t len)
+{
+    sl_stream_session_t    *s = log->data;
+    sl_stream_proxy_ctx_t  *ctx;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
+
+    if (ctx == NULL || ctx->peer.name == NULL) {
+        return buf;
+    }
+
+    return sl_snprintf(buf, len, ", upstream: \"%V\"", ctx->peer.name);
+}
+
+/* --- connecting ---------------------------------------------------------- */
+
+/* proxy_pass with variables: an upstream{} by name, or an address */
+static sl_stream_upstream_srv_conf_t *
+sl_stream_proxy_eval(sl_stream_session_t *s, sl_stream_proxy_srv_conf_t *pscf)
+{
+    sl_stream_upstream_main_conf_t  *umcf;
+    sl_stream_upstream_srv_conf_t   *uscf;
+    sl_connection_t                 *c = s->connection;
+    sl_str_t                         value;
+    sl_url_t                         u;
+
+    if (sl_stream_complex_value(s, pscf->upstream_value, &value) != SL_OK) {
+        return NULL;
+    }
+
+    umcf = sl_stream_get_module_main_conf(s, sl_stream_upstream_module);
+    uscf = sl_stream_upstream_find(umcf, &value);
+    if (uscf != NULL) {
+        return uscf;
+    }
+
+    sl_memzero(&u, sizeof(sl_url_t));
+    u.url = value;
+    u.no_resolve = 1;
+
+    if (sl_parse_url(c->pool, &u) != SL_OK) {
+        /* a name with a port: nginx would resolve it now */
+        if (u.err != NULL && !u.no_port && strcmp(u.err, "invalid host") == 0)
+        {
+            sl_log_error(SL_LOG_ERR, c->log, 0, "no resolver defined to "
+                         "resolve %V", &u.host);
+        } else {
+            sl_log_error(SL_LOG_ERR, c->log, 0, "%s in upstream \"%V\"",
+                         u.err ? u.err : "error", &u.url);
+        }
+        return NULL;
+    }
+
+    return sl_stream_upstream_create_round_robin(s, &u);
+}
+
+static sl_stream_proxy_state_t *
+sl_stream_proxy_new_state(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx)
+{
+    sl_stream_proxy_state_t  *st;
+
+    st = sl_array_push(&ctx->states);
+    if (st == NULL) {
+        return NULL;
+    }
+
+    sl_memzero(st, sizeof(sl_stream_proxy_state_t));
+    st->connect_time = (sl_msec_t) -1;
+    st->first_byte_time = (sl_msec_t) -1;
+    st->response_time = (sl_msec_t) -1;
+
+    ctx->state = st;
+    ctx->start_time = sl_current_msec(s->connection->loop);
+    return st;
+}
+
+/* the attempt is over: its time and bytes go into its record */
+static void
+sl_stream_proxy_close_state(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx)
+{
+    sl_stream_proxy_state_t  *st = ctx->state;
+
+    if (st == NULL) {
+        return;
+    }
+
+    if (st->response_time == (sl_msec_t) -1) {
+        st->response_time = sl_current_msec(s->connection->loop)
+                            - ctx->start_time;
+    }
+
+    if (ctx->peer.connection != NULL) {
+        st->bytes_received = ctx->down.received;
+        st->bytes_sent = ctx->peer.connection->sent;
+    }
+}
+
+static void
+sl_stream_proxy_next_upstream(sl_stream_session_t *s)
+{
+    sl_stream_proxy_srv_conf_t  *pscf;
+    sl_stream_proxy_ctx_t       *ctx;
+    sl_peer_connection_t        *pc;
+    sl_msec_t                    timeout;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
+    pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
+    pc = &ctx->peer;
+
+    sl_stream_proxy_close_state(s, ctx);
+
+    if (pc->sockaddr != NULL) {
+        pc->free(pc, pc->data, SL_PEER_FAILED);
+        pc->sockaddr = NULL;
+    }
+
+    timeout = pscf->next_upstream_timeout;
+
+    if (pc->tries == 0 || !pscf->next_upstream
+        || (timeout && sl_current_msec(s->connection->loop) - pc->start_time
+                       >= timeout))
+    {
+        sl_stream_proxy_finalize(s, SL_STREAM_BAD_GATEWAY);
+        return;
+    }
+
+    if (pc->connection != NULL) {
+        sl_close_connection(pc->connection);
+        pc->connection = NULL;
+    }
+
+    sl_stream_proxy_connect(s);
+}
+
+static void sl_stream_proxy_handler_event(sl_event_t *ev);
+
+static void
+sl_stream_proxy_init_upstream(sl_stream_session_t *s)
+{
+    sl_stream_core_srv_conf_t  *cscf;
+    sl_stream_proxy_ctx_t      *ctx;
+    sl_connection_t            *pc;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
+    cscf = sl_stream_get_module_srv_conf(s, sl_stream_core_module);
+    pc = ctx->peer.connection;
+
+    if (cscf->tcp_nodelay && ctx->peer.sockaddr->sa_family != AF_UNIX) {
+        pc->sockaddr = ctx->peer.sockaddr;
+        pc->socklen = ctx->peer.socklen;
+        if (sl_tcp_nodelay(pc) != SL_OK) {
+            sl_stream_proxy_next_upstream(s);
+            return;
+        }
+    }
+
+    pc->read->handler = sl_stream_proxy_handler_event;
+    pc->write->handler = sl_stream_proxy_handler_event;
+
+    ctx->state->connect_time = sl_current_msec(s->connection->loop)
+                               - ctx->start_time;
+    ctx->connected = 1;
+    ctx->start_sec = s->time->sec;
+
+    s->connection->log->action = "proxying connection";
+
+    sl_stream_proxy_process(s);
+}
+
+static void
+sl_stream_proxy_connect_handler(sl_event_t *ev)
+{
+    sl_connection_t        *c = ev->data;
+    sl_stream_session_t    *s = c->data;
+    sl_stream_proxy_ctx_t  *ctx;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
+
+    if (sl_event_connect_result(&ctx->peer) != SL_OK) {
+        sl_stream_proxy_next_upstream(s);
+        return;
+    }
+
+    sl_stream_proxy_init_upstream(s);
+}
+
+static void
+sl_stream_proxy_connect(sl_stream_session_t *s)
+{
+    sl_stream_proxy_srv_conf_t  *pscf;
+    sl_stream_proxy_ctx_t       *ctx;
+    sl_connection_t             *c = s->connection, *pc;
+    sl_int_t                     rc;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
+    pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
+
+    c->log->action = "connecting to upstream";
+
+    if (sl_stream_proxy_new_state(s, ctx) == NULL) {
+        sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = sl_event_connect_peer(c->loop, &ctx->peer);
+
+    ctx->state->peer = ctx->peer.name;
+
+    if (rc == SL_BUSY) {
+        sl_log_error(SL_LOG_ERR, c->log, 0, "no live upstreams");
+        sl_stream_proxy_finalize(s, SL_STREAM_BAD_GATEWAY);
+        return;
+    }
+
+    if (rc == SL_ERROR) {
+        sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (rc == SL_DECLINED) {
+        sl_stream_proxy_next_upstream(s);
+        return;
+    }
+
+    pc = ctx->peer.connection;
+    pc->data = s;
+    pc->log = c->log;
+    pc->read->log = c->log;
+    pc->write->log = c->log;
+
+    if (rc == SL_AGAIN) {
+        pc->read->handler = sl_stream_proxy_connect_handler;
+        pc->write->handler = sl_stream_proxy_connect_handler;
+        sl_add_timer(pc->write, pscf->connect_timeout);
+        return;
+    }
+
+    sl_stream_proxy_init_upstream(s);
+}
+
+/* --- relaying ------------------------------------------------------------ */
+
+/* sends what p holds to dst: 1 when bytes went, 0 when none, SL_ERROR */
+static sl_int_t
+sl_stream_proxy_send(sl_connection_t *dst, sl_stream_proxy_pipe_t *p)
+{
+    sl_buf_t  *b = &p->buf;
+    ssize_t    n;
+
+    if (dst == NULL || b->pos == b->last || !dst->write->ready) {
+        return 0;
+    }
+
+    n = dst->send(dst, b->pos, (size_t) (b->last - b->pos));
+
+    if (n == SL_ERROR) {
+        return SL_ERROR;
+    }
+
+    if (n <= 0) {
+        return 0;
+    }
+
+    b->pos += n;
+
+    if (b->pos == b->last) {
+        b->pos = b->start;
+        b->last = b->start;
+    }
+
+    return 1;
+}
+
+/*
+ * How much a rate allows now: nginx's count, rate * (seconds since the
+ * start + 1) - what came so far. Nothing: the read waits on a timer.
+ */
+static size_t
+sl_stream_proxy_limit(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_connection_t *src, sl_stream_proxy_pipe_t *p, size_t rate,
+    size_t size)
+{
+    off_t  limit;
+
+    if (rate == 0) {
+        return size;
+    }
+
+    limit = (off_t) rate * (s->time->sec - ctx->start_sec + 1) - p->received;
+
+    if (limit <= 0) {
+        src->read->delayed = 1;
+        sl_add_timer(src->read, (sl_msec_t) (-limit * 1000 / (off_t) rate
+                                             + 1));
+        return 0;
+    }
+
+    return (off_t) size > limit ? (size_t) limit : size;
+}
+
+/* reads from src into p: 1 when bytes came, 0 when none, SL_ERROR */
+static sl_int_t
+sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_connection_t *src, sl_stream_proxy_pipe_t *p, size_t rate)
+{
+    sl_buf_t  *b = &p->buf;
+    ssize_t    n;
+    size_t     size;
+    sl_msec_t  delay;
+
+    if (src->read->eof || !src->read->ready || src->read->delayed) {
+        return 0;
+    }
+
+    if (b->start == NULL
+        && sl_stream_proxy_take_buffer(ctx, p, s->connection->log) != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    size = sl_stream_proxy_limit(s, ctx, src, p, rate,
+                                 (size_t) (b->end - b->last));
+    if (size == 0) {
+        return 0;               /* full, or held back by the rate */
+    }
+
+    n = src->recv(src, b->last, size);
+
+    if (n == SL_ERROR) {
+        return SL_ERROR;
+    }
+
+    if (n == 0 || n == SL_AGAIN) {
+        return 0;
+    }
+
+    if (rate) {
+        delay = (sl_msec_t) ((off_t) n * 1000 / (off_t) rate);
+        if (delay > 0) {
+            src->read->delayed = 1;
+            sl_add_timer(src->read, delay);
+        }
+    }
+
+    if (p == &ctx->down) {
+        if (ctx->state->first_byte_time == (sl_msec_t) -1) {
+            ctx->state->first_byte_time = sl_current_msec(src->loop)
+                                          - ctx->start_time;
+        }
+
+    } else {
+        s->received += n;
+    }
+
+    p->received += n;
+    b->last += n;
+    return 1;
+}
+
+/*
+ * Moves bytes both ways until neither can. SL_ERROR with *bad the side
+ * that failed (a reset, a broken pipe: logged at info by the I/O layer).
+ */
+static sl_int_t
+sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_uint_t *moved, sl_connection_t **bad)
+{
+    sl_stream_proxy_srv_conf_t  *pscf;
+    sl_connection_t             *c = s->connection, *pc;
+    sl_int_t                     a, b, d, e;
+
+    pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
+    pc = ctx->connected ? ctx->peer.connection : NULL;
+
+    do {
+        a = sl_stream_proxy_send(pc, &ctx->up);
+        if (a == SL_ERROR) {
+            *bad = pc;
+            return SL_ERROR;
+        }
+
+        b = sl_stream_proxy_recv(s, ctx, c, &ctx->up, pscf->upload_rate);
+        if (b == SL_ERROR) {
+            *bad = c;
+            return SL_ERROR;
+        }
+
+        if (pc == NULL) {
+            d = e = 0;
+            *moved |= (sl_uint_t) (a | b);
+            continue;
+        }
+
+        d = sl_stream_proxy_send(c, &ctx->down);
+        if (d == SL_ERROR) {
+            *bad = c;
+            return SL_ERROR;
+        }
+
+        e = sl_stream_proxy_recv(s, ctx, pc, &ctx->down, pscf->download_rate);
+        if (e == SL_ERROR) {
+            *bad = pc;
+            return SL_ERROR;
+        }
+
+        *moved |= (sl_uint_t) (a | b | d | e);
+
+    } while (a || b || d || e);
+
+    return SL_OK;
+}
+
+/* proxy_half_close: a drained direction whose source ended gets our FIN */
+static sl_int_t
+sl_stream_proxy_half_close(sl_stream_proxy_pipe_t *p, sl_connection_t *src,
+    sl_connection_t *dst)
+{
+    if (p->shut || !src->read->eof || p->buf.pos != p->buf.last) {
+        return SL_OK;
+    }
+
+    if (shutdown(dst->fd, SHUT_WR) == -1) {
+        sl_connection_error(dst, errno, "shutdown() failed");
+        return SL_ERROR;
+    }
+
+    p->shut = 1;
+    return SL_OK;
+}
+
+static void
+sl_stream_proxy_disconnected(sl_stream_session_t *s,
+    sl_stream_proxy_ctx_t *ctx, const char *who)
+{
+    sl_connection_t  *c = s->connection;
+
+    sl_log_error(SL_LOG_INFO, c->log, 0, "%s disconnected, bytes from/to "
+                 "client:%O/%O, bytes from/to upstream:%O/%O", who,
+                 s->received, c->sent, ctx->down.received,
+                 ctx->peer.connection ? ctx->peer.connection->sent : 0);
+
+    sl_stream_proxy_finalize(s, SL_STREAM_OK);
+}
+
+/* SL_OK when the session ended here */
+static sl_int_t
+sl_stream_proxy_test_finalize(sl_stream_session_t *s,
+    sl_stream_proxy_ctx_t *ctx)
+{
+    sl_stream_proxy_srv_conf_t  *pscf;
+    sl_connection_t             *c = s->connection, *pc;
+    sl_uint_t                    client_done, upstream_done;
+
+    pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
+    pc = ctx->connected ? ctx->peer.connection : NULL;
+
+    client_done = c->read->eof && ctx->up.buf.pos == ctx->up.buf.last
+                  && (pc != NULL || !pscf->half_close);
+    upstream_done = pc != NULL && pc->read->eof
+                    && ctx->down.buf.pos == ctx->down.buf.last;
+
+    if (pscf->half_close && pc != NULL) {
+        if (sl_stream_proxy_half_close(&ctx->up, c, pc) != SL_OK
+            || sl_stream_proxy_half_close(&ctx->down, pc, c) != SL_OK)
+        {
+            sl_stream_proxy_finalize(s, SL_STREAM_OK);
+            return SL_OK;
+        }
+
+        if (client_done && upstream_done) {
+            sl_stream_proxy_disconnected(s, ctx, "upstream");
+            return SL_OK;
+        }
+
+        return SL_DECLINED;
+    }
+
+    if (client_done) {
+        sl_stream_proxy_disconnected(s, ctx, "client");
+        return SL_OK;
+    }
+
+    if (upstream_done) {
+        sl_stream_proxy_disconnected(s, ctx, "upstream");
+        return SL_OK;
+    }
+
+    return SL_DECLINED;
+}
+
+/* tells the back end what we wait for; the idle timer on c->write */
+static sl_int_t
+sl_stream_proxy_wait(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_uint_t moved)
+{
+    sl_stream_proxy_srv_conf_t  *pscf;
+    sl_connection_t             *c = s->connection, *pc;
+
+    pc = ctx->connected ? ctx->peer.connection : NULL;
+
+    if (sl_handle_read_event(c->read, c->read->eof ? SL_CLOSE_EVENT : 0)
+        != SL_OK
+        || sl_handle_write_event(c->write, 0) != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    if (pc == NULL) {
+        return SL_OK;
+    }
+
+    if (sl_handle_read_event(pc->read, pc->read->eof ? SL_CLOSE_EVENT : 0)
+        != SL_OK
+        || sl_handle_write_event(pc->write, 0) != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    if (c->read->delayed || pc->read->delayed) {
+        /* a rate holds a side back: that is not idleness */
+        if (c->write->timer_set) {
+            sl_del_timer(c->write);
+        }
+        return SL_OK;
+    }
+
+    if (moved || !c->write->timer_set) {
+        pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
+        sl_add_timer(c->write, pscf->timeout);
+    }
+
+    return SL_OK;
+}
+
+static void
+sl_stream_proxy_process(sl_stream_session_t *s)
+{
+    sl_stream_proxy_ctx_t  *ctx;
+    sl_connection_t        *bad = NULL;
+    sl_uint_t               moved = 0;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
+
+    if (sl_stream_proxy_move(s, ctx, &moved, &bad) != SL_OK) {
+        /* one side failed: the other learns it by a reset */
+        ctx->reset = 1;
+        if (bad == s->connection) {
+            sl_stream_proxy_disconnected(s, ctx, "client");
+        } else {
+            sl_stream_proxy_disconnected(s, ctx, "upstream");
+        }
+        return;
+    }
+
+    if (sl_stream_proxy_test_finalize(s, ctx) == SL_OK) {
+        return;
+    }
+
+    if (ctx->up.buf.start != NULL && ctx->up.buf.pos == ctx->up.buf.last) {
+        sl_stream_proxy_release_buffer(ctx, &ctx->up);
+    }
+
+    if (ctx->down.buf.start != NULL
+        && ctx->down.buf.pos == ctx->down.buf.last)
+    {
+        sl_stream_proxy_release_buffer(ctx, &ctx->down);
+    }
+
+    if (sl_stream_proxy_wait(s, ctx, moved) != SL_OK) {
+        sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+    }
+}
+
+/* every event of both connections once connected (and the client's before) */
+static void
+sl_stream_proxy_handler_event(sl_event_t *ev)
+{
+    sl_connection_t        *c = ev->data;
+    sl_stream_session_t    *s = c->data;
+
+    if (ev->timedout) {
+        ev->timedout = 0;
+
+        if (ev->delayed) {
+            ev->delayed = 0;    /* the rate allows more now */
+
+        } else {
+            sl_connection_error(s->connection, SL_ETIMEDOUT,
+                                "connection timed out");
+            sl_stream_proxy_finalize(s, SL_STREAM_OK);
+            return;
+        }
+    }
+
+    sl_stream_proxy_process(s);
+}
+
+/* --- the end ------------------------------------------------------------- */
+
+static void
+sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc)
+{
+    sl_stream_proxy_ctx_t  *ctx;
+    sl_peer_connection_t   *pc;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
+    pc = &ctx->peer;
+
+    sl_stream_proxy_close_state(s, ctx);
+
+    if (pc->free != NULL && pc->sockaddr != NULL) {
+        pc->free(pc, pc->data, 0);
+        pc->sockaddr = NULL;
+    }
+
+    if (pc->connection != NULL) {
+        if (ctx->reset) {
+            sl_connection_reset(pc->connection);
+        }
+        sl_close_connection(pc->connection);
+        pc->connection = NULL;
+    }
+
+    if (ctx->reset) {
+        sl_connection_reset(s->connection);
+    }
+
+    sl_stream_proxy_release_buffer(ctx, &ctx->up);
+    sl_stream_proxy_release_buffer(ctx, &ctx->down);
+
+    sl_stream_finalize_session(s, rc);
+}
+
+/* --- the content handler ------------------------------------------------- */
+
+static sl_int_t
+sl_stream_proxy_init_ctx(sl_stream_session_t *s,
+    sl_stream_proxy_srv_conf_t *pscf, sl_stream_proxy_ctx_t **ctxp)
+{
+    sl_stream_proxy_ctx_t  *ctx;
+    sl_pool_cleanup_t      *cln;
+    sl_connection_t        *c = s->connection;
+
+    ctx = sl_pcalloc(c->pool, sizeof(sl_stream_proxy_ctx_t));
+    cln = sl_pool_cleanup_add(c->pool, 0);
+    if (ctx == NULL || cln == NULL
+        || sl_array_init(&ctx->states, c->pool, 1,
+                         sizeof(sl_stream_proxy_state_t)) != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    ctx->cache = sl_event_loop_bufcache(c->loop, pscf->buffer_size);
+    if (ctx->cache == NULL) {
+        return SL_ERROR;
+    }
+
+    cln->handler = sl_stream_proxy_cleanup;
+    cln->data = ctx;
+
+    /* what a preread phase read goes to the upstream first */
+    if (s->preread != NULL && s->preread->pos < s->preread->last) {
+        ctx->up.buf = *s->preread;
+        ctx->up.preread = 1;
+        s->preread = NULL;
+    }
+
+    sl_stream_set_ctx(s, ctx, sl_stream_proxy_module);
+    *ctxp = ctx;
+    return SL_OK;
+}
+
+static void
+sl_stream_proxy_handler(sl_stream_session_t *s)
+{
+    sl_stream_proxy_srv_conf_t     *pscf;
+    sl_stream_upstream_srv_conf_t  *uscf;
+    sl_stream_proxy_ctx_t          *ctx;
+    sl_peer_connection_t           *pc;
+    sl_connection_t                *c = s->connection;
+
+    pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
+
+    if (sl_stream_proxy_init_ctx(s, pscf, &ctx) != SL_OK) {
+        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    s->log_handler = sl_stream_proxy_log_error;
+    c->log->action = "connecting to upstream";
+
+    if (c->read->timer_set) {
+        sl_del_timer(c->read);
+    }
+
+    c->read->handler = sl_stream_proxy_handler_event;
+    c->write->handler = sl_stream_proxy_handler_event;
+
+    pc = &ctx->peer;
+    pc->log = c->log;
+    pc->log_error = SL_ERROR_ERR;
+    pc->type = SOCK_STREAM;
+    pc->start_time = sl_current_msec(c->loop);
+    pc->so_keepalive = pscf->socket_keepalive ? 1 : 0;
+
+    if (pscf->local != NULL) {
+        pc->local = pscf->local->sockaddr;
+        pc->local_socklen = pscf->local->socklen;
+        pc->transparent = pscf->local->transparent;
+    }
+
+    uscf = pscf->upstream;
+
+    if (pscf->upstream_value != NULL) {
+        uscf = sl_stream_proxy_eval(s, pscf);
+        if (uscf == NULL) {
+            sl_stream_proxy_finalize(s, SL_STREAM_BAD_GATEWAY);
+            return;
+        }
+    }
+
+    if (uscf->peer.init(s, uscf, pc) != SL_OK) {
+        sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (pscf->next_upstream_tries && pc->tries > pscf->next_upstream_tries) {
+        pc->tries = pscf->next_upstream_tries;
+    }
+
+    sl_stream_proxy_connect(s);
+}
+
+/* --- variables ----------------------------------------------------------- */
+
+/* the records, or NULL when there are none (the variable is not found) */
+static sl_stream_proxy_state_t *
+sl_stream_proxy_states(sl_stream_session_t *s, sl_uint_t *n)
+{
+    sl_stream_proxy_ctx_t  *ctx;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
+    if (ctx == NULL || ctx->states.nelts == 0) {
+        return NULL;
+    }
+
+    *n = ctx->states.nelts;
+    return ctx->states.elts;
+}
+
+static sl_int_t
+sl_stream_proxy_not_found(sl_stream_variable_value_t *v)
+{
+    v->not_found = 1;
+    return SL_OK;
+}
+
+static sl_int_t
+sl_stream_proxy_addr_variable(sl_stream_session_t *s,
+    sl_stream_variable_value_t *v, uintptr_t data)
+{
+    sl_stream_proxy_state_t  *st;
+    sl_uint_t                 i, n = 0;
+    size_t                    len = 0;
+    u_char                   *p;
+
+    sl_unused(data);
+
+    st = sl_stream_proxy_states(s, &n);
+    if (st == NULL) {
+        return sl_stream_proxy_not_found(v);
+    }
+
+    for (i = 0; i < n; i++) {
+        len += (st[i].peer ? st[i].peer->len : 0) + 2;
+    }
+
+    p = sl_pnalloc(s->connection->pool, len);
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+
+    v->data = p;
+
+    for (i = 0; i < n; i++) {
+        if (st[i].peer != NULL) {
+            p = sl_cpymem(p, st[i].peer->data, st[i].peer->len);
+        }
+        if (i + 1 < n) {
+            *p++ = ',';
+            *p++ = ' ';
+        }
+    }
+
+    v->len = (unsigned) (p - v->data);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    return SL_OK;
+}
+
+/* data: 0 bytes sent, 1 bytes received */
+static sl_int_t
+sl_stream_proxy_bytes_variable(sl_stream_session_t *s,
+    sl_stream_variable_value_t *v, uintptr_t data)
+{
+    sl_stream_proxy_state_t  *st;
+    sl_uint_t                 i, n = 0;
+    u_char                   *p, *last;
+
+    st = sl_stream_proxy_states(s, &n);
+    if (st == NULL) {
+        return sl_stream_proxy_not_found(v);
+    }
+
+    p = sl_pnalloc(s->connection->pool, n * (SL_OFF_T_LEN + 2));
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+
+    v->data = p;
+    last = p + n * (SL_OFF_T_LEN + 2);
+
+    for (i = 0; i < n; i++) {
+        p = sl_slprintf(p, last, "%O%s", data ? st[i].bytes_received
+                                              : st[i].bytes_sent,
+                        i + 1 < n ? ", " : "");
+    }
+
+    v->len = (unsigned) (p - v->data);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    return SL_OK;
+}
+
+/* data: 0 session, 1 first byte, 2 connect; "-" when it did not happen */
+static sl_int_t
+sl_stream_proxy_time_variable(sl_stream_session_t *s,
+    sl_stream_variable_value_t *v, uintptr_t data)
+{
+    sl_stream_proxy_state_t  *st;
+    sl_uint_t                 i, n = 0;
+    sl_msec_t                 ms;
+    u_char                   *p, *last;
+    size_t                    len;
+
+    st = sl_stream_proxy_states(s, &n);
+    if (st == NULL) {
+        return sl_stream_proxy_not_found(v);
+    }
+
+    len = n * (SL_TIME_T_LEN + 4 + 2);
+    p = sl_pnalloc(s->connection->pool, len);
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+
+    v->data = p;
+    last = p + len;
+
+    for (i = 0; i < n; i++) {
+        ms = data == 1 ? st[i].first_byte_time
+             : data == 2 ? st[i].connect_time : st[i].response_time;
+
+        if (ms == (sl_msec_t) -1) {
+            p = sl_slprintf(p, last, "-");
+        } else {
+            p = sl_slprintf(p, last, "%T.%03M", (time_t) (ms / 1000),
+                            ms % 1000);
+        }
+
+        if (i + 1 < n) {
+            p = sl_slprintf(p, last, ", ");
+        }
+    }
+
+    v->len = (unsigned) (p - v->data);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    return SL_OK;
+}
+
+typedef struct {
+    sl_str_t                    name;
+    sl_stream_get_variable_pt   get;
+    uintptr_t                   data;
+} sl_stream_proxy_var_t;
+
+static sl_stream_proxy_var_t  sl_stream_proxy_vars[] = {
+    { sl_string("upstream_addr"), sl_stream_proxy_addr_variable, 0 },
+    { sl_string("upstream_bytes_sent"), sl_stream_proxy_bytes_variable, 0 },
+    { sl_string("upstream_bytes_received"),
+      sl_stream_proxy_bytes_variable, 1 },
+    { sl_string("upstream_connect_time"), sl_stream_proxy_time_variable, 2 },
+    { sl_string("upstream_first_byte_time"),
+      sl_stream_proxy_time_variable, 1 },
+    { sl_string("upstream_session_time"), sl_stream_proxy_time_variable, 0 },
+    { sl_null_string, NULL, 0 }
+};
+
+static sl_int_t
+sl_stream_proxy_add_variables(sl_conf_t *cf)
+{
+    sl_stream_proxy_var_t  *pv;
+    sl_stream_variable_t   *var;
+
+    for (pv = sl_stream_proxy_vars; pv->name.len; pv++) {
+        var = sl_stream_add_variable(cf, &pv->name,
+                                     SL_STREAM_VAR_NOCACHEABLE);
+        if (var == NULL) {
+            return SL_ERROR;
+        }
+
+        var->get_handler = pv->get;
+        var->data = pv->data;
+    }
+
+    return SL_OK;
+}
+
+/* --- configuration ------------------------------------------------------- */
+
+static void *
+sl_stream_proxy_create_srv_conf(sl_conf_t *cf)
+{
+    sl_stream_proxy_srv_conf_t  *conf;
+
+    conf = sl_pcalloc(cf->pool, sizeof(sl_stream_proxy_srv_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->connect_timeout = SL_CONF_UNSET_MSEC;
+    conf->timeout = SL_CONF_UNSET_MSEC;
+    conf->next_upstream_timeout = SL_CONF_UNSET_MSEC;
+    conf->buffer_size = SL_CONF_UNSET_SIZE;
+    conf->upload_rate = SL_CONF_UNSET_SIZE;
+    conf->download_rate = SL_CONF_UNSET_SIZE;
+    conf->next_upstream_tries = SL_CONF_UNSET_UINT;
+    conf->next_upstream = SL_CONF_UNSET;
+    conf->half_close = SL_CONF_UNSET;
+    conf->socket_keepalive = SL_CONF_UNSET;
+    conf->local = SL_CONF_UNSET_PTR;
+    return conf;
+}
+
+static char *
+sl_stream_proxy_merge_srv_conf(sl_conf_t *cf, void *parent, void *child)
+{
+    sl_stream_proxy_srv_conf_t  *prev = parent;
+    sl_stream_proxy_srv_conf_t  *conf = child;
+
+    sl_unused(cf);
+
+    sl_conf_merge_msec_value(conf->connect_timeout, prev->connect_timeout,
+                             60000);
+    sl_conf_merge_msec_value(conf->timeout, prev->timeout, 600000);
+    sl_conf_merge_msec_value(conf->next_upstream_timeout,
+                             prev->next_upstream_timeout, 0);
+    sl_conf_merge_size_value(conf->buffer_size, prev->buffer_size, 16384);
+    sl_conf_merge_size_value(conf->upload_rate, prev->upload_rate, 0);
+    sl_conf_merge_size_value(conf->download_rate, prev->download_rate, 0);
+    sl_conf_merge_uint_value(conf->next_upstream_tries,
+                             prev->next_upstream_tries, 0);
+    sl_conf_merge_value(conf->next_upstream, prev->next_upstream, 1);
+    sl_conf_merge_value(conf->half_close, prev->half_close, 0);
+    sl_conf_merge_value(conf->socket_keepalive, prev->socket_keepalive, 0);
+    sl_conf_merge_ptr_value(conf->local, prev->local, NULL);
+    return SL_CONF_OK;
+}
+
+static char *
+sl_stream_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_stream_proxy_srv_conf_t  *pscf = conf;
+    sl_stream_core_srv_conf_t   *cscf;
+    sl_str_t                    *value = cf->args->elts, *url = &value[1];
+    sl_url_t                     u;
+
+    sl_unused(cmd);
+
+    if (pscf->upstream != NULL || pscf->upstream_value != NULL) {
+        return "is duplicate";
+    }
+
+    cscf = sl_stream_conf_get_module_srv_conf(cf, sl_stream_core_module);
+    cscf->handler = sl_stream_proxy_handler;
+
+    if (memchr(url->data, '$', url->len) != NULL) {
+        pscf->upstream_value = sl_palloc(cf->pool,
+                                         sizeof(sl_stream_complex_value_t));
+        if (pscf->upstream_value == NULL
+            || sl_stream_compile_complex_value(cf, url, pscf->upstream_value)
+               != SL_OK)
+        {
+            return SL_CONF_ERROR;
+        }
+
+        return SL_CONF_OK;
+    }
+
+    sl_memzero(&u, sizeof(sl_url_t));
+    u.url = *url;
+
+    if (!(url->len >= 5 && sl_strncasecmp(url->data, (u_char *) "unix:", 5)
+                           == 0)
+        && memchr(url->data, ':', url->len) == NULL)
+    {
+        /* a name without a port: an upstream{}, before or after */
+        u.host = *url;
+        u.no_port = 1;
+
+    } else if (sl_parse_url(cf->pool, &u) != SL_OK) {
+        if (u.err != NULL) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%s in \"%V\"", u.err,
+                              &u.url);
+        }
+        return SL_CONF_ERROR;
+    }
+
+    pscf->upstream = sl_stream_upstream_add(cf, &u, 0);
+    if (pscf->upstream == NULL) {
+        return SL_CONF_ERROR;
+    }
+
+    return SL_CONF_OK;
+}
+
+/* "[::1]", "127.0.0.1", with a port or not */
+static sl_int_t
+sl_stream_proxy_parse_local(sl_conf_t *cf, sl_str_t *v,
+    sl_stream_proxy_local_t *local)
+{
+    sl_sockaddr_t  *sa;
+    sl_url_t        u;
+    char            text[SL_INET6_ADDRSTRLEN + 3];
+
+    sa = sl_pcalloc(cf->pool, sizeof(sl_sockaddr_t));
+    if (sa == NULL || v->len >= sizeof(text)) {
+        return SL_ERROR;
+    }
+
+    sl_memcpy(text, v->data, v->len);
+    text[v->len] = '\0';
+
+    if (inet_pton(AF_INET, text, &sa->sockaddr_in.sin_addr) == 1) {
+        sa->sockaddr_in.sin_family = AF_INET;
+        local->sockaddr = &sa->sockaddr;
+        local->socklen = sizeof(struct sockaddr_in);
+        return SL_OK;
+    }
+
+    if (v->len > 2 && text[0] == '[' && text[v->len - 1] == ']') {
+        text[v->len - 1] = '\0';
+        if (inet_pton(AF_INET6, text + 1, &sa->sockaddr_in6.sin6_addr) == 1) {
+            sa->sockaddr_in6.sin6_family = AF_INET6;
+            local->sockaddr = &sa->sockaddr;
+            local->socklen = sizeof(struct sockaddr_in6);
+            return SL_OK;
+        }
+    }
+
+    sl_memzero(&u, sizeof(sl_url_t));
+    u.url = *v;
+    u.no_resolve = 1;
+
+    if (sl_parse_url(cf->pool, &u) != SL_OK) {
+        return SL_ERROR;
+    }
+
+    local->sockaddr = u.addrs[0].sockaddr;
+    local->socklen = u.addrs[0].socklen;
+    return SL_OK;
+}
+
+static char *
+sl_stream_proxy_bind(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_stream_proxy_srv_conf_t  *pscf = conf;
+    sl_stream_proxy_local_t     *local;
+    sl_str_t                    *value = cf->args->elts;
+
+    sl_unused(cmd);
+
+    if (pscf->local != SL_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    if (cf->args->nelts == 2 && value[1].len == 3
+        && sl_strncmp(value[1].data, "off", 3) == 0)
+    {
+        pscf->local = NULL;
+        return SL_CONF_OK;
+    }
+
+    local = sl_pcalloc(cf->pool, sizeof(sl_stream_proxy_local_t));
+    if (local == NULL) {
+        return SL_CONF_ERROR;
+    }
+
+    if (sl_stream_proxy_parse_local(cf, &value[1], local) != SL_OK) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid address \"%V\"",
+                          &value[1]);
+        return SL_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+        if (value[2].len != 11
+            || sl_strncmp(value[2].data, "transparent", 11) != 0)
+        {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter "
+                              "\"%V\"", &value[2]);
+            return SL_CONF_ERROR;
+        }
+
+#if defined(IP_TRANSPARENT)
+        local->transparent = 1;
+#else
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "transparent proxying is not "
+                          "supported on this platform, ignored");
+        return SL_CONF_ERROR;
+#endif
+    }
+
+    pscf->local = local;
+    return SL_CONF_OK;
+}

@@ -1,0 +1,416 @@
+/*
+ * sl_stream_upstream_round_robin.c -- smooth weighted round-robin, the
+ * default balancer, and the peer lists every balancer builds on.
+ *
+ * Each choice adds every live peer's effective weight to its current
+ * weight, takes the peer with the largest current weight (the first of
+ * equals), and takes the total back from the chosen one: weights 5, 1, 1
+ * give a a b a c a a, spread rather than bunched. A failure lowers a
+ * peer's effective weight by weight / max_fails; every later choice that
+ * sees it live gives one back. Backup servers are a second list, used
+ * only when no primary server is live. These are nginx's rules, so a group
+ * makes the same choices under sluice as under nginx.
+ */
+#include "sl_config.h"
+#include "sl_core.h"
+#include "sl_event.h"
+#include "sl_stream.h"
+#include "sl_stream_upstream.h"
+
+/* --- building the lists -------------------------------------------------- */
+
+static sl_stream_upstream_rr_peers_t *
+sl_stream_upstream_rr_list(sl_conf_t *cf, sl_stream_upstream_srv_conf_t *us,
+    sl_uint_t backup)
+{
+    sl_stream_upstream_server_t    *server = us->servers->elts;
+    sl_stream_upstream_rr_peers_t  *peers;
+    sl_stream_upstream_rr_peer_t   *peer, **tail;
+    sl_uint_t                       i, j, n = 0, w = 0, t = 0;
+
+    for (i = 0; i < us->servers->nelts; i++) {
+        if (server[i].backup != backup) {
+            continue;
+        }
+        n += server[i].naddrs;
+        w += server[i].naddrs * server[i].weight;
+        t += server[i].down ? 0 : server[i].naddrs;
+    }
+
+    if (n == 0) {
+        return NULL;
+    }
+
+    peers = sl_pcalloc(cf->pool, sizeof(sl_stream_upstream_rr_peers_t));
+    peer = sl_pcalloc(cf->pool, n * sizeof(sl_stream_upstream_rr_peer_t));
+    if (peers == NULL || peer == NULL) {
+        return SL_CONF_ERROR;
+    }
+
+    peers->single = (n == 1);
+    peers->number = n;
+    peers->weighted = (w != n);
+    peers->total_weight = w;
+    peers->tries = t;
+    peers->name = &us->host;
+
+    tail = &peers->peer;
+
+    for (i = 0; i < us->servers->nelts; i++) {
+        if (server[i].backup != backup) {
+            continue;
+        }
+
+        for (j = 0; j < server[i].naddrs; j++) {
+            peer->sockaddr = server[i].addrs[j].sockaddr;
+            peer->socklen = server[i].addrs[j].socklen;
+            peer->name = server[i].addrs[j].name;
+            peer->server = server[i].name;
+            peer->weight = (sl_int_t) server[i].weight;
+            peer->effective_weight = (sl_int_t) server[i].weight;
+            peer->max_conns = server[i].max_conns;
+            peer->max_fails = server[i].max_fails;
+            peer->fail_timeout = server[i].fail_timeout;
+            peer->down = server[i].down;
+
+            *tail = peer;
+            tail = &peer->next;
+            peer++;
+        }
+    }
+
+    return peers;
+}
+
+sl_int_t
+sl_stream_upstream_init_round_robin(sl_conf_t *cf,
+    sl_stream_upstream_srv_conf_t *us)
+{
+    sl_stream_upstream_rr_peers_t  *peers, *backup;
+
+    us->peer.init = sl_stream_upstream_init_round_robin_peer;
+
+    if (us->servers == NULL) {
+        /* "proxy_pass NAME" with no upstream{} of that name */
+        sl_log_error(SL_LOG_EMERG, cf->log, 0, "no port in upstream \"%V\" "
+                     "in %V:%ui", &us->host, &us->file_name, us->line);
+        return SL_ERROR;
+    }
+
+    peers = sl_stream_upstream_rr_list(cf, us, 0);
+    if (peers == SL_CONF_ERROR) {
+        return SL_ERROR;
+    }
+
+    if (peers == NULL) {
+        sl_log_error(SL_LOG_EMERG, cf->log, 0, "no servers in upstream "
+                     "\"%V\" in %V:%ui", &us->host, &us->file_name, us->line);
+        return SL_ERROR;
+    }
+
+    backup = sl_stream_upstream_rr_list(cf, us, 1);
+    if (backup == SL_CONF_ERROR) {
+        return SL_ERROR;
+    }
+
+    if (backup != NULL) {
+        backup->single = 0;
+        peers->single = 0;
+        peers->next = backup;
+    }
+
+    us->peer.data = peers;
+    return SL_OK;
+}
+
+/* --- a session's state --------------------------------------------------- */
+
+sl_int_t
+sl_stream_upstream_rr_peer_data_init(sl_stream_session_t *s,
+    sl_stream_upstream_srv_conf_t *us, sl_peer_connection_t *pc,
+    sl_stream_upstream_rr_peer_data_t *rrp)
+{
+    sl_stream_upstream_rr_peers_t  *peers = us->peer.data;
+    sl_uint_t                       n;
+
+    rrp->peers = peers;
+    rrp->current = NULL;
+    rrp->time = s->time;
+    rrp->log = s->connection->log;
+
+    n = peers->number;
+    if (peers->next != NULL && peers->next->number > n) {
+        n = peers->next->number;
+    }
+
+    if (n <= 8 * sizeof(uintptr_t)) {
+        rrp->tried = &rrp->data;
+        rrp->data = 0;
+
+    } else {
+        n = (n + (8 * sizeof(uintptr_t) - 1)) / (8 * sizeof(uintptr_t));
+        rrp->tried = sl_pcalloc(s->connection->pool, n * sizeof(uintptr_t));
+        if (rrp->tried == NULL) {
+            return SL_ERROR;
+        }
+    }
+
+    pc->get = sl_stream_upstream_get_round_robin_peer;
+    pc->free = sl_stream_upstream_free_round_robin_peer;
+    pc->data = rrp;
+    pc->tries = sl_stream_upstream_tries(peers);
+    return SL_OK;
+}
+
+sl_int_t
+sl_stream_upstream_init_round_robin_peer(sl_stream_session_t *s,
+    sl_stream_upstream_srv_conf_t *us, sl_peer_connection_t *pc)
+{
+    sl_stream_upstream_rr_peer_data_t  *rrp;
+
+    rrp = sl_pcalloc(s->connection->pool,
+                     sizeof(sl_stream_upstream_rr_peer_data_t));
+    if (rrp == NULL) {
+        return SL_ERROR;
+    }
+
+    return sl_stream_upstream_rr_peer_data_init(s, us, pc, rrp);
+}
+
+/* --- choosing ------------------------------------------------------------ */
+
+sl_uint_t
+sl_stream_upstream_rr_peer_out(sl_stream_upstream_rr_peer_t *peer, time_t now)
+{
+    if (peer->down) {
+        return 1;
+    }
+
+    if (peer->max_fails && peer->fails >= peer->max_fails
+        && now - peer->checked <= peer->fail_timeout)
+    {
+        return 1;
+    }
+
+    return peer->max_conns && peer->conns >= peer->max_conns;
+}
+
+void
+sl_stream_upstream_rr_use_peer(sl_peer_connection_t *pc,
+    sl_stream_upstream_rr_peer_data_t *rrp,
+    sl_stream_upstream_rr_peer_t *peer, sl_uint_t i)
+{
+    time_t  now = rrp->time->sec;
+
+    /* a choice after fail_timeout is the trial that may clear the fails */
+    if (now - peer->checked > peer->fail_timeout) {
+        peer->checked = now;
+    }
+
+    rrp->current = peer;
+    sl_stream_upstream_rr_set_tried(rrp, i);
+
+    pc->sockaddr = peer->sockaddr;
+    pc->socklen = peer->socklen;
+    pc->name = &peer->name;
+    peer->conns++;
+}
+
+static sl_stream_upstream_rr_peer_t *
+sl_stream_upstream_get_peer(sl_stream_upstream_rr_peer_data_t *rrp,
+    sl_uint_t *pi)
+{
+    sl_stream_upstream_rr_peer_t  *peer, *best = NULL;
+    sl_uint_t                      i;
+    sl_int_t                       total = 0;
+    time_t                         now = rrp->time->sec;
+
+    for (peer = rrp->peers->peer, i = 0; peer; peer = peer->next, i++) {
+        if (sl_stream_upstream_rr_tried(rrp, i)
+            || sl_stream_upstream_rr_peer_out(peer, now))
+        {
+            continue;
+        }
+
+        peer->current_weight += peer->effective_weight;
+        total += peer->effective_weight;
+
+        if (peer->effective_weight < peer->weight) {
+            peer->effective_weight++;
+        }
+
+        if (best == NULL || peer->current_weight > best->current_weight) {
+            best = peer;
+            *pi = i;
+        }
+    }
+
+    if (best != NULL) {
+        best->current_weight -= total;
+    }
+
+    return best;
+}
+
+/* from the primary list to the backup one: nothing of it was tried */
+static sl_uint_t
+sl_stream_upstream_rr_to_backup(sl_stream_upstream_rr_peer_data_t *rrp)
+{
+    sl_uint_t  i, n;
+
+    if (rrp->peers->next == NULL) {
+        return 0;
+    }
+
+    rrp->peers = rrp->peers->next;
+    n = (rrp->peers->number + (8 * sizeof(uintptr_t) - 1))
+        / (8 * sizeof(uintptr_t));
+
+    for (i = 0; i < n; i++) {
+        rrp->tried[i] = 0;
+    }
+
+    return 1;
+}
+
+sl_int_t
+sl_stream_upstream_get_round_robin_peer(sl_peer_connection_t *pc,
+    void *data)
+{
+    sl_stream_upstream_rr_peer_data_t  *rrp = data;
+    sl_stream_upstream_rr_peers_t      *peers = rrp->peers;
+    sl_stream_upstream_rr_peer_t       *peer;
+    sl_uint_t                           i = 0;
+    sl_int_t                            rc;
+
+    pc->connection = NULL;
+
+    if (peers->single) {
+        /* one server: neither weights nor failures matter */
+        peer = peers->peer;
+        if (peer->down || (peer->max_conns && peer->conns >= peer->max_conns)) {
+            goto failed;
+        }
+
+        rrp->current = peer;
+        pc->sockaddr = peer->sockaddr;
+        pc->socklen = peer->socklen;
+        pc->name = &peer->name;
+        peer->conns++;
+        return SL_OK;
+    }
+
+    peer = sl_stream_upstream_get_peer(rrp, &i);
+    if (peer == NULL) {
+        goto failed;
+    }
+
+    sl_stream_upstream_rr_use_peer(pc, rrp, peer, i);
+    return SL_OK;
+
+failed:
+
+    if (sl_stream_upstream_rr_to_backup(rrp)) {
+        rc = sl_stream_upstream_get_round_robin_peer(pc, rrp);
+        if (rc != SL_BUSY) {
+            return rc;
+        }
+    }
+
+    pc->name = peers->name;
+    return SL_BUSY;
+}
+
+void
+sl_stream_upstream_free_round_robin_peer(sl_peer_connection_t *pc,
+    void *data, sl_uint_t state)
+{
+    sl_stream_upstream_rr_peer_data_t  *rrp = data;
+    sl_stream_upstream_rr_peer_t       *peer = rrp->current;
+    time_t                              now;
+
+    if (peer == NULL) {
+        return;
+    }
+
+    rrp->current = NULL;
+
+    if (rrp->peers->single) {
+        peer->conns--;
+        pc->tries = 0;
+        return;
+    }
+
+    if (state & SL_PEER_FAILED) {
+        now = rrp->time->sec;
+
+        peer->fails++;
+        peer->accessed = now;
+        peer->checked = now;
+
+        if (peer->max_fails) {
+            peer->effective_weight -= peer->weight
+                                      / (sl_int_t) peer->max_fails;
+
+            if (peer->fails >= peer->max_fails) {
+                sl_log_error(SL_LOG_WARN, pc->log, 0, "upstream server "
+                             "temporarily disabled");
+            }
+        }
+
+        if (peer->effective_weight < 0) {
+            peer->effective_weight = 0;
+        }
+
+    } else if (peer->accessed < peer->checked) {
+        /* a success after the trial: the server is live again */
+        peer->fails = 0;
+    }
+
+    peer->conns--;
+
+    if (pc->tries) {
+        pc->tries--;
+    }
+}
+
+sl_stream_upstream_srv_conf_t *
+sl_stream_upstream_create_round_robin(sl_stream_session_t *s, sl_url_t *u)
+{
+    sl_stream_upstream_srv_conf_t  *us;
+    sl_stream_upstream_rr_peers_t  *peers;
+    sl_stream_upstream_rr_peer_t   *peer;
+    sl_pool_t                      *pool = s->connection->pool;
+    sl_uint_t                       i;
+
+    us = sl_pcalloc(pool, sizeof(sl_stream_upstream_srv_conf_t));
+    peers = sl_pcalloc(pool, sizeof(sl_stream_upstream_rr_peers_t));
+    peer = sl_pcalloc(pool, u->naddrs * sizeof(sl_stream_upstream_rr_peer_t));
+    if (us == NULL || peers == NULL || peer == NULL) {
+        return NULL;
+    }
+
+    us->host = u->url;
+    peers->single = (u->naddrs == 1);
+    peers->number = u->naddrs;
+    peers->total_weight = u->naddrs;
+    peers->tries = u->naddrs;
+    peers->name = &us->host;
+    peers->peer = peer;
+
+    for (i = 0; i < u->naddrs; i++) {
+        peer[i].sockaddr = u->addrs[i].sockaddr;
+        peer[i].socklen = u->addrs[i].socklen;
+        peer[i].name = u->addrs[i].name;
+        peer[i].server = u->url;
+        peer[i].weight = 1;
+        peer[i].effective_weight = 1;
+        peer[i].max_fails = 1;
+        peer[i].fail_timeout = 10;
+        peer[i].next = i + 1 < u->naddrs ? &peer[i + 1] : NULL;
+    }
+
+    us->peer.init = sl_stream_upstream_init_round_robin_peer;
+    us->peer.data = peers;
+    return us;
+}

@@ -1,0 +1,579 @@
+/*
+ * test_upstream.c -- upstream{} groups and their balancers, driven
+ * without sockets: a configuration is loaded, and sessions made by hand
+ * ask the group's balancer for a server (init, get, free) as the proxy
+ * does. The expected choices were worked out from the algorithms, not by
+ * running this code: the smooth weighted round-robin sequences by hand
+ * (see each test), the hash choices with an independent script using
+ * Python's zlib.crc32 (the values are in the tests).
+ */
+#include "sl_config.h"
+#include "sl_core.h"
+#include "sl_event.h"
+#include "sl_stream.h"
+#include "sl_stream_upstream.h"
+
+#include "sl_test.h"
+#include "sl_t_conf.h"
+
+#include <stdio.h>
+
+/* a session made by hand: what a balancer looks at */
+typedef struct {
+    sl_stream_session_t   s;
+    sl_connection_t       c;
+    sl_peer_connection_t  pc;
+} fake_t;
+
+static sl_time_cache_t  T;
+static sl_pool_t       *pool;
+
+static sl_cycle_t *
+load(const char *body)
+{
+    sl_tc_write_str("conf/sluice.conf", body);
+    return sl_tc_load(NULL);
+}
+
+/* loads "stream { BODY server { listen ...; proxy_pass x; } }" */
+static void
+load_ok(const char *body)
+{
+    char  buf[16384];
+
+    snprintf(buf, sizeof(buf),
+             "daemon off;\nevents { }\nstream {\n%s\n"
+             "    server { listen 127.0.0.1:65001; proxy_pass 127.0.0.1:1; }\n"
+             "}\n", body);
+
+    if (load(buf) == NULL) {
+        ck_abort_msg("load failed: %s", sl_tc.errors);
+    }
+}
+
+static sl_stream_upstream_srv_conf_t *
+group(const char *name)
+{
+    sl_stream_upstream_main_conf_t  *umcf;
+    sl_stream_upstream_srv_conf_t   *us;
+    sl_str_t                         n;
+
+    umcf = sl_stream_cycle_get_module_main_conf(sl_tc.cycle,
+                                                sl_stream_upstream_module);
+    ck_assert_ptr_nonnull(umcf);
+
+    n.data = (u_char *) name;
+    n.len = strlen(name);
+    us = sl_stream_upstream_find(umcf, &n);
+    ck_assert_msg(us != NULL, "no upstream %s", name);
+    return us;
+}
+
+static void
+setup(void)
+{
+    sl_tc_setup();
+    sl_memzero(&T, sizeof(T));
+    T.sec = 1000000;
+    pool = sl_create_pool(4096, &sl_tc.log);
+    ck_assert_ptr_nonnull(pool);
+}
+
+static void
+teardown(void)
+{
+    sl_destroy_pool(pool);
+    sl_tc_teardown();
+}
+
+/* a fresh session on the group */
+static fake_t *
+session(sl_stream_upstream_srv_conf_t *us)
+{
+    fake_t  *f;
+
+    f = sl_pcalloc(pool, sizeof(fake_t));
+    ck_assert_ptr_nonnull(f);
+
+    f->c.pool = pool;
+    f->c.log = &sl_tc.log;
+    f->s.connection = &f->c;
+    f->s.time = &T;
+    f->pc.log = &sl_tc.log;
+
+    ck_assert_int_eq(us->peer.init(&f->s, us, &f->pc), SL_OK);
+    return f;
+}
+
+/* the chosen server as the last digit of its port, '-' for SL_BUSY */
+static char
+get(fake_t *f)
+{
+    sl_int_t  rc;
+    u_char   *name;
+
+    rc = f->pc.get(&f->pc, f->pc.data);
+    if (rc == SL_BUSY) {
+        return '-';
+    }
+
+    ck_assert_int_eq(rc, SL_OK);
+    name = f->pc.name->data;
+    return (char) name[f->pc.name->len - 1];
+}
+
+static void
+done(fake_t *f, sl_uint_t state)
+{
+    f->pc.free(&f->pc, f->pc.data, state);
+}
+
+/* n sessions, each choosing once and ending well: the choices */
+static void
+sequence(sl_stream_upstream_srv_conf_t *us, int n, char *out)
+{
+    fake_t  *f;
+    int      i;
+
+    for (i = 0; i < n; i++) {
+        f = session(us);
+        out[i] = get(f);
+        if (out[i] != '-') {
+            done(f, 0);
+        }
+    }
+
+    out[n] = '\0';
+}
+
+/* --- round-robin --------------------------------------------------------- */
+
+START_TEST(test_rr_smooth_sequence)
+{
+    char  seq[32];
+
+    /*
+     * Weights 5, 1, 1 (by hand): current weights start at 0; each choice
+     * adds 5, 1, 1, takes the largest (the first of equals) and takes 7
+     * from it: a a b a c a a, then all are back at 0 and it repeats.
+     */
+    load_ok("upstream w {\n"
+            "    server 127.0.0.1:7001 weight=5;\n"
+            "    server 127.0.0.1:7002;\n"
+            "    server 127.0.0.1:7003;\n"
+            "}\n");
+
+    sequence(group("w"), 14, seq);
+    ck_assert_str_eq(seq, "11213111121311");
+}
+END_TEST
+
+START_TEST(test_rr_equal_and_two)
+{
+    char  seq[32];
+
+    load_ok("upstream e { server 127.0.0.1:7001; server 127.0.0.1:7002;\n"
+            "             server 127.0.0.1:7003; }\n"
+            "upstream t { server 127.0.0.1:7001 weight=2;\n"
+            "             server 127.0.0.1:7002 weight=3; }\n");
+
+    sequence(group("e"), 6, seq);
+    ck_assert_str_eq(seq, "123123");
+
+    /*
+     * 2, 3 (by hand): (2,3)->b(2,-2) (4,1)->a(-1,1) (1,4)->b(1,-1)
+     * (3,2)->a(-2,2) (0,5)->b(0,0): b a b a b.
+     */
+    sequence(group("t"), 5, seq);
+    ck_assert_str_eq(seq, "21212");
+}
+END_TEST
+
+START_TEST(test_rr_down_and_backup)
+{
+    char     seq[32];
+    fake_t  *f;
+
+    load_ok("upstream d { server 127.0.0.1:7001 down;\n"
+            "             server 127.0.0.1:7002;\n"
+            "             server 127.0.0.1:7003; }\n"
+            "upstream b { server 127.0.0.1:7001 max_fails=1;\n"
+            "             server 127.0.0.1:7002 down;\n"
+            "             server 127.0.0.1:7008 backup;\n"
+            "             server 127.0.0.1:7009 backup; }\n"
+            "upstream alldown { server 127.0.0.1:7001 down;\n"
+            "                   server 127.0.0.1:7002 down; }\n");
+
+    sequence(group("d"), 4, seq);
+    ck_assert_str_eq(seq, "2323");
+
+    /* tries: the servers not down, primary and backup */
+    f = session(group("d"));
+    ck_assert_uint_eq(f->pc.tries, 2);
+    f = session(group("b"));
+    ck_assert_uint_eq(f->pc.tries, 3);
+
+    /* the backups only when no primary is live */
+    sequence(group("b"), 3, seq);
+    ck_assert_str_eq(seq, "111");
+
+    f = session(group("b"));
+    ck_assert_int_eq(get(f), '1');
+    done(f, SL_PEER_FAILED);            /* 7001 is out for fail_timeout */
+    ck_assert_int_eq(get(f), '8');      /* the same session goes on */
+    done(f, SL_PEER_FAILED);
+    ck_assert_int_eq(get(f), '9');
+    done(f, SL_PEER_FAILED);
+    ck_assert_int_eq(get(f), '-');
+    ck_assert_uint_eq(f->pc.name->len, 1);
+    ck_assert_int_eq(f->pc.name->data[0], 'b');
+
+    sequence(group("alldown"), 1, seq);
+    ck_assert_str_eq(seq, "-");
+}
+END_TEST
+
+START_TEST(test_rr_max_fails_recovery)
+{
+    char     seq[32];
+    fake_t  *f;
+
+    load_ok("upstream f { server 127.0.0.1:7001 max_fails=2 fail_timeout=5s;\n"
+            "             server 127.0.0.1:7002; }\n");
+
+    /* one failure of two allowed: still chosen */
+    f = session(group("f"));
+    ck_assert_int_eq(get(f), '1');
+    done(f, SL_PEER_FAILED);
+
+    sequence(group("f"), 2, seq);
+    ck_assert_uint_eq(strchr(seq, '1') != NULL, 1);
+
+    f = session(group("f"));
+    while (get(f) != '1') {
+        done(f, 0);
+        f = session(group("f"));
+    }
+    done(f, SL_PEER_FAILED);            /* the second: out for 5 s */
+
+    sequence(group("f"), 6, seq);
+    ck_assert_str_eq(seq, "222222");
+
+    T.sec += 5;                         /* not yet: "<= fail_timeout" */
+    sequence(group("f"), 2, seq);
+    ck_assert_str_eq(seq, "22");
+
+    T.sec += 1;                         /* a trial, which succeeds */
+    f = session(group("f"));
+    while (get(f) != '1') {
+        done(f, 0);
+        f = session(group("f"));
+    }
+    done(f, 0);
+
+    /* live again: fails were cleared, it is chosen with the other */
+    T.sec += 1;
+    sequence(group("f"), 4, seq);
+    ck_assert_ptr_nonnull(strchr(seq, '1'));
+    ck_assert_ptr_nonnull(strchr(seq, '2'));
+}
+END_TEST
+
+START_TEST(test_rr_max_conns)
+{
+    fake_t  *a, *b, *c, *d;
+
+    load_ok("upstream m { server 127.0.0.1:7001 max_conns=1;\n"
+            "             server 127.0.0.1:7002 max_conns=2; }\n"
+            "upstream one { server 127.0.0.1:7001 max_conns=1; }\n");
+
+    a = session(group("m"));
+    b = session(group("m"));
+    c = session(group("m"));
+    d = session(group("m"));
+    ck_assert_int_eq(get(a), '1');
+    ck_assert_int_eq(get(b), '2');
+    ck_assert_int_eq(get(c), '2');
+    ck_assert_int_eq(get(d), '-');      /* all at their max */
+    done(a, 0);
+    d = session(group("m"));
+    ck_assert_int_eq(get(d), '1');
+    done(b, 0);
+    done(c, 0);
+    done(d, 0);
+
+    a = session(group("one"));
+    b = session(group("one"));
+    ck_assert_int_eq(get(a), '1');
+    ck_assert_int_eq(get(b), '-');
+    done(a, 0);
+}
+END_TEST
+
+/* --- least_conn ---------------------------------------------------------- */
+
+START_TEST(test_least_conn)
+{
+    fake_t  *f[8];
+    char     seq[32];
+
+    load_ok("upstream l { least_conn;\n"
+            "             server 127.0.0.1:7001;\n"
+            "             server 127.0.0.1:7002 weight=2; }\n"
+            "upstream lb { least_conn;\n"
+            "             server 127.0.0.1:7001 down;\n"
+            "             server 127.0.0.1:7009 backup; }\n");
+
+    /*
+     * Held open: 0/1 vs 0/2 equal, round-robin: b (weight 2); then 0/1 <
+     * 1/2: a; then 1/1 == 2/2... 1*2 vs 1*1: b has 1 conn weight 2: 1/2 <
+     * 1/1: b; then 1/1 vs 2/2 equal: round-robin among both.
+     */
+    f[0] = session(group("l"));
+    f[1] = session(group("l"));
+    f[2] = session(group("l"));
+    ck_assert_int_eq(get(f[0]), '2');
+    ck_assert_int_eq(get(f[1]), '1');
+    ck_assert_int_eq(get(f[2]), '2');
+
+    /* one ended on 2: 1/1 vs 1/2 -> 2 */
+    done(f[2], 0);
+    f[3] = session(group("l"));
+    ck_assert_int_eq(get(f[3]), '2');
+
+    done(f[0], 0);
+    done(f[1], 0);
+    done(f[3], 0);
+
+    sequence(group("lb"), 2, seq);
+    ck_assert_str_eq(seq, "99");
+}
+END_TEST
+
+/* --- hash ---------------------------------------------------------------- */
+
+static const char  *keys[] = {
+    "alpha", "beta", "gamma", "delta", "epsilon",
+    "k0", "k1", "k2", "k3", "k4"
+};
+
+/* upstream h_KEY per key, hash KEY [consistent], with servers */
+static void
+load_hash(const char *how, const char *servers)
+{
+    char    buf[8192], *p = buf;
+    size_t  i;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        p += snprintf(p, sizeof(buf) - (size_t) (p - buf),
+                      "upstream h_%s { hash %s %s; %s }\n",
+                      keys[i], keys[i], how, servers);
+    }
+
+    load_ok(buf);
+}
+
+static void
+hash_choices(char *out)
+{
+    char     name[32];
+    fake_t  *f;
+    size_t   i;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        snprintf(name, sizeof(name), "h_%s", keys[i]);
+        f = session(group(name));
+        out[i] = get(f);
+        done(f, 0);
+    }
+
+    out[i] = '\0';
+}
+
+START_TEST(test_hash)
+{
+    char  seq[32];
+
+    /*
+     * (crc32(KEY) >> 16) & 0x7fff modulo the total weight 4, by weight
+     * 1, 2, 1: alpha->1 beta->2 gamma->3 delta->3 epsilon->2 k0->2 k1->2
+     * k2->3 k3->1 k4->1.
+     */
+    load_hash("", "server 127.0.0.1:7001; server 127.0.0.1:7002 weight=2;"
+                  " server 127.0.0.1:7003;");
+    hash_choices(seq);
+    ck_assert_str_eq(seq, "1233222311");
+
+    /* the same again: the choice depends on the key only */
+    hash_choices(seq);
+    ck_assert_str_eq(seq, "1233222311");
+
+    /* 7002 down: its keys rehash with "1" KEY, "2" KEY, ... */
+    load_hash("", "server 127.0.0.1:7001; server 127.0.0.1:7002 weight=2 "
+                  "down; server 127.0.0.1:7003;");
+    hash_choices(seq);
+    ck_assert_str_eq(seq, "1333333311");
+}
+END_TEST
+
+START_TEST(test_hash_consistent)
+{
+    char  seq[32];
+
+    /*
+     * 160 points per server, crc32("127.0.0.1" \0 "700N" PREV); the key's
+     * crc32 finds the first point at or after it.
+     */
+    load_hash("consistent", "server 127.0.0.1:7001; server 127.0.0.1:7002;"
+                            " server 127.0.0.1:7003;");
+    hash_choices(seq);
+    ck_assert_str_eq(seq, "1322232132");
+
+    /* 7002 removed: only its keys move */
+    load_hash("consistent", "server 127.0.0.1:7001; server 127.0.0.1:7003;");
+    hash_choices(seq);
+    ck_assert_str_eq(seq, "1333133131");
+
+    /* down: passed on to the next point, the same places */
+    load_hash("consistent", "server 127.0.0.1:7001; server 127.0.0.1:7002 "
+                            "down; server 127.0.0.1:7003;");
+    hash_choices(seq);
+    ck_assert_str_eq(seq, "1333133131");
+}
+END_TEST
+
+/* --- random -------------------------------------------------------------- */
+
+START_TEST(test_random)
+{
+    char  seq[256];
+    int   i, n1 = 0, n2 = 0;
+
+    load_ok("upstream r { random;\n"
+            "             server 127.0.0.1:7001 down;\n"
+            "             server 127.0.0.1:7002;\n"
+            "             server 127.0.0.1:7003 weight=3; }\n"
+            "upstream r2 { random two least_conn;\n"
+            "             server 127.0.0.1:7001; server 127.0.0.1:7002; }\n");
+
+    sequence(group("r"), 200, seq);
+    for (i = 0; i < 200; i++) {
+        ck_assert_int_ne(seq[i], '1');      /* never the one down */
+        n1 += seq[i] == '2';
+        n2 += seq[i] == '3';
+    }
+    ck_assert_int_gt(n1, 0);
+    ck_assert_int_gt(n2, n1);   /* weight 3 against 1: 1 in ~10^-9 fails */
+
+    sequence(group("r2"), 20, seq);
+    for (i = 0; i < 20; i++) {
+        ck_assert(seq[i] == '1' || seq[i] == '2');
+    }
+}
+END_TEST
+
+START_TEST(test_random_two_least_conn)
+{
+    fake_t  *a, *b;
+
+    load_ok("upstream r2 { random two;\n"
+            "             server 127.0.0.1:7001; server 127.0.0.1:7002; }\n");
+
+    /* two servers, both drawn: the one with fewer connections wins */
+    a = session(group("r2"));
+    ck_assert_int_ne(get(a), '-');
+    b = session(group("r2"));
+    ck_assert_int_ne(get(b), '-');
+    ck_assert_int_ne(b->pc.name->data[b->pc.name->len - 1],
+                     a->pc.name->data[a->pc.name->len - 1]);
+    done(a, 0);
+    done(b, 0);
+}
+END_TEST
+
+/* --- configuration errors ------------------------------------------------ */
+
+static void
+load_err(const char *body, const char *text)
+{
+    char  buf[4096];
+
+    snprintf(buf, sizeof(buf), "daemon off;\nevents { }\nstream {\n%s\n}\n",
+             body);
+    ck_assert_ptr_null(load(buf));
+    ck_assert_msg(strstr(sl_tc.errors, text) != NULL, "want \"%s\" in: %s",
+                  text, sl_tc.errors);
+}
+
+START_TEST(test_conf_errors)
+{
+    load_err("upstream u { }", "no servers are inside upstream");
+    load_err("upstream u { server 127.0.0.1:1; }\n"
+             "upstream u { server 127.0.0.1:2; }", "duplicate upstream \"u\"");
+    load_err("upstream u { server 127.0.0.1:1 weight=0; }",
+             "invalid parameter \"weight=0\"");
+    load_err("upstream u { server 127.0.0.1:1 bogus; }",
+             "invalid parameter \"bogus\"");
+    load_err("upstream u { server 127.0.0.1; }",
+             "no port in upstream \"127.0.0.1\"");
+    load_err("upstream u { hash $remote_addr; server 127.0.0.1:1 backup; }",
+             "invalid parameter \"backup\"");
+    load_err("upstream u { random three; server 127.0.0.1:1; }",
+             "invalid parameter \"three\"");
+    load_err("upstream u { hash k wrong; server 127.0.0.1:1; }",
+             "invalid parameter \"wrong\"");
+    load_err("server { listen 127.0.0.1:65001; proxy_pass nowhere; }",
+             "no port in upstream \"nowhere\"");
+    load_err("server { listen 127.0.0.1:65001; proxy_pass 127.0.0.1:1;"
+             " proxy_pass 127.0.0.1:2; }", "is duplicate");
+    load_err("upstream u { server 127.0.0.1:1 backup; }",
+             "no servers in upstream \"u\"");
+}
+END_TEST
+
+START_TEST(test_conf_ok)
+{
+    /* an upstream named after its use, and a balancer redefined */
+    load_ok("upstream later { least_conn; random; server 127.0.0.1:7001; }\n"
+            "server { listen 127.0.0.1:65001; proxy_pass later;\n"
+            "         proxy_bind 127.0.0.1; proxy_timeout 5s;\n"
+            "         proxy_connect_timeout 1s; proxy_buffer_size 4k;\n"
+            "         proxy_next_upstream off; proxy_next_upstream_tries 2;\n"
+            "         proxy_next_upstream_timeout 3s;\n"
+            "         proxy_upload_rate 10k; proxy_download_rate 10k;\n"
+            "         proxy_half_close on; proxy_socket_keepalive on; }\n");
+    ck_assert_ptr_nonnull(strstr(sl_tc.errors,
+                                 "load balancing method redefined"));
+    ck_assert_ptr_nonnull(group("later"));
+}
+END_TEST
+
+static Suite *
+upstream_suite(void)
+{
+    Suite  *s;
+    TCase  *tc;
+
+    s = suite_create("upstream");
+
+    tc = tcase_create("balancers");
+    tcase_set_timeout(tc, 30);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_rr_smooth_sequence);
+    tcase_add_test(tc, test_rr_equal_and_two);
+    tcase_add_test(tc, test_rr_down_and_backup);
+    tcase_add_test(tc, test_rr_max_fails_recovery);
+    tcase_add_test(tc, test_rr_max_conns);
+    tcase_add_test(tc, test_least_conn);
+    tcase_add_test(tc, test_hash);
+    tcase_add_test(tc, test_hash_consistent);
+    tcase_add_test(tc, test_random);
+    tcase_add_test(tc, test_random_two_least_conn);
+    tcase_add_test(tc, test_conf_errors);
+    tcase_add_test(tc, test_conf_ok);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
+
+SL_TEST_MAIN(upstream_suite)
