@@ -8,13 +8,20 @@
 
 #include <openssl/pem.h>
 
+/* the value of a variable that has none: "" */
+static sl_int_t
+sl_ssl_empty(sl_str_t *s)
+{
+    s->len = 0;
+    s->data = (u_char *) "";
+    return SL_OK;
+}
+
 static sl_int_t
 sl_ssl_copy(sl_pool_t *pool, const u_char *data, size_t len, sl_str_t *s)
 {
     if (len == 0) {
-        s->len = 0;
-        s->data = (u_char *) "";
-        return SL_OK;
+        return sl_ssl_empty(s);
     }
 
     s->data = sl_pnalloc(pool, len);
@@ -41,9 +48,43 @@ sl_ssl_none(sl_connection_t *c, sl_str_t *s)
         return 0;
     }
 
-    s->len = 0;
-    s->data = (u_char *) "";
+    (void) sl_ssl_empty(s);
     return 1;
+}
+
+/* the peer's certificate to X509_free(), or NULL with s set to "" */
+static X509 *
+sl_ssl_peer_certificate(sl_connection_t *c, sl_str_t *s)
+{
+    X509  *cert;
+
+    if (sl_ssl_none(c, s)) {
+        return NULL;
+    }
+
+    cert = SSL_get_peer_certificate(c->ssl->connection);
+    if (cert == NULL) {
+        (void) sl_ssl_empty(s);
+    }
+
+    return cert;
+}
+
+/* len bytes as lowercase hex in pool; "" for none */
+static sl_int_t
+sl_ssl_hex(sl_pool_t *pool, const u_char *data, size_t len, sl_str_t *s)
+{
+    if (len == 0) {
+        return sl_ssl_empty(s);
+    }
+
+    s->data = sl_pnalloc(pool, 2 * len);
+    if (s->data == NULL) {
+        return SL_ERROR;
+    }
+
+    s->len = (size_t) (sl_hex_dump(s->data, (u_char *) data, len) - s->data);
+    return SL_OK;
 }
 
 sl_int_t
@@ -79,25 +120,11 @@ sl_ssl_get_session_id(sl_connection_t *c, sl_pool_t *pool, sl_str_t *s)
 
     sess = SSL_get0_session(c->ssl->connection);
     if (sess == NULL) {
-        s->len = 0;
-        s->data = (u_char *) "";
-        return SL_OK;
+        return sl_ssl_empty(s);
     }
 
     id = SSL_SESSION_get_id(sess, &len);
-    if (len == 0) {
-        s->len = 0;
-        s->data = (u_char *) "";
-        return SL_OK;
-    }
-
-    s->data = sl_pnalloc(pool, 2 * len);
-    if (s->data == NULL) {
-        return SL_ERROR;
-    }
-
-    s->len = (size_t) (sl_hex_dump(s->data, (u_char *) id, len) - s->data);
-    return SL_OK;
+    return sl_ssl_hex(pool, id, len, s);
 }
 
 sl_int_t
@@ -193,14 +220,8 @@ sl_ssl_get_dn(sl_connection_t *c, sl_pool_t *pool, sl_str_t *s, int issuer)
     BIO        *bio;
     sl_int_t    rc = SL_ERROR;
 
-    if (sl_ssl_none(c, s)) {
-        return SL_OK;
-    }
-
-    cert = SSL_get_peer_certificate(c->ssl->connection);
+    cert = sl_ssl_peer_certificate(c, s);
     if (cert == NULL) {
-        s->len = 0;
-        s->data = (u_char *) "";
         return SL_OK;
     }
 
@@ -245,14 +266,8 @@ sl_ssl_get_certificate(sl_connection_t *c, sl_pool_t *pool, sl_str_t *s)
     size_t    len, i;
     u_char   *p;
 
-    if (sl_ssl_none(c, s)) {
-        return SL_OK;
-    }
-
-    cert = SSL_get_peer_certificate(c->ssl->connection);
+    cert = sl_ssl_peer_certificate(c, s);
     if (cert == NULL) {
-        s->len = 0;
-        s->data = (u_char *) "";
         return SL_OK;
     }
 
@@ -303,14 +318,8 @@ sl_ssl_get_fingerprint(sl_connection_t *c, sl_pool_t *pool, sl_str_t *s)
     u_char         buf[EVP_MAX_MD_SIZE];
     X509          *cert;
 
-    if (sl_ssl_none(c, s)) {
-        return SL_OK;
-    }
-
-    cert = SSL_get_peer_certificate(c->ssl->connection);
+    cert = sl_ssl_peer_certificate(c, s);
     if (cert == NULL) {
-        s->len = 0;
-        s->data = (u_char *) "";
         return SL_OK;
     }
 
@@ -320,12 +329,5 @@ sl_ssl_get_fingerprint(sl_connection_t *c, sl_pool_t *pool, sl_str_t *s)
     }
 
     X509_free(cert);
-
-    s->data = sl_pnalloc(pool, 2 * len);
-    if (s->data == NULL) {
-        return SL_ERROR;
-    }
-
-    s->len = (size_t) (sl_hex_dump(s->data, buf, len) - s->data);
-    return SL_OK;
+    return sl_ssl_hex(pool, buf, len, s);
 }
