@@ -154,6 +154,24 @@ sl_stream_upstream_add(sl_conf_t *cf, sl_url_t *u, sl_uint_t flags)
     return uscf;
 }
 
+sl_stream_upstream_srv_conf_t *
+sl_stream_upstream_set_balancer(sl_conf_t *cf, sl_stream_upstream_init_pt init,
+    sl_uint_t flags)
+{
+    sl_stream_upstream_srv_conf_t  *uscf;
+
+    uscf = sl_stream_conf_get_module_srv_conf(cf, sl_stream_upstream_module);
+
+    if (uscf->peer.init_upstream) {
+        sl_conf_log_error(SL_LOG_WARN, cf, 0, "load balancing method "
+                          "redefined");
+    }
+
+    uscf->peer.init_upstream = init;
+    uscf->flags = flags;
+    return uscf;
+}
+
 /* --- upstream{} ---------------------------------------------------------- */
 
 static char *

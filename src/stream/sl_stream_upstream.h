@@ -182,6 +182,16 @@ void sl_stream_upstream_free_round_robin_peer(sl_peer_connection_t *pc,
 /* a group of one session for an address proxy_pass computed (in s's pool) */
 sl_stream_upstream_srv_conf_t *sl_stream_upstream_create_round_robin(
     sl_stream_session_t *s, sl_url_t *u);
+/*
+ * Smooth weighted round-robin among the live peers of rrp->peers not yet
+ * tried (only those of server, unless NULL): the one chosen, its index in
+ * *pi; NULL when none is live.
+ */
+sl_stream_upstream_rr_peer_t *sl_stream_upstream_rr_best(
+    sl_stream_upstream_rr_peer_data_t *rrp, sl_str_t *server, sl_uint_t *pi);
+/* from the primary list to the backup one, nothing of it tried; 0: none */
+sl_uint_t sl_stream_upstream_rr_to_backup(
+    sl_stream_upstream_rr_peer_data_t *rrp);
 /* fills pc from peer, counts the connection and marks it tried */
 void sl_stream_upstream_rr_use_peer(sl_peer_connection_t *pc,
     sl_stream_upstream_rr_peer_data_t *rrp,
@@ -198,6 +208,13 @@ void sl_stream_upstream_rr_use_peer(sl_peer_connection_t *pc,
  */
 sl_stream_upstream_srv_conf_t *sl_stream_upstream_add(sl_conf_t *cf,
     sl_url_t *u, sl_uint_t flags);
+/*
+ * For a balancer's directive: the upstream{} block's group, now with its
+ * init_upstream and the server parameters it allows (flags); a second
+ * balancer in one block is warned about, and the last one wins.
+ */
+sl_stream_upstream_srv_conf_t *sl_stream_upstream_set_balancer(
+    sl_conf_t *cf, sl_stream_upstream_init_pt init, sl_uint_t flags);
 /* an upstream{} block by name at run time (proxy_pass with variables) */
 sl_stream_upstream_srv_conf_t *sl_stream_upstream_find(
     sl_stream_upstream_main_conf_t *umcf, sl_str_t *name);

@@ -357,44 +357,6 @@ sl_stream_upstream_init_chash_peer(sl_stream_session_t *s,
     return SL_OK;
 }
 
-/* among the live peers of the point's server, round-robin by weight */
-static sl_stream_upstream_rr_peer_t *
-sl_stream_upstream_chash_best(sl_stream_upstream_hash_peer_data_t *hp,
-    sl_str_t *server, sl_uint_t *best_i)
-{
-    sl_stream_upstream_rr_peer_t  *peer, *best = NULL;
-    sl_uint_t                      i;
-    sl_int_t                       total = 0;
-    time_t                         now = hp->rrp.time->sec;
-
-    for (peer = hp->rrp.peers->peer, i = 0; peer; peer = peer->next, i++) {
-        if (sl_stream_upstream_rr_tried(&hp->rrp, i)
-            || !sl_str_eq(&peer->server, server)
-            || sl_stream_upstream_rr_peer_out(peer, now))
-        {
-            continue;
-        }
-
-        peer->current_weight += peer->effective_weight;
-        total += peer->effective_weight;
-
-        if (peer->effective_weight < peer->weight) {
-            peer->effective_weight++;
-        }
-
-        if (best == NULL || peer->current_weight > best->current_weight) {
-            best = peer;
-            *best_i = i;
-        }
-    }
-
-    if (best != NULL) {
-        best->current_weight -= total;
-    }
-
-    return best;
-}
-
 static sl_int_t
 sl_stream_upstream_get_chash_peer(sl_peer_connection_t *pc, void *data)
 {
@@ -409,7 +371,8 @@ sl_stream_upstream_get_chash_peer(sl_peer_connection_t *pc, void *data)
     for ( ;; ) {
         server = points->point[hp->hash % points->number].server;
 
-        best = sl_stream_upstream_chash_best(hp, server, &best_i);
+        /* among the live peers of the point's server */
+        best = sl_stream_upstream_rr_best(&hp->rrp, server, &best_i);
         if (best != NULL) {
             break;
         }
@@ -448,25 +411,19 @@ sl_stream_upstream_hash(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         return SL_CONF_ERROR;
     }
 
-    uscf = sl_stream_conf_get_module_srv_conf(cf, sl_stream_upstream_module);
-
-    if (uscf->peer.init_upstream) {
-        sl_conf_log_error(SL_LOG_WARN, cf, 0, "load balancing method "
-                          "redefined");
-    }
-
-    uscf->flags = SL_STREAM_UPSTREAM_CREATE
-                  | SL_STREAM_UPSTREAM_WEIGHT
-                  | SL_STREAM_UPSTREAM_MAX_CONNS
-                  | SL_STREAM_UPSTREAM_MAX_FAILS
-                  | SL_STREAM_UPSTREAM_FAIL_TIMEOUT
-                  | SL_STREAM_UPSTREAM_DOWN;
+    uscf = sl_stream_upstream_set_balancer(cf, sl_stream_upstream_init_hash,
+                                    SL_STREAM_UPSTREAM_CREATE
+                                    | SL_STREAM_UPSTREAM_WEIGHT
+                                    | SL_STREAM_UPSTREAM_MAX_CONNS
+                                    | SL_STREAM_UPSTREAM_MAX_FAILS
+                                    | SL_STREAM_UPSTREAM_FAIL_TIMEOUT
+                                    | SL_STREAM_UPSTREAM_DOWN);
 
     if (cf->args->nelts == 2) {
-        uscf->peer.init_upstream = sl_stream_upstream_init_hash;
+        return SL_CONF_OK;
+    }
 
-    } else if (value[2].len == 10
-               && sl_strncmp(value[2].data, "consistent", 10) == 0)
+    if (value[2].len == 10 && sl_strncmp(value[2].data, "consistent", 10) == 0)
     {
         uscf->peer.init_upstream = sl_stream_upstream_init_chash;
 

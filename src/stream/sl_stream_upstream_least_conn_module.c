@@ -136,12 +136,7 @@ sl_stream_upstream_get_least_conn_peer(sl_peer_connection_t *pc, void *data)
 
 failed:
 
-    if (peers->next != NULL) {
-        rrp->peers = peers->next;
-        sl_memzero(rrp->tried, ((rrp->peers->number + 8 * sizeof(uintptr_t)
-                                 - 1) / (8 * sizeof(uintptr_t)))
-                               * sizeof(uintptr_t));
-
+    if (sl_stream_upstream_rr_to_backup(rrp)) {
         rc = sl_stream_upstream_get_least_conn_peer(pc, rrp);
         if (rc != SL_BUSY) {
             return rc;
@@ -155,25 +150,17 @@ failed:
 static char *
 sl_stream_upstream_least_conn(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
-    sl_stream_upstream_srv_conf_t  *uscf;
-
     sl_unused(cmd);
     sl_unused(conf);
 
-    uscf = sl_stream_conf_get_module_srv_conf(cf, sl_stream_upstream_module);
-
-    if (uscf->peer.init_upstream) {
-        sl_conf_log_error(SL_LOG_WARN, cf, 0, "load balancing method "
-                          "redefined");
-    }
-
-    uscf->peer.init_upstream = sl_stream_upstream_init_least_conn;
-    uscf->flags = SL_STREAM_UPSTREAM_CREATE
-                  | SL_STREAM_UPSTREAM_WEIGHT
-                  | SL_STREAM_UPSTREAM_MAX_CONNS
-                  | SL_STREAM_UPSTREAM_MAX_FAILS
-                  | SL_STREAM_UPSTREAM_FAIL_TIMEOUT
-                  | SL_STREAM_UPSTREAM_DOWN
-                  | SL_STREAM_UPSTREAM_BACKUP;
+    (void) sl_stream_upstream_set_balancer(cf,
+                                    sl_stream_upstream_init_least_conn,
+                                    SL_STREAM_UPSTREAM_CREATE
+                                    | SL_STREAM_UPSTREAM_WEIGHT
+                                    | SL_STREAM_UPSTREAM_MAX_CONNS
+                                    | SL_STREAM_UPSTREAM_MAX_FAILS
+                                    | SL_STREAM_UPSTREAM_FAIL_TIMEOUT
+                                    | SL_STREAM_UPSTREAM_DOWN
+                                    | SL_STREAM_UPSTREAM_BACKUP);
     return SL_CONF_OK;
 }

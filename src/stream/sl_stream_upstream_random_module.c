@@ -239,26 +239,18 @@ static char *
 sl_stream_upstream_random(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
     sl_stream_upstream_random_srv_conf_t  *rcf = conf;
-    sl_stream_upstream_srv_conf_t         *uscf;
     sl_str_t                              *value = cf->args->elts;
     sl_uint_t                              i;
 
     sl_unused(cmd);
 
-    uscf = sl_stream_conf_get_module_srv_conf(cf, sl_stream_upstream_module);
-
-    if (uscf->peer.init_upstream) {
-        sl_conf_log_error(SL_LOG_WARN, cf, 0, "load balancing method "
-                          "redefined");
-    }
-
-    uscf->peer.init_upstream = sl_stream_upstream_init_random;
-    uscf->flags = SL_STREAM_UPSTREAM_CREATE
-                  | SL_STREAM_UPSTREAM_WEIGHT
-                  | SL_STREAM_UPSTREAM_MAX_CONNS
-                  | SL_STREAM_UPSTREAM_MAX_FAILS
-                  | SL_STREAM_UPSTREAM_FAIL_TIMEOUT
-                  | SL_STREAM_UPSTREAM_DOWN;
+    (void) sl_stream_upstream_set_balancer(cf, sl_stream_upstream_init_random,
+                                    SL_STREAM_UPSTREAM_CREATE
+                                    | SL_STREAM_UPSTREAM_WEIGHT
+                                    | SL_STREAM_UPSTREAM_MAX_CONNS
+                                    | SL_STREAM_UPSTREAM_MAX_FAILS
+                                    | SL_STREAM_UPSTREAM_FAIL_TIMEOUT
+                                    | SL_STREAM_UPSTREAM_DOWN);
 
     for (i = 1; i < cf->args->nelts; i++) {
         if (i == 1 && value[i].len == 3

@@ -216,9 +216,9 @@ sl_stream_upstream_rr_use_peer(sl_peer_connection_t *pc,
     peer->conns++;
 }
 
-static sl_stream_upstream_rr_peer_t *
-sl_stream_upstream_get_peer(sl_stream_upstream_rr_peer_data_t *rrp,
-    sl_uint_t *pi)
+sl_stream_upstream_rr_peer_t *
+sl_stream_upstream_rr_best(sl_stream_upstream_rr_peer_data_t *rrp,
+    sl_str_t *server, sl_uint_t *pi)
 {
     sl_stream_upstream_rr_peer_t  *peer, *best = NULL;
     sl_uint_t                      i;
@@ -227,6 +227,7 @@ sl_stream_upstream_get_peer(sl_stream_upstream_rr_peer_data_t *rrp,
 
     for (peer = rrp->peers->peer, i = 0; peer; peer = peer->next, i++) {
         if (sl_stream_upstream_rr_tried(rrp, i)
+            || (server != NULL && !sl_str_eq(&peer->server, server))
             || sl_stream_upstream_rr_peer_out(peer, now))
         {
             continue;
@@ -252,8 +253,7 @@ sl_stream_upstream_get_peer(sl_stream_upstream_rr_peer_data_t *rrp,
     return best;
 }
 
-/* from the primary list to the backup one: nothing of it was tried */
-static sl_uint_t
+sl_uint_t
 sl_stream_upstream_rr_to_backup(sl_stream_upstream_rr_peer_data_t *rrp)
 {
     sl_uint_t  i, n;
@@ -300,7 +300,7 @@ sl_stream_upstream_get_round_robin_peer(sl_peer_connection_t *pc,
         return SL_OK;
     }
 
-    peer = sl_stream_upstream_get_peer(rrp, &i);
+    peer = sl_stream_upstream_rr_best(rrp, NULL, &i);
     if (peer == NULL) {
         goto failed;
     }
