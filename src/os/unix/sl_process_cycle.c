@@ -229,6 +229,24 @@ sl_process_start(sl_cycle_t *cycle, sl_cycle_t *init, char *const *argv)
     return status;
 }
 
+/* a new configuration's pid file, in place of the old one when renamed */
+static sl_int_t
+sl_move_pidfile(sl_cycle_t *old, sl_cycle_t *cycle)
+{
+    sl_core_conf_t  *occf = sl_ccf(old), *ccf = sl_ccf(cycle);
+
+    if (sl_str_eq(&occf->pid, &ccf->pid)) {
+        return SL_OK;
+    }
+
+    if (sl_create_pidfile(&ccf->pid, old->log) != SL_OK) {
+        return SL_ERROR;
+    }
+
+    sl_delete_pidfile(&occf->pid, old->log);
+    return SL_OK;
+}
+
 /* --- one process --------------------------------------------------------- */
 
 /*
@@ -239,8 +257,7 @@ sl_process_start(sl_cycle_t *cycle, sl_cycle_t *init, char *const *argv)
 static sl_cycle_t *
 sl_single_reconfigure(sl_cycle_t *cycle)
 {
-    sl_core_conf_t  *old_ccf, *ccf;
-    sl_cycle_t      *next;
+    sl_cycle_t  *next;
 
     sl_log_signal(cycle->log, SIGHUP, ", reconfiguring");
     sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "reconfiguring");
@@ -260,15 +277,9 @@ sl_single_reconfigure(sl_cycle_t *cycle)
         return cycle;
     }
 
-    old_ccf = sl_ccf(cycle);
-    ccf = sl_ccf(next);
-
-    if (!sl_str_eq(&old_ccf->pid, &ccf->pid)) {
-        if (sl_create_pidfile(&ccf->pid, cycle->log) != SL_OK) {
-            sl_destroy_cycle(next);
-            return cycle;
-        }
-        sl_delete_pidfile(&old_ccf->pid, cycle->log);
+    if (sl_move_pidfile(cycle, next) != SL_OK) {
+        sl_destroy_cycle(next);
+        return cycle;
     }
 
     next->log = &next->new_log;
@@ -888,9 +899,8 @@ sl_master_forget_cycle(sl_cycle_t *old)
 static sl_int_t
 sl_master_reconfigure(sl_master_t *m)
 {
-    sl_core_conf_t  *occf, *ccf;
-    sl_cycle_t      *old = m->cycle, *cycle;
-    sl_int_t         rc;
+    sl_cycle_t  *old = m->cycle, *cycle;
+    sl_int_t     rc;
 
     if (m->new_binary) {
         /* the old master takes over again from a new binary */
@@ -910,22 +920,12 @@ sl_master_reconfigure(sl_master_t *m)
 
     sl_listening_takeover(cycle, old);
 
-    if (sl_open_listening_sockets(cycle) != SL_OK) {
+    if (sl_open_listening_sockets(cycle) != SL_OK
+        || sl_move_pidfile(old, cycle) != SL_OK)
+    {
         sl_listening_rollback(cycle);
         sl_destroy_cycle(cycle);
         goto failed;
-    }
-
-    occf = sl_ccf(old);
-    ccf = sl_ccf(cycle);
-
-    if (!sl_str_eq(&occf->pid, &ccf->pid)) {
-        if (sl_create_pidfile(&ccf->pid, old->log) != SL_OK) {
-            sl_listening_rollback(cycle);
-            sl_destroy_cycle(cycle);
-            goto failed;
-        }
-        sl_delete_pidfile(&occf->pid, old->log);
     }
 
     cycle->log = &cycle->new_log;
