@@ -198,6 +198,25 @@ sl_ssl_full_name(sl_conf_t *cf, sl_str_t *name, sl_str_t *full)
     return full->data != NULL ? SL_OK : SL_ERROR;
 }
 
+/* file opened for reading, its full name in *full; -1 on error (logged) */
+static int
+sl_ssl_open_file(sl_conf_t *cf, sl_str_t *file, sl_str_t *full)
+{
+    int  fd;
+
+    if (sl_ssl_full_name(cf, file, full) != SL_OK) {
+        return -1;
+    }
+
+    fd = open((char *) full->data, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, errno, "open() \"%s\" failed",
+                          full->data);
+    }
+
+    return fd;
+}
+
 /* --- contexts ------------------------------------------------------------ */
 
 /* the context itself, not the sl_ssl_t, which may be made again */
@@ -495,14 +514,8 @@ sl_ssl_read_password_file(sl_conf_t *cf, sl_str_t *file)
     ssize_t      n;
     int          fd;
 
-    if (sl_ssl_full_name(cf, file, &full) != SL_OK) {
-        return NULL;
-    }
-
-    fd = open((char *) full.data, O_RDONLY | O_CLOEXEC);
+    fd = sl_ssl_open_file(cf, file, &full);
     if (fd == -1) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, errno, "open() \"%s\" failed",
-                          full.data);
         return NULL;
     }
 
@@ -1089,14 +1102,8 @@ sl_ssl_read_ticket_key(sl_conf_t *cf, sl_str_t *file,
     ssize_t   n;
     int       fd;
 
-    if (sl_ssl_full_name(cf, file, &full) != SL_OK) {
-        return SL_ERROR;
-    }
-
-    fd = open((char *) full.data, O_RDONLY | O_CLOEXEC);
+    fd = sl_ssl_open_file(cf, file, &full);
     if (fd == -1) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, errno, "open() \"%s\" failed",
-                          full.data);
         return SL_ERROR;
     }
 
