@@ -488,6 +488,26 @@ close_side(sl_connection_t *c)
     sl_close_connection(c);
 }
 
+/* the SHA-256 of what md took is that of p */
+static void
+digest_check(EVP_MD_CTX *md, const u_char *p, size_t len)
+{
+    u_char  h1[32], h2[32];
+
+    digest_of(md, h1);
+    sha256(p, len, h2);
+    ck_assert_mem_eq(h1, h2, 32);
+}
+
+/* the peer, its socket and our side of a pair, at the end of a test */
+static void
+close_pair(sl_connection_t *c, int peer_fd)
+{
+    peer_close();
+    close(peer_fd);
+    close_side(c);
+}
+
 static void
 teardown(void)
 {
@@ -557,9 +577,7 @@ START_TEST(test_handshake_and_data)
         ck_assert(sl_tt_read_full(&P.p, buf, 8, 5000));
         ck_assert_mem_eq(buf, "and back", 8);
 
-        peer_close();
-        close(fds[1]);
-        close_side(c);
+        close_pair(c, fds[1]);
     }
 
     sl_te_close();
@@ -622,7 +640,6 @@ START_TEST(test_keyupdate_while_full)
 {
     static u_char      out[1 << 20], in[4096];
     sl_connection_t   *c;
-    u_char             h1[32], h2[32];
     int                fds[2];
 
     sl_te_open(_i, 16);
@@ -661,17 +678,11 @@ START_TEST(test_keyupdate_while_full)
     ck_assert_int_eq(SSL_get_key_update_type(c->ssl->connection),
                      SSL_KEY_UPDATE_NONE);
 
-    digest_of(P.md, h1);
-    sha256(out, sizeof(out), h2);
-    ck_assert_mem_eq(h1, h2, 32);
-    digest_of(S.md, h1);
-    sha256(in, sizeof(in), h2);
-    ck_assert_mem_eq(h1, h2, 32);
+    digest_check(P.md, out, sizeof(out));
+    digest_check(S.md, in, sizeof(in));
     ck_assert(!S.error && !P.error);
 
-    peer_close();
-    close(fds[1]);
-    close_side(c);
+    close_pair(c, fds[1]);
     sl_te_close();
 }
 END_TEST
@@ -688,7 +699,7 @@ START_TEST(test_read_wants_write)
 {
     static u_char      out[1 << 20], in[4096];
     sl_connection_t   *c;
-    u_char             h1[32], h2[32], buf[100];
+    u_char             buf[100];
     size_t             n;
     int                fds[2], one = 1;
 
@@ -750,17 +761,11 @@ START_TEST(test_read_wants_write)
     ck_assert_int_eq(P.p.handshakes, 2);
     ck_assert(SSL_is_init_finished(c->ssl->connection));
 
-    digest_of(P.md, h1);
-    sha256(out, sizeof(out), h2);
-    ck_assert_mem_eq(h1, h2, 32);
-    digest_of(S.md, h1);
-    sha256(in, sizeof(in), h2);
-    ck_assert_mem_eq(h1, h2, 32);
+    digest_check(P.md, out, sizeof(out));
+    digest_check(S.md, in, sizeof(in));
     ck_assert(!S.error && !P.error);
 
-    peer_close();
-    close(fds[1]);
-    close_side(c);
+    close_pair(c, fds[1]);
     sl_te_close();
 }
 END_TEST
@@ -777,7 +782,6 @@ START_TEST(test_write_wants_read)
 {
     static u_char      out[8 << 20], in[100000];
     sl_connection_t   *c;
-    u_char             h1[32], h2[32];
     int                kind, fds[2];
 
     sl_te_open(_i, 16);
@@ -828,17 +832,11 @@ START_TEST(test_write_wants_read)
                    sizeof(in));
         ck_assert_int_eq(P.p.handshakes, 2);
 
-        digest_of(P.md, h1);
-        sha256(out, sizeof(out), h2);
-        ck_assert_mem_eq(h1, h2, 32);
-        digest_of(S.md, h1);
-        sha256(in, sizeof(in), h2);
-        ck_assert_mem_eq(h1, h2, 32);
+        digest_check(P.md, out, sizeof(out));
+        digest_check(S.md, in, sizeof(in));
         ck_assert(!S.error && !P.error);
 
-        peer_close();
-        close(fds[1]);
-        close_side(c);
+        close_pair(c, fds[1]);
     }
 
     sl_te_close();
@@ -908,9 +906,7 @@ START_TEST(test_renegotiation_refused)
     /* the error sticks */
     ck_assert_int_eq(c->recv(c, (u_char *) "x", 1), SL_ERROR);
 
-    peer_close();
-    close(fds[1]);
-    close_side(c);
+    close_pair(c, fds[1]);
     sl_te_close();
 }
 END_TEST
@@ -951,9 +947,7 @@ START_TEST(test_renegotiation_allowed_and_flood)
     ck_assert_msg(logged_at("notice", "SSL renegotiation flood"), "%s: %s",
                   sl_te.be->name, sl_te_log());
 
-    peer_close();
-    close(fds[1]);
-    close_side(c);
+    close_pair(c, fds[1]);
     sl_te_close();
 }
 END_TEST
@@ -987,9 +981,7 @@ START_TEST(test_close_notify_and_truncation)
         ck_assert_int_eq(c->recv(c, (u_char *) "x", 1), 0);
         ck_assert(kind != PAIR_UNIX || !sl_te_logged("close_notify"));
 
-        peer_close();
-        close(fds[1]);
-        close_side(c);
+        close_pair(c, fds[1]);
 
         /* the socket closed without it: a truncation, logged at info */
         make_pair(kind, fds);
@@ -1157,7 +1149,7 @@ big_size(void)
 START_TEST(test_large_transfer)
 {
     sl_connection_t   *c;
-    u_char            *out, *in, h1[32], h2[32];
+    u_char            *out, *in;
     size_t             big = big_size();
     int                fds[2];
 
@@ -1189,16 +1181,10 @@ START_TEST(test_large_transfer)
     ck_assert_uint_eq(S.sent, BIG);
     ck_assert_uint_eq((size_t) c->sent, BIG);
 
-    digest_of(P.md, h1);
-    sha256(out, BIG, h2);
-    ck_assert_mem_eq(h1, h2, 32);
-    digest_of(S.md, h1);
-    sha256(in, BIG, h2);
-    ck_assert_mem_eq(h1, h2, 32);
+    digest_check(P.md, out, BIG);
+    digest_check(S.md, in, BIG);
 
-    peer_close();
-    close(fds[1]);
-    close_side(c);
+    close_pair(c, fds[1]);
     sl_te_close();
     free(out);
     free(in);
@@ -1215,7 +1201,6 @@ START_TEST(test_record_larger_than_buffer)
 {
     static u_char      msg[16000];
     sl_connection_t   *c;
-    u_char             h1[32], h2[32];
     int                fds[2];
 
     sl_te_open(_i, 16);
@@ -1243,13 +1228,9 @@ START_TEST(test_record_larger_than_buffer)
     ck_assert_uint_ge(S.reads, 16);
     ck_assert(!c->ssl->read_pending);
 
-    digest_of(S.md, h1);
-    sha256(msg, sizeof(msg), h2);
-    ck_assert_mem_eq(h1, h2, 32);
+    digest_check(S.md, msg, sizeof(msg));
 
-    peer_close();
-    close(fds[1]);
-    close_side(c);
+    close_pair(c, fds[1]);
     sl_te_close();
 }
 END_TEST
@@ -1314,7 +1295,6 @@ START_TEST(test_send_chain_coalesces)
     static u_char      data[NBUFS * 100];
     sl_connection_t   *c;
     sl_chain_t        *in;
-    u_char             h1[32], h2[32];
     int                fds[2], buffered;
 
     sl_te_open(_i, 16);
@@ -1354,13 +1334,9 @@ START_TEST(test_send_chain_coalesces)
             ck_assert_uint_eq(rec_n, NBUFS);
         }
 
-        digest_of(P.md, h1);
-        sha256(data, sizeof(data), h2);
-        ck_assert_mem_eq(h1, h2, 32);
+        digest_check(P.md, data, sizeof(data));
 
-        peer_close();
-        close(fds[1]);
-        close_side(c);
+        close_pair(c, fds[1]);
     }
 
     sl_te_close();
@@ -1377,7 +1353,6 @@ START_TEST(test_send_chain_again)
     static u_char      data[NBUFS * 100];
     sl_connection_t   *c;
     sl_chain_t        *in;
-    u_char             h1[32], h2[32];
     sl_uint_t          agains = 0;
     int                fds[2], buffered;
 
@@ -1418,13 +1393,9 @@ START_TEST(test_send_chain_again)
         pump_until(P.got == sizeof(data), NULL, 0);
         ck_assert(!P.error);
 
-        digest_of(P.md, h1);
-        sha256(data, sizeof(data), h2);
-        ck_assert_mem_eq(h1, h2, 32);
+        digest_check(P.md, data, sizeof(data));
 
-        peer_close();
-        close(fds[1]);
-        close_side(c);
+        close_pair(c, fds[1]);
     }
 
     ck_assert_uint_gt(agains, 2);
@@ -1525,9 +1496,7 @@ disconnect(sl_connection_t *c, int fds[2])
         ck_assert(sl_tt_shutdown(&P.p, 0, 5000));
     }
 
-    peer_close();
-    close(fds[1]);
-    close_side(c);
+    close_pair(c, fds[1]);
 }
 
 static const char *
@@ -1939,9 +1908,7 @@ START_TEST(test_client_side)
 
         ck_assert(sl_tt_shutdown(&P.p, 0, 5000));
         sl_te_run_until(S.eof, 5000);
-        peer_close();
-        close(fds[1]);
-        close_side(c);
+        close_pair(c, fds[1]);
     }
 
     SSL_SESSION_free(sess);
@@ -1955,9 +1922,7 @@ START_TEST(test_client_side)
     peer_open(fds[1], 1, &o);
     ck_assert(handshake(c));
     ck_assert_int_ne(SSL_get_verify_result(c->ssl->connection), X509_V_OK);
-    peer_close();
-    close(fds[1]);
-    close_side(c);
+    close_pair(c, fds[1]);
 
     sl_te_close();
 }
