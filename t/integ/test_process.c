@@ -57,30 +57,6 @@
                            "-s", what, NULL }), NULL, T_WAIT)
 
 
-/* a master exits by itself: 0, its workers gone, its pid file removed */
-static void
-expect_exit(sl_t_master_t *m, const sl_t_pids_t *workers)
-{
-    int  status;
-
-    status = sl_t_wait_exit(m->proc, T_WAIT);
-
-    /* -1: a daemon we adopted before it was ours to wait for */
-    if (status != -1) {
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                      "the master %s; log:\n%s", sl_t_status_text(status),
-                      sl_t_read(m->log));
-    }
-
-    sl_t_wait_dead(workers, T_WAIT);
-    ck_assert_msg(!sl_t_exists(m->pid_file), "%s is left behind",
-                  m->pid_file);
-    ck_assert_msg(sl_t_bad_exits(sl_t_read(m->log)) == m->killed,
-                  "workers that did not exit cleanly:\n%s",
-                  sl_t_read(m->log));
-}
-
-
 /* --- start --------------------------------------------------------------- */
 
 START_TEST(test_start_foreground)
@@ -110,7 +86,7 @@ START_TEST(test_start_foreground)
     (void) close(fd);
 
     sl_t_signal(m.proc, SIGQUIT);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 }
 END_TEST
 
@@ -134,7 +110,7 @@ START_TEST(test_start_daemon)
     (void) close(fd);
 
     ck_assert_int_eq(sluice_s(&m, "quit"), 0);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 }
 END_TEST
 
@@ -150,7 +126,7 @@ START_TEST(test_worker_processes_auto)
     ck_assert_int_eq(w.n, (int) sysconf(_SC_NPROCESSORS_ONLN));
 
     sl_t_signal(m.proc, SIGTERM);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 }
 END_TEST
 
@@ -277,7 +253,7 @@ START_TEST(test_pid_file_after_listen)
 
     sl_t_wait_workers(&m, NULL, &w, T_WAIT);
     sl_t_signal(m.proc, SIGTERM);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 }
 END_TEST
 
@@ -310,6 +286,33 @@ all_seen(void *data)
 }
 
 
+/*
+ * The traffic stops: every session was served, and by a worker of w, not
+ * by the master; then sluice stops.
+ */
+static void
+stop_served_by_workers(sl_t_traffic_t *t, sl_t_master_t *m,
+    const sl_t_pids_t *w)
+{
+    sl_t_counts_t  counts;
+    int            i;
+
+    sl_t_traffic_stop(t, &counts);
+    ck_assert_msg(counts.failed == 0 && counts.refused == 0, "%s",
+                  sl_t_counts_text(&counts));
+
+    for (i = 0; i < counts.pids.n; i++) {
+        ck_assert_msg(sl_t_pids_has(w, counts.pids.pid[i]),
+                      "pid %d answered; the workers are %d and %d",
+                      (int) counts.pids.pid[i], (int) w->pid[0],
+                      (int) w->pid[1]);
+    }
+
+    sl_t_signal(m->proc, SIGTERM);
+    sl_t_master_expect_exit(m, w, T_WAIT);
+}
+
+
 static void
 both_workers(const char *conf, int listeners)
 {
@@ -318,7 +321,6 @@ both_workers(const char *conf, int listeners)
     sl_t_master_t    m;
     sl_t_pids_t      w;
     seen_cond_t      c;
-    int              i;
 
     sl_t_master_start(&m, 2, 0, conf);
     sl_t_workers(&m, &w);
@@ -342,20 +344,7 @@ both_workers(const char *conf, int listeners)
                      sl_t_counts_text(&counts));
     }
 
-    sl_t_traffic_stop(t, &counts);
-    ck_assert_msg(counts.failed == 0 && counts.refused == 0, "%s",
-                  sl_t_counts_text(&counts));
-
-    /* nobody but the workers answered: not the master */
-    for (i = 0; i < counts.pids.n; i++) {
-        ck_assert_msg(sl_t_pids_has(&w, counts.pids.pid[i]),
-                      "pid %d answered; the workers are %d and %d",
-                      (int) counts.pids.pid[i], (int) w.pid[0],
-                      (int) w.pid[1]);
-    }
-
-    sl_t_signal(m.proc, SIGTERM);
-    expect_exit(&m, &w);
+    stop_served_by_workers(t, &m, &w);
 }
 
 
@@ -383,10 +372,8 @@ static void
 mutex_serves(const char *conf)
 {
     sl_t_traffic_t  *t;
-    sl_t_counts_t    counts;
     sl_t_master_t    m;
     sl_t_pids_t      w;
-    int              i;
 
     sl_t_master_start(&m, 2, 0, conf);
     sl_t_workers(&m, &w);
@@ -394,19 +381,7 @@ mutex_serves(const char *conf)
 
     t = sl_t_traffic_start(m.port2, SL_T_PIDS, 4);
     sl_t_traffic_wait(t, 500, T_TRAFFIC);
-    sl_t_traffic_stop(t, &counts);
-    ck_assert_msg(counts.failed == 0 && counts.refused == 0, "%s",
-                  sl_t_counts_text(&counts));
-
-    for (i = 0; i < counts.pids.n; i++) {
-        ck_assert_msg(sl_t_pids_has(&w, counts.pids.pid[i]),
-                      "pid %d answered; the workers are %d and %d",
-                      (int) counts.pids.pid[i], (int) w.pid[0],
-                      (int) w.pid[1]);
-    }
-
-    sl_t_signal(m.proc, SIGTERM);
-    expect_exit(&m, &w);
+    stop_served_by_workers(t, &m, &w);
 }
 
 
@@ -475,7 +450,7 @@ workers_run_as_nobody(const char *conf)
     (void) close(fd);
 
     sl_t_signal(m.proc, SIGQUIT);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 }
 
 
@@ -559,7 +534,7 @@ START_TEST(test_worker_limits)
     ck_assert_int_eq(master_nice, nice_of(getpid()));
 
     sl_t_signal(m.proc, SIGTERM);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 }
 END_TEST
 
@@ -587,7 +562,7 @@ affinity(const char *directive)
                   directive, a, b);
 
     sl_t_signal(m.proc, SIGTERM);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 }
 
 
@@ -652,7 +627,7 @@ START_TEST(test_worker_killed)
                   sl_t_counts_text(&counts));
 
     sl_t_signal(m.proc, SIGTERM);
-    expect_exit(&m, &now);
+    sl_t_master_expect_exit(&m, &now, T_WAIT);
 }
 END_TEST
 
@@ -707,7 +682,7 @@ START_TEST(test_usr1_reopen)
     }
 
     sl_t_signal(m.proc, SIGQUIT);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 
     log = sl_t_read(m.log);
     for (i = 0; i < w.n; i++) {
@@ -754,7 +729,7 @@ START_TEST(test_winch)
     (void) close(fd);
 
     ck_assert_int_eq(sluice_s(&m, "stop"), 0);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 }
 END_TEST
 
@@ -783,7 +758,7 @@ START_TEST(test_s_commands)
 
     /* quit: gone, and so is the pid file */
     ck_assert_int_eq(sluice_s(&m, "quit"), 0);
-    expect_exit(&m, &w2);
+    sl_t_master_expect_exit(&m, &w2, T_WAIT);
 
     /* now the pid file is missing: a clear error */
     {
@@ -924,24 +899,12 @@ START_TEST(test_systemd_unit)
 
     /* ...and stop, with the KillSignal */
     sl_t_signal(m.proc, SIGQUIT);
-    expect_exit(&m, &w2);
+    sl_t_master_expect_exit(&m, &w2, T_WAIT);
 }
 END_TEST
 
 
 /* --- the suite ----------------------------------------------------------- */
-
-static TCase *
-tcase(Suite *s, const char *name, double timeout)
-{
-    TCase  *tc = tcase_create(name);
-
-    sl_t_master_fixture(tc);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(s, tc);
-    return tc;
-}
-
 
 static Suite *
 process_suite(void)
@@ -949,7 +912,7 @@ process_suite(void)
     Suite  *s = suite_create("process");
     TCase  *tc;
 
-    tc = tcase(s, "start", 60);
+    tc = sl_t_master_tcase(s, "start", 60);
     tcase_add_test(tc, test_start_foreground);
     tcase_add_test(tc, test_start_daemon);
     tcase_add_test(tc, test_worker_processes_auto);
@@ -958,7 +921,7 @@ process_suite(void)
     tcase_add_test(tc, test_start_fails_daemon);
     tcase_add_test(tc, test_pid_file_after_listen);
 
-    tc = tcase(s, "workers", 90);
+    tc = sl_t_master_tcase(s, "workers", 90);
     tcase_add_test(tc, test_two_workers_shared);
     tcase_add_test(tc, test_two_workers_reuseport);
     tcase_add_test(tc, test_accept_mutex_serves);
@@ -971,10 +934,10 @@ process_suite(void)
     tcase_add_test(tc, test_env_directive);
     tcase_add_test(tc, test_worker_killed);
 
-    tc = tcase(s, "systemd", 30);
+    tc = sl_t_master_tcase(s, "systemd", 30);
     tcase_add_test(tc, test_systemd_unit);
 
-    tc = tcase(s, "signals", 60);
+    tc = sl_t_master_tcase(s, "signals", 60);
     tcase_add_test(tc, test_usr1_reopen);
     tcase_add_test(tc, test_winch);
     tcase_add_test(tc, test_s_commands);

@@ -75,27 +75,6 @@
 
 
 static void
-expect_exit(sl_t_master_t *m, const sl_t_pids_t *workers)
-{
-    int  status;
-
-    status = sl_t_wait_exit(m->proc, T_WAIT);
-    if (status != -1) {
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                      "the master %s; log:\n%s", sl_t_status_text(status),
-                      sl_t_read(m->log));
-    }
-
-    sl_t_wait_dead(workers, T_WAIT);
-    ck_assert_msg(!sl_t_exists(m->pid_file), "%s is left behind",
-                  m->pid_file);
-    ck_assert_msg(sl_t_bad_exits(sl_t_read(m->log)) == m->killed,
-                  "workers that did not exit cleanly:\n%s",
-                  sl_t_read(m->log));
-}
-
-
-static void
 expect_clean(sl_t_traffic_t *t, long at_least)
 {
     sl_t_counts_t  c;
@@ -186,7 +165,7 @@ reload_traffic(const char *v1, const char *v2)
     ck_assert_int_eq(sl_t_wait_pid_file(m.pid_file, T_WAIT), m.master);
 
     sl_t_signal(m.proc, SIGQUIT);
-    expect_exit(&m, &now);
+    sl_t_master_expect_exit(&m, &now, T_WAIT);
 }
 
 
@@ -262,7 +241,7 @@ START_TEST(test_reload_20)
 
     sl_t_workers(&m, &w);
     sl_t_signal(m.proc, SIGQUIT);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 }
 END_TEST
 
@@ -287,7 +266,7 @@ START_TEST(test_reload_changes)
     (void) close(fd);
 
     sl_t_signal(m.proc, SIGQUIT);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 }
 END_TEST
 
@@ -337,7 +316,7 @@ START_TEST(test_reload_bad_config)
     ck_assert_str_eq(sl_t_ask(m.port2, T_WAIT), "v3\n");
 
     sl_t_signal(m.proc, SIGQUIT);
-    expect_exit(&m, &now);
+    sl_t_master_expect_exit(&m, &now, T_WAIT);
 }
 END_TEST
 
@@ -382,7 +361,7 @@ START_TEST(test_reload_bind_fails)
 
     (void) close(s);
     sl_t_signal(m.proc, SIGQUIT);
-    expect_exit(&m, &now);
+    sl_t_master_expect_exit(&m, &now, T_WAIT);
 }
 END_TEST
 
@@ -411,7 +390,7 @@ START_TEST(test_quit_waits)
     ck_assert(sl_t_alive(w.pid[0]));
 
     (void) close(s);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
 }
 END_TEST
 
@@ -432,7 +411,7 @@ START_TEST(test_quit_timeout)
 
     /* the client never ends it: the timeout does */
     expect_closed(s);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
     (void) close(s);
     ck_assert_msg(sl_t_log_has(sl_t_read(m.log), "info", "shutdown timeout"),
                   "no \"[info] *N shutdown timeout\" in:\n%s",
@@ -455,7 +434,7 @@ fast_stop(int signo)
     /* no timeout configured: a fast stop does not wait for the session */
     sl_t_signal(m.proc, signo);
     expect_closed(s);
-    expect_exit(&m, &w);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
     (void) close(s);
 }
 
@@ -555,7 +534,7 @@ binary_upgrade(const char *conf)
     expect_clean(t, 300);
 
     sl_t_signal(m2.proc, SIGQUIT);
-    expect_exit(&m2, &w2);
+    sl_t_master_expect_exit(&m2, &w2, T_WAIT);
 }
 
 
@@ -624,7 +603,7 @@ START_TEST(test_binary_upgrade_rollback)
     expect_clean(t, 150);
 
     sl_t_signal(m.proc, SIGQUIT);
-    expect_exit(&m, &w3);
+    sl_t_master_expect_exit(&m, &w3, T_WAIT);
 }
 END_TEST
 
@@ -698,24 +677,12 @@ START_TEST(test_upgrade_env)
     sl_t_wait_dead(&w, T_WAIT);
     m2.proc = sl_t_adopt(m2.master);
     sl_t_signal(m2.proc, SIGQUIT);
-    expect_exit(&m2, &w2);
+    sl_t_master_expect_exit(&m2, &w2, T_WAIT);
 }
 END_TEST
 
 
 /* --- the suite ----------------------------------------------------------- */
-
-static TCase *
-tcase(Suite *s, const char *name, double timeout)
-{
-    TCase  *tc = tcase_create(name);
-
-    sl_t_master_fixture(tc);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(s, tc);
-    return tc;
-}
-
 
 static Suite *
 process_reload_suite(void)
@@ -723,7 +690,7 @@ process_reload_suite(void)
     Suite  *s = suite_create("process_reload");
     TCase  *tc;
 
-    tc = tcase(s, "reload", 120);
+    tc = sl_t_master_tcase(s, "reload", 120);
     tcase_add_test(tc, test_reload_traffic);
     tcase_add_test(tc, test_reload_traffic_reuseport);
     tcase_add_test(tc, test_reload_20);
@@ -731,13 +698,13 @@ process_reload_suite(void)
     tcase_add_test(tc, test_reload_bad_config);
     tcase_add_test(tc, test_reload_bind_fails);
 
-    tc = tcase(s, "stop", 60);
+    tc = sl_t_master_tcase(s, "stop", 60);
     tcase_add_test(tc, test_quit_waits);
     tcase_add_test(tc, test_quit_timeout);
     tcase_add_test(tc, test_term_fast);
     tcase_add_test(tc, test_int_fast);
 
-    tc = tcase(s, "upgrade", 90);
+    tc = sl_t_master_tcase(s, "upgrade", 90);
     tcase_add_test(tc, test_binary_upgrade);
     tcase_add_test(tc, test_binary_upgrade_reuseport);
     tcase_add_test(tc, test_binary_upgrade_rollback);

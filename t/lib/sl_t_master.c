@@ -208,6 +208,18 @@ sl_t_master_fixture(TCase *tc)
 }
 
 
+TCase *
+sl_t_master_tcase(Suite *s, const char *name, double timeout)
+{
+    TCase  *tc = tcase_create(name);
+
+    sl_t_master_fixture(tc);
+    tcase_set_timeout(tc, timeout);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+
 /* --- /proc --------------------------------------------------------------- */
 
 int
@@ -752,6 +764,33 @@ sl_t_wait_dead_at(const char *file, int line, const sl_t_pids_t *set,
     if (sl_t_wait_for(sl_t_cond_dead, (void *) set, NULL, ms) != 0) {
         sl_t_m_fail(file, line, "processes %s: some still run after %d ms",
                     sl_t_pids_text(set), sl_t_timeout(ms));
+    }
+}
+
+
+void
+sl_t_master_expect_exit_at(const char *file, int line, sl_t_master_t *m,
+    const sl_t_pids_t *workers, int ms)
+{
+    int  status;
+
+    status = sl_t_wait_exit(m->proc, ms);
+
+    /* -1: a daemon we adopted before it was ours to wait for */
+    if (status != -1 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        sl_t_m_fail(file, line, "the master %s; log:\n%s",
+                    sl_t_status_text(status), sl_t_read(m->log));
+    }
+
+    sl_t_wait_dead_at(file, line, workers, ms);
+
+    if (sl_t_exists(m->pid_file)) {
+        sl_t_m_fail(file, line, "%s is left behind", m->pid_file);
+    }
+
+    if (sl_t_bad_exits(sl_t_read(m->log)) != m->killed) {
+        sl_t_m_fail(file, line, "workers that did not exit cleanly:\n%s",
+                    sl_t_read(m->log));
     }
 }
 

@@ -48,6 +48,8 @@ typedef struct {
 } sl_t_pids_t;
 
 void sl_t_master_fixture(TCase *tc);
+/* a TCase of s with that fixture and timeout (seconds) */
+TCase *sl_t_master_tcase(Suite *s, const char *name, double timeout);
 
 /*
  * Starts sluice in a fresh prefix with conf/t.conf made of: "daemon
@@ -102,6 +104,15 @@ int sl_t_alive(pid_t pid);
  */
 #define sl_t_master_reload(m, out, ms)                                        \
     sl_t_master_reload_at(__FILE__, __LINE__, m, out, ms)
+
+/*
+ * The master exits by itself: with status 0 (unless it is an adopted
+ * daemon, whose status is not ours to see), workers gone, the pid file
+ * removed, and no worker exit in the log that was not clean but those the
+ * test killed (m->killed). Fails the test otherwise.
+ */
+#define sl_t_master_expect_exit(m, workers, ms)                               \
+    sl_t_master_expect_exit_at(__FILE__, __LINE__, m, workers, ms)
 
 /* the open descriptors of pid; its "VmRSS", "VmData"... in kB; -1: gone */
 int sl_t_fd_count(pid_t pid);
@@ -196,6 +207,8 @@ void sl_t_wait_workers_at(const char *file, int line, sl_t_master_t *m,
     const sl_t_pids_t *old, sl_t_pids_t *out, int ms);
 void sl_t_wait_dead_at(const char *file, int line, const sl_t_pids_t *set,
     int ms);
+void sl_t_master_expect_exit_at(const char *file, int line,
+    sl_t_master_t *m, const sl_t_pids_t *workers, int ms);
 void sl_t_master_reload_at(const char *file, int line, sl_t_master_t *m,
     sl_t_pids_t *out, int ms);
 void sl_t_wait_log_at(const char *file, int line, const char *path,
