@@ -480,11 +480,36 @@ new_pid(void *data)
 }
 
 
+/*
+ * USR2 to m's master: its pid file becomes NAME.oldbin, and a new master
+ * writes the pid file; that one, its workers up, in m2 and w2.
+ */
+static void
+upgrade(sl_t_master_t *m, sl_t_master_t *m2, sl_t_pids_t *w2)
+{
+    new_pid_cond_t  c;
+
+    sl_t_signal(m->proc, SIGUSR2);
+    ck_assert_int_eq(sl_t_wait_pid_file(sl_t_printf("%s.oldbin",
+                                                    m->pid_file), T_WAIT),
+                     m->master);
+
+    c.path = m->pid_file;
+    c.not = m->master;
+    ck_assert_msg(sl_t_wait_for(new_pid, &c, m->pid_file, T_WAIT) == 0,
+                  "no new master in %s: %s", m->pid_file,
+                  sl_t_read(m->pid_file));
+
+    *m2 = *m;
+    m2->master = c.pid;
+    sl_t_wait_workers(m2, NULL, w2, T_WAIT);
+}
+
+
 static void
 binary_upgrade(const char *conf)
 {
     sl_t_traffic_t  *t;
-    new_pid_cond_t   c;
     sl_t_master_t    m, m2;
     sl_t_pids_t      w, w2;
     pid_t            ppid;
@@ -500,25 +525,15 @@ binary_upgrade(const char *conf)
     sl_t_traffic_wait(t, 100, T_TRAFFIC);
 
     /* USR2: the same binary started again, inheriting the sockets */
-    sl_t_signal(m.proc, SIGUSR2);
-    ck_assert_int_eq(sl_t_wait_pid_file(oldbin, T_WAIT), m.master);
-
-    c.path = m.pid_file;
-    c.not = m.master;
-    ck_assert_msg(sl_t_wait_for(new_pid, &c, m.pid_file, T_WAIT) == 0,
-                  "no new master in %s: %s", m.pid_file,
-                  sl_t_read(m.pid_file));
+    upgrade(&m, &m2, &w2);
 
     /* the new master is the old one's child, with workers of its own */
-    stat = sl_t_read(sl_t_printf("/proc/%d/stat", (int) c.pid));
+    stat = sl_t_read(sl_t_printf("/proc/%d/stat", (int) m2.master));
     ck_assert_ptr_nonnull(stat);
     p = strrchr(stat, ')');
     ck_assert_int_eq(sscanf(p + 1, " %c %d", &state, &ppid), 2);
     ck_assert_int_eq(ppid, m.master);
 
-    m2 = m;
-    m2.master = c.pid;
-    sl_t_wait_workers(&m2, NULL, &w2, T_WAIT);
     sl_t_traffic_wait(t, 100, T_TRAFFIC);
 
     /* QUIT to the old master: its workers finish, it goes */
@@ -555,7 +570,6 @@ END_TEST
 START_TEST(test_binary_upgrade_rollback)
 {
     sl_t_traffic_t  *t;
-    new_pid_cond_t   c;
     sl_t_master_t    m, m2;
     sl_t_pids_t      w, w2, w3, gone;
     char            *oldbin;
@@ -568,15 +582,7 @@ START_TEST(test_binary_upgrade_rollback)
     t = sl_t_traffic_start(m.port, SL_T_ECHO, T_CLIENTS);
     sl_t_traffic_wait(t, 50, T_TRAFFIC);
 
-    sl_t_signal(m.proc, SIGUSR2);
-    ck_assert_int_eq(sl_t_wait_pid_file(oldbin, T_WAIT), m.master);
-    c.path = m.pid_file;
-    c.not = m.master;
-    ck_assert_msg(sl_t_wait_for(new_pid, &c, m.pid_file, T_WAIT) == 0,
-                  "no new master in %s", m.pid_file);
-    m2 = m;
-    m2.master = c.pid;
-    sl_t_wait_workers(&m2, NULL, &w2, T_WAIT);
+    upgrade(&m, &m2, &w2);
 
     /* WINCH: the old workers go, the old master stays */
     sl_t_signal(m.proc, SIGWINCH);
@@ -637,7 +643,6 @@ environ_of(pid_t pid, const char *name)
 
 START_TEST(test_upgrade_env)
 {
-    new_pid_cond_t   c;
     sl_t_master_t    m, m2;
     sl_t_pids_t      w, w2;
     const char      *v;
@@ -653,14 +658,7 @@ START_TEST(test_upgrade_env)
     sl_t_master_start(&m, 1, 0, "env SL_T_KEEP;\nenv SL_T_SET=set;\n" V1);
     sl_t_workers(&m, &w);
 
-    sl_t_signal(m.proc, SIGUSR2);
-    c.path = m.pid_file;
-    c.not = m.master;
-    ck_assert_msg(sl_t_wait_for(new_pid, &c, m.pid_file, T_WAIT) == 0,
-                  "no new master in %s", m.pid_file);
-    m2 = m;
-    m2.master = c.pid;
-    sl_t_wait_workers(&m2, NULL, &w2, T_WAIT);
+    upgrade(&m, &m2, &w2);
 
     v = environ_of(m2.master, "SL_T_KEEP");
     ck_assert_msg(v != NULL && strcmp(v, "kept") == 0, "SL_T_KEEP=%s", v);
