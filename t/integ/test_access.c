@@ -239,22 +239,10 @@ END_TEST
 static void
 assert_conf_error(const char *rule, const char *msg)
 {
-    sl_t_out_t   out;
-    char        *dir;
-    int          rc;
-
-    dir = sl_t_mkdir();
-    sl_t_writef(dir, "conf/t.conf",
+    sl_t_conf_error(sl_t_printf(
         "error_log logs/error.log;\n"
-        "stream { server { listen unix:%s/s.sock; %s return x; } }\n",
-        dir, rule);
-
-    rc = sl_t_run(((char *const []) { "sluice", "-t", "-p", dir, "-c",
-                                      "conf/t.conf", NULL }), &out, T_IO);
-
-    ck_assert_msg(rc == 1 && strstr(out.err, msg) != NULL,
-                  "\"%s\": exit %d, stderr: %s (expected: %s)", rule, rc,
-                  out.err, msg);
+        "stream { server { listen unix:@DIR@/s.sock; %s return x; } }\n",
+        rule), msg);
 }
 
 START_TEST(test_access_conf_errors)

@@ -582,14 +582,9 @@ END_TEST
 
 START_TEST(test_env_directive)
 {
-    sl_t_out_t   o;
-    char        *dir = sl_t_mkdir();
-
     /* what a worker's environ holds is not visible from outside */
-    sl_t_write(dir, "conf/t.conf", "env TZ;\nenv SL_T_A=1;\nenv PATH;\n");
-    ck_assert_int_eq(sl_t_run(((char *[]) { "sluice", "-t", "-p", dir, "-c",
-                                            "conf/t.conf", NULL }),
-                              &o, T_WAIT), 0);
+    ck_assert_int_eq(sl_t_sluice_test("env TZ;\nenv SL_T_A=1;\nenv PATH;\n",
+                                      NULL), 0);
 }
 END_TEST
 

@@ -347,25 +347,13 @@ END_TEST
 static void
 assert_conf_error(const char *conf, const char *msg)
 {
-    sl_t_out_t   out;
-    char        *dir;
-    int          rc;
-
-    dir = sl_t_mkdir();
-    sl_t_writef(dir, "conf/t.conf", "error_log logs/error.log;\n%s\n", conf);
-    rc = sl_t_run(((char *const []) { "sluice", "-t", "-p", dir, "-c",
-                                      "conf/t.conf", NULL }), &out, T_IO);
-
-    ck_assert_msg(rc == 1 && strstr(out.err, msg) != NULL,
-                  "\"%s\": exit %d, stderr: %s (expected: %s)", conf, rc,
-                  out.err, msg);
+    sl_t_conf_error(sl_t_printf("error_log logs/error.log;\n%s\n", conf),
+                    msg);
 }
 
 START_TEST(test_pp_conf)
 {
-    sl_t_out_t   out;
-    char        *dir;
-    int          rc;
+    sl_t_out_t  out;
 
     assert_conf_error("stream { proxy_protocol_timeout x; "
                       "server { listen 127.0.0.1:1; return x; } }",
@@ -377,18 +365,14 @@ START_TEST(test_pp_conf)
                       "\"proxy_protocol_timeout\" directive");
 
     /* valid: on one of two listens of an address, and at both levels */
-    dir = sl_t_mkdir();
-    sl_t_writef(dir, "conf/t.conf",
+    ck_assert_msg(sl_t_sluice_test(
         "error_log logs/error.log;\n"
         "stream {\n"
         "    proxy_protocol_timeout 5s;\n"
         "    server { listen 127.0.0.1:1 proxy_protocol; return a; }\n"
         "    server { listen 127.0.0.1:1; server_name b; return b;\n"
         "             proxy_protocol_timeout 1m; }\n"
-        "}\n");
-    rc = sl_t_run(((char *const []) { "sluice", "-t", "-p", dir, "-c",
-                                      "conf/t.conf", NULL }), &out, T_IO);
-    ck_assert_msg(rc == 0, "sluice -t: %s", out.err);
+        "}\n", &out) == 0, "sluice -t: %s", out.err);
 }
 END_TEST
 

@@ -1385,17 +1385,9 @@ END_TEST
 
 START_TEST(test_not_built)
 {
-    sl_t_out_t   out;
-    char        *dir = sl_t_mkdir();
-
-    sl_t_write(dir, "conf/t.conf",
-               "stream { server { listen 127.0.0.1:1; ssl_protocols TLSv1.2; "
-               "return x; } }\n");
-    ck_assert_int_eq(sl_t_run(((char *[]) { "sluice", "-p", dir, "-c",
-                                            "conf/t.conf", "-t", NULL }),
-                              &out, T_IO), 1);
-    ck_assert_ptr_nonnull(strstr(out.err,
-                                 "unknown directive \"ssl_protocols\""));
+    sl_t_conf_error("stream { server { listen 127.0.0.1:1; "
+                    "ssl_protocols TLSv1.2; return x; } }\n",
+                    "unknown directive \"ssl_protocols\"");
 }
 END_TEST
 

@@ -246,6 +246,37 @@ sl_t_sluice_stop_at(const char *file, int line, sl_t_sluice_t *srv)
 }
 
 int
+sl_t_sluice_test_at(const char *file, int line, const char *conf,
+    sl_t_out_t *out)
+{
+    char  *dir = sl_t_mkdir_at(file, line);
+
+    sl_t_writef_at(file, line, dir, "conf/t.conf", "%s",
+                   sl_t_replace(conf, "@DIR@", dir));
+
+    return sl_t_run_at(file, line, NULL,
+                       ((char *const []) { "sluice", "-t", "-p", dir, "-c",
+                                           "conf/t.conf", NULL }),
+                       out, SL_T_STOP_MS);
+}
+
+void
+sl_t_conf_error_at(const char *file, int line, const char *conf,
+    const char *msg)
+{
+    sl_t_out_t  out;
+    int         rc;
+
+    rc = sl_t_sluice_test_at(file, line, conf, &out);
+
+    if (rc != 1 || strstr(out.err, msg) == NULL) {
+        sl_t_net_fail(file, line, "sluice -t: exit %d, stderr: %s "
+                      "(expected: %s); the configuration:\n%s", rc, out.err,
+                      msg, conf);
+    }
+}
+
+int
 sl_t_connect_at(const char *file, int line, const char *host, int port)
 {
     return sl_t_connect_buf_at(file, line, host, port, 0);

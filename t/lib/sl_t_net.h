@@ -36,6 +36,16 @@ typedef struct {
  */
 #define sl_t_sluice_start_file(srv, file, conf)                               \
     sl_t_sluice_start_at(__FILE__, __LINE__, srv, file, conf)
+/*
+ * "sluice -t" on a fresh prefix whose conf/t.conf is conf with every
+ * "@DIR@" replaced by the prefix: its exit status; what it wrote in out
+ * (may be NULL).
+ */
+#define sl_t_sluice_test(conf, out)                                           \
+    sl_t_sluice_test_at(__FILE__, __LINE__, conf, out)
+/* "sluice -t" on conf (as above) exits with 1, msg in what it wrote */
+#define sl_t_conf_error(conf, msg)                                            \
+    sl_t_conf_error_at(__FILE__, __LINE__, conf, msg)
 /* TERM, then its exit status must be 0 (valgrind's errors make it 97) */
 #define sl_t_sluice_stop(srv)                                                 \
     sl_t_sluice_stop_at(__FILE__, __LINE__, srv)
@@ -84,6 +94,10 @@ long long sl_t_msec(void);
 void sl_t_sluice_start_at(const char *file, int line, sl_t_sluice_t *srv,
     const char *conf_file, const char *conf);
 void sl_t_sluice_stop_at(const char *file, int line, sl_t_sluice_t *srv);
+int sl_t_sluice_test_at(const char *file, int line, const char *conf,
+    sl_t_out_t *out);
+void sl_t_conf_error_at(const char *file, int line, const char *conf,
+    const char *msg);
 int sl_t_connect_at(const char *file, int line, const char *host, int port);
 int sl_t_connect_buf_at(const char *file, int line, const char *host,
     int port, int size);
