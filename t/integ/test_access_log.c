@@ -54,33 +54,7 @@ logf_path(sl_t_sluice_t *srv, const char *name)
     return sl_t_path(srv->dir, sl_t_printf("logs/%s", name));
 }
 
-/* the file once it holds n lines (a line is written whole) */
-static int
-has_lines(void *data)
-{
-    char  **arg = data, *text;
-    int     n = 0;
-
-    text = sl_t_read(arg[0]);
-    for (; text != NULL && *text != '\0'; text++) {
-        n += *text == '\n';
-    }
-
-    return n >= atoi(arg[1]);
-}
-
-static char *
-wait_lines(const char *path, int n)
-{
-    char  *arg[2];
-
-    arg[0] = (char *) path;
-    arg[1] = sl_t_printf("%d", n);
-    ck_assert_msg(sl_t_wait_for(has_lines, arg, path, sl_t_timeout(T_IO))
-                  == 0, "%s did not get %d lines: \"%s\"", path, n,
-                  sl_t_read(path) ? sl_t_read(path) : "(none)");
-    return sl_t_read(path);
-}
+#define wait_lines(path, n)  sl_t_wait_lines(path, n, T_IO)
 
 START_TEST(test_log_exact_line)
 {

@@ -85,31 +85,11 @@ exchange(sl_t_sluice_t *srv, const void *bytes, size_t len)
 
 #define exchange_lit(srv, lit)  exchange(srv, lit, sizeof(lit) - 1)
 
-static int
-has_lines(void *data)
-{
-    char  **arg = data, *text;
-    int     n = 0;
-
-    text = sl_t_read(arg[0]);
-    for (; text != NULL && *text != '\0'; text++) {
-        n += *text == '\n';
-    }
-
-    return n >= atoi(arg[1]);
-}
-
 /* the access log once it holds n lines */
 static char *
 pp_log(sl_t_sluice_t *srv, int n)
 {
-    char  *arg[2];
-
-    arg[0] = sl_t_path(srv->dir, "logs/pp.log");
-    arg[1] = sl_t_printf("%d", n);
-    ck_assert_msg(sl_t_wait_for(has_lines, arg, arg[0], sl_t_timeout(T_IO))
-                  == 0, "pp.log did not get %d lines", n);
-    return sl_t_read(arg[0]);
+    return sl_t_wait_lines(sl_t_path(srv->dir, "logs/pp.log"), n, T_IO);
 }
 
 START_TEST(test_pp_v1)

@@ -1152,6 +1152,30 @@ sl_t_cond_file(void *data)
 }
 
 
+typedef struct {
+    const char    *path;
+    int            lines;       /* at least */
+} sl_t_lines_cond_t;
+
+static int
+sl_t_cond_lines(void *data)
+{
+    sl_t_lines_cond_t  *c = data;
+    sl_t_str_t          s = { NULL, 0, 0 };
+    size_t              i;
+    int                 n = 0;
+
+    if (sl_t_slurp(c->path, &s) == 0) {
+        for (i = 0; i < s.len; i++) {
+            n += s.data[i] == '\n';
+        }
+    }
+
+    free(s.data);
+    return n >= c->lines;
+}
+
+
 static int
 sl_t_cond_gone(void *data)
 {
@@ -1219,6 +1243,22 @@ sl_t_wait_file_at(const char *file, int line, const char *path,
 
     sl_t_fail(file, line, "no \"%s\" in \"%s\" after %d ms; it holds:\n%s",
               needle, path, sl_t_timeout(timeout_ms), sl_t_file_text(path));
+}
+
+
+char *
+sl_t_wait_lines_at(const char *file, int line, const char *path, int n,
+    int timeout_ms)
+{
+    sl_t_lines_cond_t  c = { path, n };
+
+    if (sl_t_wait(sl_t_cond_lines, &c, path, 0, timeout_ms) != 0) {
+        sl_t_fail(file, line, "\"%s\" did not get %d lines after %d ms; it "
+                  "holds:\n%s", path, n, sl_t_timeout(timeout_ms),
+                  sl_t_file_text(path));
+    }
+
+    return sl_t_read_at(file, line, path);
 }
 
 

@@ -157,6 +157,9 @@ int sl_t_wait_for(sl_t_cond_pt cond, void *data, const char *path,
     sl_t_wait_file_at(__FILE__, __LINE__, path, needle, ms)
 #define sl_t_wait_gone(path, ms)                                              \
     sl_t_wait_gone_at(__FILE__, __LINE__, path, ms)
+/* until path holds n lines at least (a line is written whole); its text */
+#define sl_t_wait_lines(path, n, ms)                                          \
+    sl_t_wait_lines_at(__FILE__, __LINE__, path, n, ms)
 /* until the file holds a whole line with a pid; returns the pid */
 #define sl_t_wait_pid_file(path, ms)                                          \
     sl_t_wait_pid_file_at(__FILE__, __LINE__, path, ms)
@@ -189,6 +192,8 @@ sl_t_proc_t *sl_t_adopt_at(const char *file, int line, pid_t pid);
 void sl_t_signal_at(const char *file, int line, sl_t_proc_t *p, int signo);
 void sl_t_wait_file_at(const char *file, int line, const char *path,
     const char *needle, int timeout_ms);
+char *sl_t_wait_lines_at(const char *file, int line, const char *path,
+    int n, int timeout_ms);
 void sl_t_wait_gone_at(const char *file, int line, const char *path,
     int timeout_ms);
 pid_t sl_t_wait_pid_file_at(const char *file, int line, const char *path,
