@@ -205,18 +205,10 @@ sl_drain_connections(sl_event_loop_t *loop)
     }
 }
 
-sl_int_t
-sl_connection_error(sl_connection_t *c, sl_err_t err, const char *text)
+sl_uint_t
+sl_connection_peer_errno(sl_err_t err)
 {
-    sl_uint_t  level;
-
-    if (err == ECONNRESET && c->log_error == SL_ERROR_IGNORE_ECONNRESET) {
-        return SL_ERROR;
-    }
-
     switch (err) {
-
-    /* what a peer or the network does to us: not our fault */
     case 0:
     case ECONNRESET:
     case EPIPE:
@@ -227,10 +219,27 @@ sl_connection_error(sl_connection_t *c, sl_err_t err, const char *text)
     case ENETUNREACH:
     case EHOSTDOWN:
     case EHOSTUNREACH:
-        level = c->log_error == SL_ERROR_ERR ? SL_LOG_ERR : SL_LOG_INFO;
-        break;
+        return 1;
 
     default:
+        return 0;
+    }
+}
+
+sl_int_t
+sl_connection_error(sl_connection_t *c, sl_err_t err, const char *text)
+{
+    sl_uint_t  level;
+
+    if (err == ECONNRESET && c->log_error == SL_ERROR_IGNORE_ECONNRESET) {
+        return SL_ERROR;
+    }
+
+    if (sl_connection_peer_errno(err)) {
+        /* not our fault */
+        level = c->log_error == SL_ERROR_ERR ? SL_LOG_ERR : SL_LOG_INFO;
+
+    } else {
         level = SL_LOG_CRIT;
     }
 

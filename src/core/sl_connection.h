@@ -188,6 +188,8 @@ void sl_reusable_connection(sl_connection_t *c, sl_uint_t reusable);
  */
 sl_int_t sl_connection_error(sl_connection_t *c, sl_err_t err,
     const char *text);
+/* is err what a peer or the network does to us (a reset...), not a fault */
+sl_uint_t sl_connection_peer_errno(sl_err_t err);
 sl_int_t sl_connection_local_sockaddr(sl_connection_t *c, sl_str_t *s,
     sl_uint_t port);
 sl_int_t sl_tcp_nodelay(sl_connection_t *c);

@@ -119,25 +119,9 @@ sl_ssl_connection_error(sl_connection_t *c, int sslerr, sl_err_t err,
 {
     sl_uint_t  level = SL_LOG_CRIT;
 
-    if (sslerr == SSL_ERROR_SYSCALL) {
-        switch (err) {
-        case 0:
-        case ECONNRESET:
-        case EPIPE:
-        case ENOTCONN:
-        case ETIMEDOUT:
-        case ECONNREFUSED:
-        case ENETDOWN:
-        case ENETUNREACH:
-        case EHOSTDOWN:
-        case EHOSTUNREACH:
-            level = SL_LOG_INFO;
-            break;
-        default:
-            break;
-        }
-
-    } else if (sslerr == SSL_ERROR_SSL && sl_ssl_peer_error(ERR_peek_error()))
+    /* what the peer or the network did: not our fault */
+    if ((sslerr == SSL_ERROR_SYSCALL && sl_connection_peer_errno(err))
+        || (sslerr == SSL_ERROR_SSL && sl_ssl_peer_error(ERR_peek_error())))
     {
         level = SL_LOG_INFO;
     }
