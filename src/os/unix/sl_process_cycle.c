@@ -116,6 +116,26 @@ sl_block_signals(sl_log_t *log)
     return sl_init_signals(log);
 }
 
+/* worker_rlimit_nofile, where set: in a worker, or the single process */
+static void
+sl_set_rlimit_nofile(sl_cycle_t *cycle, sl_core_conf_t *ccf)
+{
+    struct rlimit  rlmt;
+
+    if (ccf->rlimit_nofile == SL_CONF_UNSET) {
+        return;
+    }
+
+    rlmt.rlim_cur = (rlim_t) ccf->rlimit_nofile;
+    rlmt.rlim_max = (rlim_t) ccf->rlimit_nofile;
+
+    if (setrlimit(RLIMIT_NOFILE, &rlmt) == -1) {
+        sl_log_error(SL_LOG_ALERT, cycle->log, errno,
+                     "setrlimit(RLIMIT_NOFILE, %i) failed",
+                     ccf->rlimit_nofile);
+    }
+}
+
 /*
  * Binds, detaches, writes the pid file. SL_DONE in the process that
  * started a daemon: it has nothing more to do; SL_ABORT there when the
@@ -125,19 +145,11 @@ static sl_int_t
 sl_start(sl_master_t *m, sl_core_conf_t *ccf)
 {
     sl_cycle_t     *cycle = m->cycle;
-    struct rlimit   rlmt;
     sl_fd_t         ready = SL_INVALID_FILE;
     sl_int_t        rc;
 
-    if (!ccf->master && ccf->rlimit_nofile != SL_CONF_UNSET) {
-        rlmt.rlim_cur = (rlim_t) ccf->rlimit_nofile;
-        rlmt.rlim_max = (rlim_t) ccf->rlimit_nofile;
-
-        if (setrlimit(RLIMIT_NOFILE, &rlmt) == -1) {
-            sl_log_error(SL_LOG_ALERT, cycle->log, errno,
-                         "setrlimit(RLIMIT_NOFILE, %i) failed",
-                         ccf->rlimit_nofile);
-        }
+    if (!ccf->master) {
+        sl_set_rlimit_nofile(cycle, ccf);
     }
 
     if (sl_open_listening_sockets(cycle) != SL_OK) {
@@ -1266,7 +1278,6 @@ sl_worker_init(sl_master_t *m, sl_uint_t n)
 {
     sl_cycle_t      *cycle = m->cycle;
     sl_core_conf_t  *ccf = sl_ccf(cycle);
-    struct rlimit    rlmt;
     char           **env;
 
     env = sl_environment(cycle->pool, ccf, m->environ, NULL);
@@ -1282,16 +1293,7 @@ sl_worker_init(sl_master_t *m, sl_uint_t n)
                      "setpriority(%i) failed", ccf->priority);
     }
 
-    if (ccf->rlimit_nofile != SL_CONF_UNSET) {
-        rlmt.rlim_cur = (rlim_t) ccf->rlimit_nofile;
-        rlmt.rlim_max = (rlim_t) ccf->rlimit_nofile;
-
-        if (setrlimit(RLIMIT_NOFILE, &rlmt) == -1) {
-            sl_log_error(SL_LOG_ALERT, cycle->log, errno,
-                         "setrlimit(RLIMIT_NOFILE, %i) failed",
-                         ccf->rlimit_nofile);
-        }
-    }
+    sl_set_rlimit_nofile(cycle, ccf);
 
     if (sl_worker_user(cycle, ccf) != SL_OK) {
         return SL_ERROR;
