@@ -26,17 +26,7 @@
 #endif
 
 /* what the server said before it closed: "ok\n", or "" when denied */
-static char *
-answer(int fd)
-{
-    char    buf[256];
-    size_t  n;
-
-    n = sl_t_recv_all(fd, buf, sizeof(buf) - 1, NULL, T_IO);
-    close(fd);
-    buf[n] = '\0';
-    return sl_t_printf("%s", buf);
-}
+#define answer(fd)  sl_t_recv_text(fd, NULL, T_IO)
 
 /* sluice with the rules in a server on 127.0.0.1:@PORT@ (and more) */
 static void

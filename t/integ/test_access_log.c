@@ -35,17 +35,11 @@
 static char *
 session(int fd, const char *what)
 {
-    char    buf[256];
-    size_t  n;
-
     if (what != NULL) {
         sl_t_send_all(fd, what, strlen(what), T_IO);
     }
 
-    n = sl_t_recv_all(fd, buf, sizeof(buf) - 1, NULL, T_IO);
-    close(fd);
-    buf[n] = '\0';
-    return sl_t_printf("%s", buf);
+    return sl_t_recv_text(fd, NULL, T_IO);
 }
 
 static char *

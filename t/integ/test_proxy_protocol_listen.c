@@ -69,18 +69,13 @@ start(sl_t_sluice_t *srv, const char *more)
 static char *
 exchange(sl_t_sluice_t *srv, const void *bytes, size_t len)
 {
-    char    buf[512];
-    size_t  n;
-    int     fd, reset;
+    int  fd, reset;
 
     /* a rejected client may be reset: what it sent was not all read */
     fd = sl_t_connect("127.0.0.1", srv->port);
     sl_t_send_all(fd, bytes, len, T_IO);
     ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
-    n = sl_t_recv_all(fd, buf, sizeof(buf) - 1, &reset, T_IO);
-    close(fd);
-    buf[n] = '\0';
-    return sl_t_printf("%s", buf);
+    return sl_t_recv_text(fd, &reset, T_IO);
 }
 
 #define exchange_lit(srv, lit)  exchange(srv, lit, sizeof(lit) - 1)
@@ -152,6 +147,23 @@ START_TEST(test_pp_no_addresses)
 }
 END_TEST
 
+/* the bytes sent one at a time, each in a segment of its own */
+static char *
+bytewise(sl_t_sluice_t *srv, const char *bytes, size_t len)
+{
+    size_t  i;
+    int     fd, one = 1;
+
+    fd = sl_t_connect("127.0.0.1", srv->port);
+    ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+                                sizeof(one)), 0);
+    for (i = 0; i < len; i++) {
+        sl_t_send_all(fd, bytes + i, 1, T_IO);
+    }
+
+    return sl_t_recv_text(fd, NULL, T_IO);
+}
+
 /* a header that comes a byte at a time is read when it is whole */
 START_TEST(test_pp_byte_by_byte)
 {
@@ -159,33 +171,13 @@ START_TEST(test_pp_byte_by_byte)
     const char    *h1 = "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n";
     static const char  h2[] = SIG "\x21\x11\x00\x0c" "\x01\x02\x03\x04"
                               "\x05\x06\x07\x08" "\x00\x03" "\x00\x04";
-    char           buf[256];
-    size_t         i, n;
-    int            fd, one = 1;
 
     start_on(&srv, sl_t_backend(_i), "");
 
-    fd = sl_t_connect("127.0.0.1", srv.port);
-    ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-                                sizeof(one)), 0);
-    for (i = 0; i < strlen(h1); i++) {
-        sl_t_send_all(fd, h1 + i, 1, T_IO);
-    }
-    n = sl_t_recv_all(fd, buf, sizeof(buf) - 1, NULL, T_IO);
-    close(fd);
-    buf[n] = '\0';
-    ck_assert_str_eq(buf, "1.2.3.4:1>5.6.7.8:2|127.0.0.1\n");
-
-    fd = sl_t_connect("127.0.0.1", srv.port);
-    ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-                                sizeof(one)), 0);
-    for (i = 0; i < sizeof(h2) - 1; i++) {
-        sl_t_send_all(fd, h2 + i, 1, T_IO);
-    }
-    n = sl_t_recv_all(fd, buf, sizeof(buf) - 1, NULL, T_IO);
-    close(fd);
-    buf[n] = '\0';
-    ck_assert_str_eq(buf, "1.2.3.4:3>5.6.7.8:4|127.0.0.1\n");
+    ck_assert_str_eq(bytewise(&srv, h1, strlen(h1)),
+                     "1.2.3.4:1>5.6.7.8:2|127.0.0.1\n");
+    ck_assert_str_eq(bytewise(&srv, h2, sizeof(h2) - 1),
+                     "1.2.3.4:3>5.6.7.8:4|127.0.0.1\n");
 
     sl_t_sluice_stop(&srv);
 }
@@ -195,8 +187,6 @@ END_TEST
 START_TEST(test_pp_data_after_header)
 {
     sl_t_sluice_t  srv;
-    char           buf[64];
-    size_t         n;
     int            fd;
 
     sl_t_sluice_start(&srv,
@@ -207,10 +197,7 @@ START_TEST(test_pp_data_after_header)
     fd = sl_t_connect("127.0.0.1", srv.port);
     sl_t_send_all(fd, "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nhello", 37, T_IO);
     ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
-    n = sl_t_recv_all(fd, buf, sizeof(buf) - 1, NULL, T_IO);
-    close(fd);
-    buf[n] = '\0';
-    ck_assert_str_eq(buf, "hello");
+    ck_assert_str_eq(sl_t_recv_text(fd, NULL, T_IO), "hello");
 
     sl_t_sluice_stop(&srv);
 }

@@ -456,3 +456,15 @@ sl_t_rss_kb(pid_t pid)
     p = strstr(status, "VmRSS:");
     return p != NULL ? strtol(p + 6, NULL, 10) : -1;
 }
+
+char *
+sl_t_recv_text_at(const char *file, int line, int fd, int *reset, int ms)
+{
+    char    buf[4096];
+    size_t  n;
+
+    n = sl_t_recv_all_at(file, line, fd, buf, sizeof(buf) - 1, reset, ms);
+    close(fd);
+    buf[n] = '\0';
+    return sl_t_printf("%s", buf);
+}

@@ -85,6 +85,9 @@ int sl_t_have_ipv6(void);
  */
 #define sl_t_recv_all(fd, buf, size, reset, ms)                               \
     sl_t_recv_all_at(__FILE__, __LINE__, fd, buf, size, reset, ms)
+/* the same into a string (at most 4 KiB), then fd is closed */
+#define sl_t_recv_text(fd, reset, ms)                                         \
+    sl_t_recv_text_at(__FILE__, __LINE__, fd, reset, ms)
 
 /* the resident memory of a process, in kB */
 long sl_t_rss_kb(pid_t pid);
@@ -106,5 +109,7 @@ void sl_t_send_all_at(const char *file, int line, int fd, const void *buf,
     size_t len, int ms);
 size_t sl_t_recv_all_at(const char *file, int line, int fd, void *buf,
     size_t size, int *reset, int ms);
+char *sl_t_recv_text_at(const char *file, int line, int fd, int *reset,
+    int ms);
 
 #endif /* SL_T_NET_H */
