@@ -189,9 +189,12 @@ sl_stream_upstream_srv_conf_t *sl_stream_upstream_create_round_robin(
  */
 sl_stream_upstream_rr_peer_t *sl_stream_upstream_rr_best(
     sl_stream_upstream_rr_peer_data_t *rrp, sl_str_t *server, sl_uint_t *pi);
-/* from the primary list to the backup one, nothing of it tried; 0: none */
-sl_uint_t sl_stream_upstream_rr_to_backup(
-    sl_stream_upstream_rr_peer_data_t *rrp);
+/*
+ * When no primary peer can be had: get() again on the backup list, if
+ * there is one and it can; else SL_BUSY, pc->name the group's.
+ */
+sl_int_t sl_stream_upstream_rr_try_backup(sl_peer_connection_t *pc,
+    sl_stream_upstream_rr_peer_data_t *rrp, sl_event_get_peer_pt get);
 /* fills pc from peer, counts the connection and marks it tried */
 void sl_stream_upstream_rr_use_peer(sl_peer_connection_t *pc,
     sl_stream_upstream_rr_peer_data_t *rrp,

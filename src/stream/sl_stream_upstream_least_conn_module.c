@@ -84,7 +84,7 @@ sl_stream_upstream_get_least_conn_peer(sl_peer_connection_t *pc, void *data)
     sl_stream_upstream_rr_peers_t      *peers = rrp->peers;
     sl_stream_upstream_rr_peer_t       *peer, *best = NULL;
     sl_uint_t                           i, p = 0, many = 0;
-    sl_int_t                            total = 0, rc;
+    sl_int_t                            total = 0;
     time_t                              now = rrp->time->sec;
 
     pc->connection = NULL;
@@ -136,15 +136,8 @@ sl_stream_upstream_get_least_conn_peer(sl_peer_connection_t *pc, void *data)
 
 failed:
 
-    if (sl_stream_upstream_rr_to_backup(rrp)) {
-        rc = sl_stream_upstream_get_least_conn_peer(pc, rrp);
-        if (rc != SL_BUSY) {
-            return rc;
-        }
-    }
-
-    pc->name = peers->name;
-    return SL_BUSY;
+    return sl_stream_upstream_rr_try_backup(pc, rrp,
+                                      sl_stream_upstream_get_least_conn_peer);
 }
 
 static char *

@@ -253,7 +253,8 @@ sl_stream_upstream_rr_best(sl_stream_upstream_rr_peer_data_t *rrp,
     return best;
 }
 
-sl_uint_t
+/* from the primary list to the backup one: nothing of it was tried */
+static sl_uint_t
 sl_stream_upstream_rr_to_backup(sl_stream_upstream_rr_peer_data_t *rrp)
 {
     sl_uint_t  i, n;
@@ -281,7 +282,6 @@ sl_stream_upstream_get_round_robin_peer(sl_peer_connection_t *pc,
     sl_stream_upstream_rr_peers_t      *peers = rrp->peers;
     sl_stream_upstream_rr_peer_t       *peer;
     sl_uint_t                           i = 0;
-    sl_int_t                            rc;
 
     pc->connection = NULL;
 
@@ -310,8 +310,19 @@ sl_stream_upstream_get_round_robin_peer(sl_peer_connection_t *pc,
 
 failed:
 
+    return sl_stream_upstream_rr_try_backup(pc, rrp,
+                                     sl_stream_upstream_get_round_robin_peer);
+}
+
+sl_int_t
+sl_stream_upstream_rr_try_backup(sl_peer_connection_t *pc,
+    sl_stream_upstream_rr_peer_data_t *rrp, sl_event_get_peer_pt get)
+{
+    sl_stream_upstream_rr_peers_t  *peers = rrp->peers;
+    sl_int_t                        rc;
+
     if (sl_stream_upstream_rr_to_backup(rrp)) {
-        rc = sl_stream_upstream_get_round_robin_peer(pc, rrp);
+        rc = get(pc, rrp);
         if (rc != SL_BUSY) {
             return rc;
         }
