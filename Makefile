@@ -6,7 +6,8 @@
 #   make test           build and run every unit and integration suite
 #   make test-sanitize  the same, built with ASan + UBSan in objs-sanitize/
 #   make test-valgrind  the same under valgrind (no leaks, no errors)
-#   make certs          a throwaway certificate for conf/tls-echo.conf
+#   make certs          throwaway certificates for conf/tls-echo.conf and
+#                       conf/tls-proxy.conf
 #   make install        install (honours DESTDIR)
 #   make fuzz           libFuzzer on the configuration language (not a test)
 #   make clean          remove the build directories (objs*)
@@ -63,10 +64,12 @@ clean:
 
 .PHONY: default build run test test-sanitize test-valgrind install clean
 
-# make certs -- a throwaway self-signed certificate for conf/tls-echo.conf
-# (conf/tls-echo.crt and .key, kept when they exist; FORCE=1 remakes them)
+# make certs -- throwaway self-signed certificates for conf/tls-echo.conf
+# and conf/tls-proxy.conf (conf/NAME.crt and .key, kept when they exist;
+# FORCE=1 remakes them)
 certs:
 	sh t/mkcert.sh conf tls-echo
+	sh t/mkcert.sh conf tls-proxy
 
 .PHONY: certs
 

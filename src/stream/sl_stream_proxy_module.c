@@ -16,6 +16,16 @@
  * on which nothing moved; proxy_upload_rate and proxy_download_rate hold a
  * direction to bytes per second as nginx counts them.
  *
+ * With proxy_protocol a PROXY protocol header (v1, or v2 with
+ * proxy_protocol_version) goes to each attempt's connection before any
+ * client byte. With proxy_ssl the connection is TLS: the client handshake
+ * runs after the connect within proxy_connect_timeout (again), the
+ * certificate is checked (proxy_ssl_verify), and a failure of either is a
+ * failed attempt; the relay is the same, through the connection's I/O
+ * vector. proxy_splice (Linux) moves plain TCP through a pipe per
+ * direction with splice(2) whenever no rate, header or buffered byte
+ * stands in the way; the counters are the same either way.
+ *
  * Every attempt leaves a record for $upstream_addr, $upstream_bytes_sent,
  * $upstream_bytes_received, $upstream_connect_time,
  * $upstream_first_byte_time and $upstream_session_time, written as nginx
@@ -26,8 +36,11 @@
 #include "sl_event.h"
 #include "sl_stream.h"
 #include "sl_stream_upstream.h"
+#include "sl_stream_proxy_protocol.h"
+#include "sl_ssl.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 
 typedef struct {
     struct sockaddr                 *sockaddr;
@@ -46,11 +59,40 @@ typedef struct {
     sl_flag_t                        next_upstream;
     sl_flag_t                        half_close;
     sl_flag_t                        socket_keepalive;
+    sl_flag_t                        proxy_protocol;
+    sl_flag_t                        splice;
+    sl_uint_t                        proxy_protocol_version;
     sl_stream_proxy_local_t         *local;     /* NULL: proxy_bind off */
+
+    /* TLS to the servers */
+    sl_flag_t                        ssl_enable;
+    sl_flag_t                        ssl_session_reuse;
+    sl_flag_t                        ssl_server_name;
+    sl_flag_t                        ssl_verify;
+    sl_uint_t                        ssl_protocols;
+    sl_uint_t                        ssl_verify_depth;
+    sl_str_t                         ssl_ciphers;
+    sl_str_t                         ssl_certificate;
+    sl_str_t                         ssl_certificate_key;
+    sl_str_t                         ssl_trusted_certificate;
+    sl_array_t                      *ssl_passwords;
+    sl_array_t                      *ssl_conf_commands;     /* sl_str_t[2] */
+    sl_stream_complex_value_t       *ssl_name;
+    sl_ssl_t                        *ssl;       /* NULL: proxy_ssl off */
+    sl_array_t                      *ssl_sessions;
 
     sl_stream_upstream_srv_conf_t   *upstream;
     sl_stream_complex_value_t       *upstream_value;
 } sl_stream_proxy_srv_conf_t;
+
+/* proxy_ssl_session_reuse: the last session of a server, by its address */
+#define SL_STREAM_PROXY_SSL_SESSIONS  64
+
+typedef struct {
+    u_char                           name[SL_SOCKADDR_STRLEN];
+    size_t                           len;
+    SSL_SESSION                     *session;
+} sl_stream_proxy_ssl_session_t;
 
 /* one attempt, for the $upstream_* variables */
 typedef struct {
@@ -66,6 +108,10 @@ typedef struct {
 typedef struct {
     sl_buf_t                         buf;       /* start NULL: none held */
     off_t                            received;  /* from src */
+    /* proxy_splice: the kernel's pipe, and what it holds */
+    int                              pipe[2];   /* -1: none */
+    size_t                           pipe_len;
+    size_t                           pipe_size;
     unsigned                         preread:1; /* buf is s->preread */
     unsigned                         shut:1;    /* dst got our FIN */
 } sl_stream_proxy_pipe_t;
@@ -81,8 +127,18 @@ typedef struct {
     sl_stream_proxy_pipe_t           down;      /* upstream -> client */
     sl_bufcache_t                   *cache;
 
+    /* proxy_protocol: the header, sent to each attempt before any data */
+    u_char                          *header;
+    size_t                           header_len;
+    size_t                           header_sent;
+
+    sl_str_t                         upstream_host;  /* proxy_pass's */
+    sl_str_t                         ssl_name;      /* checked, sent */
+
     unsigned                         connected:1;
     unsigned                         reset:1;   /* close with a reset */
+    unsigned                         splice:1;  /* splice(2) may be used */
+    unsigned                         spliced:1; /* it was: logged once */
 } sl_stream_proxy_ctx_t;
 
 static sl_int_t sl_stream_proxy_add_variables(sl_conf_t *cf);
@@ -94,6 +150,13 @@ static char *sl_stream_proxy_pass(sl_conf_t *cf, sl_command_t *cmd,
 static char *sl_stream_proxy_bind(sl_conf_t *cf, sl_command_t *cmd,
     void *conf);
 
+static char *sl_stream_proxy_ssl_password_file(sl_conf_t *cf,
+    sl_command_t *cmd, void *conf);
+static char *sl_stream_proxy_ssl_conf_command(sl_conf_t *cf,
+    sl_command_t *cmd, void *conf);
+static char *sl_stream_proxy_ssl_name(sl_conf_t *cf, sl_command_t *cmd,
+    void *conf);
+
 static void sl_stream_proxy_connect(sl_stream_session_t *s);
 static void sl_stream_proxy_process(sl_stream_session_t *s);
 static void sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc);
@@ -101,6 +164,23 @@ static void sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc);
 static sl_conf_num_bounds_t  sl_stream_proxy_buffer_bounds = {
     sl_conf_check_num_bounds, 1, -1
 };
+
+static sl_conf_num_bounds_t  sl_stream_proxy_version_bounds = {
+    sl_conf_check_num_bounds, 1, 2
+};
+
+static sl_conf_bitmask_t  sl_stream_proxy_ssl_protocols[] = {
+    { sl_string("SSLv2"), SL_SSL_SSLv2 },
+    { sl_string("SSLv3"), SL_SSL_SSLv3 },
+    { sl_string("TLSv1"), SL_SSL_TLSv1 },
+    { sl_string("TLSv1.1"), SL_SSL_TLSv1_1 },
+    { sl_string("TLSv1.2"), SL_SSL_TLSv1_2 },
+    { sl_string("TLSv1.3"), SL_SSL_TLSv1_3 },
+    { sl_null_string, 0 }
+};
+
+#define SL_PROXY_CONF  (SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF)
+#define SL_PROXY_OFF(f)  offsetof(sl_stream_proxy_srv_conf_t, f)
 
 static sl_command_t  sl_stream_proxy_commands[] = {
 
@@ -181,11 +261,84 @@ static sl_command_t  sl_stream_proxy_commands[] = {
       offsetof(sl_stream_proxy_srv_conf_t, next_upstream_timeout),
       NULL },
 
+    { sl_string("proxy_protocol"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, proxy_protocol),
+      NULL },
+
+    { sl_string("proxy_protocol_version"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_TAKE1,
+      sl_conf_set_num_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, proxy_protocol_version),
+      &sl_stream_proxy_version_bounds },
+
+    { sl_string("proxy_splice"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_proxy_srv_conf_t, splice),
+      NULL },
+
     { sl_string("proxy_half_close"),
       SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_FLAG,
       sl_conf_set_flag_slot,
       SL_STREAM_SRV_CONF_OFFSET,
       offsetof(sl_stream_proxy_srv_conf_t, half_close),
+      NULL },
+
+    { sl_string("proxy_ssl"), SL_PROXY_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot, SL_STREAM_SRV_CONF_OFFSET,
+      SL_PROXY_OFF(ssl_enable), NULL },
+
+    { sl_string("proxy_ssl_protocols"), SL_PROXY_CONF | SL_CONF_1MORE,
+      sl_conf_set_bitmask_slot, SL_STREAM_SRV_CONF_OFFSET,
+      SL_PROXY_OFF(ssl_protocols), &sl_stream_proxy_ssl_protocols },
+
+    { sl_string("proxy_ssl_ciphers"), SL_PROXY_CONF | SL_CONF_TAKE1,
+      sl_conf_set_str_slot, SL_STREAM_SRV_CONF_OFFSET,
+      SL_PROXY_OFF(ssl_ciphers), NULL },
+
+    { sl_string("proxy_ssl_name"), SL_PROXY_CONF | SL_CONF_TAKE1,
+      sl_stream_proxy_ssl_name, SL_STREAM_SRV_CONF_OFFSET, 0, NULL },
+
+    { sl_string("proxy_ssl_server_name"), SL_PROXY_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot, SL_STREAM_SRV_CONF_OFFSET,
+      SL_PROXY_OFF(ssl_server_name), NULL },
+
+    { sl_string("proxy_ssl_verify"), SL_PROXY_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot, SL_STREAM_SRV_CONF_OFFSET,
+      SL_PROXY_OFF(ssl_verify), NULL },
+
+    { sl_string("proxy_ssl_verify_depth"), SL_PROXY_CONF | SL_CONF_TAKE1,
+      sl_conf_set_num_slot, SL_STREAM_SRV_CONF_OFFSET,
+      SL_PROXY_OFF(ssl_verify_depth), NULL },
+
+    { sl_string("proxy_ssl_trusted_certificate"),
+      SL_PROXY_CONF | SL_CONF_TAKE1,
+      sl_conf_set_str_slot, SL_STREAM_SRV_CONF_OFFSET,
+      SL_PROXY_OFF(ssl_trusted_certificate), NULL },
+
+    { sl_string("proxy_ssl_certificate"), SL_PROXY_CONF | SL_CONF_TAKE1,
+      sl_conf_set_str_slot, SL_STREAM_SRV_CONF_OFFSET,
+      SL_PROXY_OFF(ssl_certificate), NULL },
+
+    { sl_string("proxy_ssl_certificate_key"), SL_PROXY_CONF | SL_CONF_TAKE1,
+      sl_conf_set_str_slot, SL_STREAM_SRV_CONF_OFFSET,
+      SL_PROXY_OFF(ssl_certificate_key), NULL },
+
+    { sl_string("proxy_ssl_password_file"), SL_PROXY_CONF | SL_CONF_TAKE1,
+      sl_stream_proxy_ssl_password_file, SL_STREAM_SRV_CONF_OFFSET, 0,
+      NULL },
+
+    { sl_string("proxy_ssl_session_reuse"), SL_PROXY_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot, SL_STREAM_SRV_CONF_OFFSET,
+      SL_PROXY_OFF(ssl_session_reuse), NULL },
+
+    { sl_string("proxy_ssl_conf_command"), SL_PROXY_CONF | SL_CONF_TAKE2,
+      sl_stream_proxy_ssl_conf_command, SL_STREAM_SRV_CONF_OFFSET, 0,
       NULL },
 
       sl_null_command
@@ -236,6 +389,52 @@ sl_stream_proxy_release_buffer(sl_stream_proxy_ctx_t *ctx,
     sl_memzero(&p->buf, sizeof(sl_buf_t));
 }
 
+/*
+ * Ends TLS on the upstream connection before its socket closes: a
+ * close_notify when notify and it goes at once, nothing else (nginx waits
+ * for none either).
+ */
+static void
+sl_stream_proxy_ssl_close(sl_connection_t *pc, sl_uint_t notify)
+{
+    if (pc->ssl == NULL) {
+        return;
+    }
+
+    pc->ssl->no_wait_shutdown = 1;
+    if (!notify) {
+        pc->ssl->no_send_shutdown = 1;
+    }
+
+    if (sl_ssl_shutdown(pc) == SL_AGAIN) {
+        /* it would block: give it up rather than keep the socket */
+        if (pc->ssl != NULL) {
+            pc->ssl->no_send_shutdown = 1;
+            (void) sl_ssl_shutdown(pc);
+        }
+    }
+}
+
+static void
+sl_stream_proxy_close_pipe(sl_stream_proxy_pipe_t *p)
+{
+    if (p->pipe[0] != -1) {
+        (void) close(p->pipe[0]);
+        (void) close(p->pipe[1]);
+        p->pipe[0] = -1;
+        p->pipe[1] = -1;
+    }
+
+    p->pipe_len = 0;
+}
+
+/* nothing of this direction is waiting for its destination */
+static sl_uint_t
+sl_stream_proxy_drained(sl_stream_proxy_pipe_t *p)
+{
+    return p->buf.pos == p->buf.last && p->pipe_len == 0;
+}
+
 /* the session's pool goes: so do the buffers and the upstream socket */
 static void
 sl_stream_proxy_cleanup(void *data)
@@ -244,8 +443,11 @@ sl_stream_proxy_cleanup(void *data)
 
     sl_stream_proxy_release_buffer(ctx, &ctx->up);
     sl_stream_proxy_release_buffer(ctx, &ctx->down);
+    sl_stream_proxy_close_pipe(&ctx->up);
+    sl_stream_proxy_close_pipe(&ctx->down);
 
     if (ctx->peer.connection != NULL) {
+        sl_stream_proxy_ssl_close(ctx->peer.connection, 0);
         sl_close_connection(ctx->peer.connection);
         ctx->peer.connection = NULL;
     }
@@ -381,6 +583,7 @@ sl_stream_proxy_next_upstream(sl_stream_session_t *s)
     }
 
     if (pc->connection != NULL) {
+        sl_stream_proxy_ssl_close(pc->connection, 0);
         sl_close_connection(pc->connection);
         pc->connection = NULL;
     }
@@ -389,16 +592,44 @@ sl_stream_proxy_next_upstream(sl_stream_session_t *s)
 }
 
 static void sl_stream_proxy_handler_event(sl_event_t *ev);
+static void sl_stream_proxy_ssl_init_connection(sl_stream_session_t *s);
+
+/*
+ * proxy_protocol with proxy_ssl: the header goes in the clear before the
+ * ClientHello, as nginx sends it and as a server that reads both expects.
+ * A fresh socket takes it at once; if not, the attempt failed.
+ */
+static sl_int_t
+sl_stream_proxy_send_plain_header(sl_stream_session_t *s,
+    sl_stream_proxy_ctx_t *ctx, sl_connection_t *pc)
+{
+    ssize_t  n;
+
+    n = pc->send(pc, ctx->header, ctx->header_len);
+
+    if (n != (ssize_t) ctx->header_len) {
+        if (n != SL_ERROR) {
+            sl_log_error(SL_LOG_ERR, s->connection->log, 0,
+                         "could not send PROXY protocol header at once");
+        }
+        return SL_ERROR;
+    }
+
+    ctx->header_sent = ctx->header_len;
+    return SL_OK;
+}
 
 static void
 sl_stream_proxy_init_upstream(sl_stream_session_t *s)
 {
-    sl_stream_core_srv_conf_t  *cscf;
-    sl_stream_proxy_ctx_t      *ctx;
-    sl_connection_t            *pc;
+    sl_stream_proxy_srv_conf_t  *pscf;
+    sl_stream_core_srv_conf_t   *cscf;
+    sl_stream_proxy_ctx_t       *ctx;
+    sl_connection_t             *pc;
 
     ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
     cscf = sl_stream_get_module_srv_conf(s, sl_stream_core_module);
+    pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
     pc = ctx->peer.connection;
 
     if (cscf->tcp_nodelay && ctx->peer.sockaddr->sa_family != AF_UNIX) {
@@ -410,8 +641,36 @@ sl_stream_proxy_init_upstream(sl_stream_session_t *s)
         }
     }
 
+    if (pscf->ssl != NULL && (pc->ssl == NULL || !pc->ssl->handshaked)) {
+        if (pc->ssl == NULL && ctx->header_sent < ctx->header_len
+            && sl_stream_proxy_send_plain_header(s, ctx, pc) != SL_OK)
+        {
+            sl_stream_proxy_next_upstream(s);
+            return;
+        }
+
+        /* the handshake first, within proxy_connect_timeout again */
+        sl_stream_proxy_ssl_init_connection(s);
+        return;
+    }
+
+    if (pc->write->timer_set) {
+        sl_del_timer(pc->write);
+    }
+
     pc->read->handler = sl_stream_proxy_handler_event;
     pc->write->handler = sl_stream_proxy_handler_event;
+
+#if (SL_HAVE_SPLICE)
+    /*
+     * Plain TCP both ways: the kernel may move the bytes (proxy_splice).
+     * Not under kqueue (on Linux, the tests' stand-in): its readiness is
+     * a byte count the recv path keeps, and splice() would not.
+     */
+    ctx->splice = pscf->splice && s->connection->ssl == NULL
+                  && pc->ssl == NULL
+                  && !(s->connection->loop->flags & SL_USE_KQUEUE_EVENT);
+#endif
 
     ctx->state->connect_time = sl_current_msec(s->connection->loop)
                                - ctx->start_time;
@@ -421,6 +680,267 @@ sl_stream_proxy_init_upstream(sl_stream_session_t *s)
     s->connection->log->action = "proxying connection";
 
     sl_stream_proxy_process(s);
+}
+
+/* --- TLS to the server ---------------------------------------------------- */
+
+static sl_stream_proxy_ssl_session_t *
+sl_stream_proxy_ssl_find(sl_stream_proxy_srv_conf_t *pscf, sl_str_t *name)
+{
+    sl_stream_proxy_ssl_session_t  *ss;
+    sl_uint_t                       i;
+
+    if (pscf->ssl_sessions == NULL || name == NULL) {
+        return NULL;
+    }
+
+    ss = pscf->ssl_sessions->elts;
+
+    for (i = 0; i < pscf->ssl_sessions->nelts; i++) {
+        if (ss[i].len == name->len
+            && sl_memcmp(ss[i].name, name->data, name->len) == 0)
+        {
+            return &ss[i];
+        }
+    }
+
+    return NULL;
+}
+
+/*
+ * OpenSSL's new-session callback of the client context: the session a
+ * server gave (with TLS 1.3, after the handshake) is kept for the next
+ * connection to that server. 1: we took the reference.
+ */
+static int
+sl_stream_proxy_ssl_new_session(SSL *ssl_conn, SSL_SESSION *session)
+{
+    sl_stream_proxy_ssl_session_t  *ss;
+    sl_stream_proxy_srv_conf_t     *pscf;
+    sl_stream_proxy_ctx_t          *ctx;
+    sl_stream_session_t            *s;
+    sl_connection_t                *pc;
+
+    pc = SSL_get_ex_data(ssl_conn, sl_ssl_indexes()->connection_index);
+    if (pc == NULL || pc->data == NULL) {
+        return 0;
+    }
+
+    s = pc->data;
+    ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
+    pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
+
+    if (ctx == NULL || ctx->peer.name == NULL || pscf->ssl_sessions == NULL
+        || ctx->peer.name->len > SL_SOCKADDR_STRLEN
+        || !pscf->ssl_session_reuse)
+    {
+        return 0;
+    }
+
+    ss = sl_stream_proxy_ssl_find(pscf, ctx->peer.name);
+
+    if (ss == NULL) {
+        if (pscf->ssl_sessions->nelts >= SL_STREAM_PROXY_SSL_SESSIONS) {
+            return 0;           /* as many servers as we remember */
+        }
+
+        ss = sl_array_push(pscf->ssl_sessions);
+        if (ss == NULL) {
+            return 0;
+        }
+
+        sl_memcpy(ss->name, ctx->peer.name->data, ctx->peer.name->len);
+        ss->len = ctx->peer.name->len;
+        ss->session = NULL;
+    }
+
+    if (ss->session != NULL) {
+        SSL_SESSION_free(ss->session);
+    }
+
+    ss->session = session;
+    return 1;
+}
+
+static void
+sl_stream_proxy_ssl_free_sessions(void *data)
+{
+    sl_array_t                     *a = data;
+    sl_stream_proxy_ssl_session_t  *ss = a->elts;
+    sl_uint_t                       i;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (ss[i].session != NULL) {
+            SSL_SESSION_free(ss[i].session);
+            ss[i].session = NULL;
+        }
+    }
+
+    a->nelts = 0;
+}
+
+/*
+ * The name the certificate must match and SNI sends: proxy_ssl_name, or
+ * proxy_pass's host; a port is cut off, as nginx does. SNI is not sent
+ * for an address (RFC 6066).
+ */
+static sl_int_t
+sl_stream_proxy_ssl_set_name(sl_stream_session_t *s,
+    sl_stream_proxy_srv_conf_t *pscf, sl_stream_proxy_ctx_t *ctx,
+    sl_connection_t *pc)
+{
+    struct in6_addr   a6;
+    struct in_addr    a4;
+    sl_str_t          name;
+    u_char           *p, *host;
+
+    if (pscf->ssl_name != NULL) {
+        if (sl_stream_complex_value(s, pscf->ssl_name, &name) != SL_OK) {
+            return SL_ERROR;
+        }
+
+    } else {
+        name = ctx->upstream_host;
+    }
+
+    if (name.len && name.data[0] == '[') {
+        p = memchr(name.data, ']', name.len);
+        if (p != NULL) {
+            name.data++;
+            name.len = (size_t) (p - name.data);
+        }
+
+    } else {
+        p = memchr(name.data, ':', name.len);
+        if (p != NULL) {
+            name.len = (size_t) (p - name.data);
+        }
+    }
+
+    ctx->ssl_name = name;
+
+    if (!pscf->ssl_server_name || name.len == 0) {
+        return SL_OK;
+    }
+
+    host = sl_pnalloc(s->connection->pool, name.len + 1);
+    if (host == NULL) {
+        return SL_ERROR;
+    }
+
+    sl_cpystrn(host, name.data, name.len + 1);
+
+    if (inet_pton(AF_INET, (char *) host, &a4) == 1
+        || inet_pton(AF_INET6, (char *) host, &a6) == 1)
+    {
+        return SL_OK;
+    }
+
+    if (SSL_set_tlsext_host_name(pc->ssl->connection, (char *) host) != 1) {
+        sl_ssl_error(SL_LOG_ERR, s->connection->log, 0,
+                     "SSL_set_tlsext_host_name(\"%s\") failed", host);
+        return SL_ERROR;
+    }
+
+    return SL_OK;
+}
+
+static void
+sl_stream_proxy_ssl_handshaked(sl_connection_t *pc)
+{
+    sl_stream_proxy_srv_conf_t  *pscf;
+    sl_stream_proxy_ctx_t       *ctx;
+    sl_stream_session_t         *s = pc->data;
+    long                         rc;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
+    pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
+
+    if (!pc->ssl->handshaked) {
+        if (pc->write->timedout || pc->read->timedout) {
+            sl_log_error(SL_LOG_ERR, s->connection->log, SL_ETIMEDOUT,
+                         "upstream timed out");
+        }
+        sl_stream_proxy_next_upstream(s);
+        return;
+    }
+
+    if (pscf->ssl_verify) {
+        rc = SSL_get_verify_result(pc->ssl->connection);
+
+        if (rc != X509_V_OK) {
+            sl_log_error(SL_LOG_ERR, s->connection->log, 0,
+                         "upstream SSL certificate verify error: (%l:%s)",
+                         rc, X509_verify_cert_error_string(rc));
+            sl_stream_proxy_next_upstream(s);
+            return;
+        }
+
+        if (sl_ssl_check_host(pc, &ctx->ssl_name) != SL_OK) {
+            sl_log_error(SL_LOG_ERR, s->connection->log, 0,
+                         "upstream SSL certificate does not match \"%V\"",
+                         &ctx->ssl_name);
+            sl_stream_proxy_next_upstream(s);
+            return;
+        }
+    }
+
+    pc->write->timedout = 0;
+    pc->read->timedout = 0;
+
+    sl_stream_proxy_init_upstream(s);
+}
+
+static void
+sl_stream_proxy_ssl_init_connection(sl_stream_session_t *s)
+{
+    sl_stream_proxy_ssl_session_t  *ss;
+    sl_stream_proxy_srv_conf_t     *pscf;
+    sl_stream_proxy_ctx_t          *ctx;
+    sl_connection_t                *pc;
+    sl_int_t                        rc;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
+    pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
+    pc = ctx->peer.connection;
+
+    if (sl_ssl_create_connection(pscf->ssl, pc, s->connection->pool,
+                                 SL_SSL_CLIENT) != SL_OK
+        || sl_stream_proxy_ssl_set_name(s, pscf, ctx, pc) != SL_OK)
+    {
+        sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (pscf->ssl_session_reuse) {
+        ss = sl_stream_proxy_ssl_find(pscf, ctx->peer.name);
+        if (ss != NULL && ss->session != NULL
+            && sl_ssl_set_session(pc, ss->session) != SL_OK)
+        {
+            sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    s->connection->log->action = "SSL handshaking to upstream";
+
+    rc = sl_ssl_handshake(pc);
+
+    if (rc == SL_AGAIN) {
+        if (!pc->write->timer_set) {
+            sl_add_timer(pc->write, pscf->connect_timeout);
+        }
+
+        pc->ssl->handler = sl_stream_proxy_ssl_handshaked;
+        return;
+    }
+
+    if (rc == SL_ERROR) {
+        sl_stream_proxy_next_upstream(s);
+        return;
+    }
+
+    sl_stream_proxy_ssl_handshaked(pc);
 }
 
 static void
@@ -457,6 +977,9 @@ sl_stream_proxy_connect(sl_stream_session_t *s)
         sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    /* a new attempt gets the whole header again, before any data */
+    ctx->header_sent = 0;
 
     rc = sl_event_connect_peer(c->loop, &ctx->peer);
 
@@ -614,6 +1137,230 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 }
 
 /*
+ * proxy_protocol: the rest of the header to the upstream. SL_OK when it
+ * all went, SL_AGAIN when some is left, SL_ERROR.
+ */
+static sl_int_t
+sl_stream_proxy_send_header(sl_stream_proxy_ctx_t *ctx, sl_connection_t *pc)
+{
+    ssize_t  n;
+
+    while (ctx->header_sent < ctx->header_len) {
+        if (!pc->write->ready) {
+            return SL_AGAIN;
+        }
+
+        n = pc->send(pc, ctx->header + ctx->header_sent,
+                     ctx->header_len - ctx->header_sent);
+
+        if (n == SL_ERROR) {
+            return SL_ERROR;
+        }
+
+        if (n <= 0) {
+            return SL_AGAIN;
+        }
+
+        ctx->header_sent += (size_t) n;
+    }
+
+    return SL_OK;
+}
+
+#if (SL_HAVE_SPLICE)
+
+/*
+ * proxy_splice: a direction goes through a pipe with splice(2) while
+ * nothing else stands in the way: no rate on it, no PROXY protocol header
+ * still to go before it, and nothing in its user-space buffer (what a
+ * preread phase read, or what came while connecting, goes first).
+ */
+static sl_uint_t
+sl_stream_proxy_can_splice(sl_stream_proxy_ctx_t *ctx,
+    sl_stream_proxy_pipe_t *p, size_t rate)
+{
+    if (p->pipe_len > 0) {
+        return 1;               /* what the pipe holds goes out its way */
+    }
+
+    return ctx->splice && rate == 0 && p->buf.pos == p->buf.last
+           && (p != &ctx->up || ctx->header_sent == ctx->header_len);
+}
+
+/* the pipe, made at the first use; SL_DECLINED: splice it is not */
+static sl_int_t
+sl_stream_proxy_open_pipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_stream_proxy_pipe_t *p)
+{
+    int  size;
+
+    if (p->pipe[0] != -1) {
+        return SL_OK;
+    }
+
+    if (pipe2(p->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+        sl_log_error(SL_LOG_ALERT, s->connection->log, errno,
+                     "pipe2() failed, proxying without splice()");
+        p->pipe[0] = -1;
+        p->pipe[1] = -1;
+        ctx->splice = 0;
+        return SL_DECLINED;
+    }
+
+    /*
+     * The pipe holds at most proxy_buffer_size (the kernel rounds it up
+     * to a page): a session's memory stays within what the buffers
+     * promise.
+     */
+    size = fcntl(p->pipe[1], F_SETPIPE_SZ, (int) ctx->cache->size);
+    if (size == -1) {
+        size = fcntl(p->pipe[1], F_GETPIPE_SZ);
+    }
+
+    p->pipe_size = size > 0 ? (size_t) size : 4096;
+    return SL_OK;
+}
+
+/* the pipe to dst: 1 when bytes went, 0 when none, SL_ERROR */
+static sl_int_t
+sl_stream_proxy_splice_out(sl_connection_t *dst, sl_stream_proxy_pipe_t *p)
+{
+    ssize_t  n;
+
+    if (dst == NULL || p->pipe_len == 0 || !dst->write->ready) {
+        return 0;
+    }
+
+    n = splice(p->pipe[0], NULL, dst->fd, NULL, p->pipe_len,
+               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+    if (n == -1) {
+        if (errno == EAGAIN || errno == EINTR) {
+            dst->write->ready = 0;
+            return 0;
+        }
+
+        dst->write->error = 1;
+        (void) sl_connection_error(dst, errno, "splice() failed");
+        return SL_ERROR;
+    }
+
+    p->pipe_len -= (size_t) n;
+    dst->sent += n;
+    return n > 0;
+}
+
+/* src into the pipe: 1 when bytes came, 0 when none, SL_ERROR */
+static sl_int_t
+sl_stream_proxy_splice_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_connection_t *src, sl_stream_proxy_pipe_t *p)
+{
+    ssize_t  n;
+
+    if (src->read->eof || !src->read->ready || src->read->delayed
+        || p->pipe_len >= p->pipe_size)
+    {
+        return 0;
+    }
+
+    n = splice(src->fd, NULL, p->pipe[1], NULL, p->pipe_size - p->pipe_len,
+               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+    if (n == -1) {
+        if (errno == EAGAIN || errno == EINTR) {
+            /*
+             * The socket had nothing, or the pipe had no room left (it
+             * counts buffers, not bytes): only an empty pipe tells.
+             */
+            if (p->pipe_len == 0) {
+                src->read->ready = 0;
+            }
+            return 0;
+        }
+
+        src->read->error = 1;
+        (void) sl_connection_error(src, errno, "splice() failed");
+        return SL_ERROR;
+    }
+
+    if (n == 0) {
+        src->read->eof = 1;
+        src->read->ready = 0;
+        return 0;
+    }
+
+    if (!ctx->spliced) {
+        ctx->spliced = 1;
+        sl_log_error(SL_LOG_INFO, s->connection->log, 0,
+                     "proxying with splice()");
+    }
+
+    if (p == &ctx->down) {
+        if (ctx->state->first_byte_time == (sl_msec_t) -1) {
+            ctx->state->first_byte_time = sl_current_msec(src->loop)
+                                          - ctx->start_time;
+        }
+
+    } else {
+        s->received += n;
+    }
+
+    p->received += n;
+    p->pipe_len += (size_t) n;
+    return 1;
+}
+
+#endif
+
+/*
+ * One direction, src to dst through p: what p holds goes out, then more
+ * comes in. Progress in *moved; SL_ERROR with *bad the side that failed.
+ */
+static sl_int_t
+sl_stream_proxy_direction(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_connection_t *src, sl_connection_t *dst, sl_stream_proxy_pipe_t *p,
+    size_t rate, sl_uint_t *moved, sl_connection_t **bad)
+{
+    sl_int_t  a, b;
+
+#if (SL_HAVE_SPLICE)
+    if (dst != NULL && sl_stream_proxy_can_splice(ctx, p, rate)
+        && sl_stream_proxy_open_pipe(s, ctx, p) == SL_OK)
+    {
+        a = sl_stream_proxy_splice_out(dst, p);
+        if (a == SL_ERROR) {
+            *bad = dst;
+            return SL_ERROR;
+        }
+
+        b = sl_stream_proxy_splice_in(s, ctx, src, p);
+        if (b == SL_ERROR) {
+            *bad = src;
+            return SL_ERROR;
+        }
+
+        *moved |= (sl_uint_t) (a | b);
+        return SL_OK;
+    }
+#endif
+
+    a = sl_stream_proxy_send(dst, p);
+    if (a == SL_ERROR) {
+        *bad = dst;
+        return SL_ERROR;
+    }
+
+    b = sl_stream_proxy_recv(s, ctx, src, p, rate);
+    if (b == SL_ERROR) {
+        *bad = src;
+        return SL_ERROR;
+    }
+
+    *moved |= (sl_uint_t) (a | b);
+    return SL_OK;
+}
+
+/*
  * Moves bytes both ways until neither can. SL_ERROR with *bad the side
  * that failed (a reset, a broken pipe: logged at info by the I/O layer).
  */
@@ -623,45 +1370,55 @@ sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 {
     sl_stream_proxy_srv_conf_t  *pscf;
     sl_connection_t             *c = s->connection, *pc;
-    sl_int_t                     a, b, d, e;
+    sl_uint_t                    progress;
+    sl_int_t                     a, b;
 
     pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
     pc = ctx->connected ? ctx->peer.connection : NULL;
 
-    do {
-        a = sl_stream_proxy_send(pc, &ctx->up);
+    if (pc != NULL && ctx->header_sent < ctx->header_len) {
+        a = sl_stream_proxy_send_header(ctx, pc);
         if (a == SL_ERROR) {
             *bad = pc;
             return SL_ERROR;
         }
 
-        b = sl_stream_proxy_recv(s, ctx, c, &ctx->up, pscf->upload_rate);
-        if (b == SL_ERROR) {
-            *bad = c;
+        if (a == SL_AGAIN) {
+            /* no client data may pass the header: only reading goes on */
+            b = sl_stream_proxy_recv(s, ctx, c, &ctx->up, pscf->upload_rate);
+            if (b == SL_ERROR) {
+                *bad = c;
+                return SL_ERROR;
+            }
+
+            *moved |= (sl_uint_t) b;
+            return SL_OK;
+        }
+
+        *moved = 1;
+    }
+
+    do {
+        progress = 0;
+
+        if (sl_stream_proxy_direction(s, ctx, c, pc, &ctx->up,
+                                      pscf->upload_rate, &progress, bad)
+            != SL_OK)
+        {
             return SL_ERROR;
         }
 
-        if (pc == NULL) {
-            d = e = 0;
-            *moved |= (sl_uint_t) (a | b);
-            continue;
-        }
-
-        d = sl_stream_proxy_send(c, &ctx->down);
-        if (d == SL_ERROR) {
-            *bad = c;
+        if (pc != NULL
+            && sl_stream_proxy_direction(s, ctx, pc, c, &ctx->down,
+                                         pscf->download_rate, &progress, bad)
+               != SL_OK)
+        {
             return SL_ERROR;
         }
 
-        e = sl_stream_proxy_recv(s, ctx, pc, &ctx->down, pscf->download_rate);
-        if (e == SL_ERROR) {
-            *bad = pc;
-            return SL_ERROR;
-        }
+        *moved |= progress;
 
-        *moved |= (sl_uint_t) (a | b | d | e);
-
-    } while (a || b || d || e);
+    } while (progress);
 
     return SL_OK;
 }
@@ -671,7 +1428,7 @@ static sl_int_t
 sl_stream_proxy_half_close(sl_stream_proxy_pipe_t *p, sl_connection_t *src,
     sl_connection_t *dst)
 {
-    if (p->shut || !src->read->eof || p->buf.pos != p->buf.last) {
+    if (p->shut || !src->read->eof || !sl_stream_proxy_drained(p)) {
         return SL_OK;
     }
 
@@ -710,10 +1467,18 @@ sl_stream_proxy_test_finalize(sl_stream_session_t *s,
     pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
     pc = ctx->connected ? ctx->peer.connection : NULL;
 
-    client_done = c->read->eof && ctx->up.buf.pos == ctx->up.buf.last
+    client_done = c->read->eof && sl_stream_proxy_drained(&ctx->up)
                   && (pc != NULL || !pscf->half_close);
     upstream_done = pc != NULL && pc->read->eof
-                    && ctx->down.buf.pos == ctx->down.buf.last;
+                    && sl_stream_proxy_drained(&ctx->down);
+
+    if (ctx->header_sent < ctx->header_len) {
+        /* nothing ends, nor is shut, before the header is out */
+        client_done = 0;
+        if (pscf->half_close) {
+            return SL_DECLINED;
+        }
+    }
 
     if (pscf->half_close && pc != NULL) {
         if (sl_stream_proxy_half_close(&ctx->up, c, pc) != SL_OK
@@ -870,6 +1635,7 @@ sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc)
     }
 
     if (pc->connection != NULL) {
+        sl_stream_proxy_ssl_close(pc->connection, !ctx->reset);
         if (ctx->reset) {
             sl_connection_reset(pc->connection);
         }
@@ -883,6 +1649,8 @@ sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc)
 
     sl_stream_proxy_release_buffer(ctx, &ctx->up);
     sl_stream_proxy_release_buffer(ctx, &ctx->down);
+    sl_stream_proxy_close_pipe(&ctx->up);
+    sl_stream_proxy_close_pipe(&ctx->down);
 
     sl_stream_finalize_session(s, rc);
 }
@@ -896,6 +1664,7 @@ sl_stream_proxy_init_ctx(sl_stream_session_t *s,
     sl_stream_proxy_ctx_t  *ctx;
     sl_pool_cleanup_t      *cln;
     sl_connection_t        *c = s->connection;
+    u_char                 *p;
 
     ctx = sl_pcalloc(c->pool, sizeof(sl_stream_proxy_ctx_t));
     cln = sl_pool_cleanup_add(c->pool, 0);
@@ -911,8 +1680,29 @@ sl_stream_proxy_init_ctx(sl_stream_session_t *s,
         return SL_ERROR;
     }
 
+    ctx->up.pipe[0] = -1;
+    ctx->up.pipe[1] = -1;
+    ctx->down.pipe[0] = -1;
+    ctx->down.pipe[1] = -1;
+
     cln->handler = sl_stream_proxy_cleanup;
     cln->data = ctx;
+
+    if (pscf->proxy_protocol) {
+        ctx->header = sl_pnalloc(c->pool, SL_PROXY_PROTOCOL_MAX_WRITE);
+        if (ctx->header == NULL) {
+            return SL_ERROR;
+        }
+
+        p = sl_proxy_protocol_write(c, ctx->header,
+                                    ctx->header + SL_PROXY_PROTOCOL_MAX_WRITE,
+                                    pscf->proxy_protocol_version);
+        if (p == NULL) {
+            return SL_ERROR;
+        }
+
+        ctx->header_len = (size_t) (p - ctx->header);
+    }
 
     /* what a preread phase read goes to the upstream first */
     if (s->preread != NULL && s->preread->pos < s->preread->last) {
@@ -974,6 +1764,8 @@ sl_stream_proxy_handler(sl_stream_session_t *s)
             return;
         }
     }
+
+    ctx->upstream_host = uscf->host;
 
     if (uscf->peer.init(s, uscf, pc) != SL_OK) {
         sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
@@ -1198,8 +1990,107 @@ sl_stream_proxy_create_srv_conf(sl_conf_t *cf)
     conf->next_upstream = SL_CONF_UNSET;
     conf->half_close = SL_CONF_UNSET;
     conf->socket_keepalive = SL_CONF_UNSET;
+    conf->proxy_protocol = SL_CONF_UNSET;
+    conf->splice = SL_CONF_UNSET;
+    conf->proxy_protocol_version = SL_CONF_UNSET_UINT;
     conf->local = SL_CONF_UNSET_PTR;
+
+    conf->ssl_enable = SL_CONF_UNSET;
+    conf->ssl_session_reuse = SL_CONF_UNSET;
+    conf->ssl_server_name = SL_CONF_UNSET;
+    conf->ssl_verify = SL_CONF_UNSET;
+    conf->ssl_verify_depth = SL_CONF_UNSET_UINT;
+    conf->ssl_passwords = SL_CONF_UNSET_PTR;
+    conf->ssl_conf_commands = SL_CONF_UNSET_PTR;
+    conf->ssl_name = SL_CONF_UNSET_PTR;
     return conf;
+}
+
+/* the client context of a server with proxy_ssl on and a proxy_pass */
+static sl_int_t
+sl_stream_proxy_set_ssl(sl_conf_t *cf, sl_stream_proxy_srv_conf_t *pscf)
+{
+    sl_pool_cleanup_t  *cln;
+    sl_array_t         *certs, *keys;
+    sl_str_t           *v;
+
+    pscf->ssl = sl_pcalloc(cf->pool, sizeof(sl_ssl_t));
+    if (pscf->ssl == NULL
+        || sl_ssl_create(cf, pscf->ssl, pscf->ssl_protocols, SL_SSL_CLIENT,
+                         pscf) != SL_OK
+        || sl_ssl_ciphers(cf, pscf->ssl, &pscf->ssl_ciphers, 0) != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    if (pscf->ssl_certificate.len) {
+        if (pscf->ssl_certificate_key.len == 0) {
+            sl_log_error(SL_LOG_EMERG, cf->log, 0, "no \"proxy_ssl_"
+                         "certificate_key\" is defined for certificate "
+                         "\"%V\"", &pscf->ssl_certificate);
+            return SL_ERROR;
+        }
+
+        certs = sl_array_create(cf->pool, 1, sizeof(sl_str_t));
+        keys = sl_array_create(cf->pool, 1, sizeof(sl_str_t));
+        if (certs == NULL || keys == NULL) {
+            return SL_ERROR;
+        }
+
+        v = sl_array_push(certs);
+        *v = pscf->ssl_certificate;
+        v = sl_array_push(keys);
+        *v = pscf->ssl_certificate_key;
+
+        if (sl_ssl_certificates(cf, pscf->ssl, certs, keys,
+                                pscf->ssl_passwords) != SL_OK)
+        {
+            return SL_ERROR;
+        }
+    }
+
+    if (pscf->ssl_verify) {
+        if (pscf->ssl_trusted_certificate.len == 0) {
+            sl_log_error(SL_LOG_EMERG, cf->log, 0, "no proxy_ssl_trusted_"
+                         "certificate for proxy_ssl_verify");
+            return SL_ERROR;
+        }
+
+        if (sl_ssl_trusted_certificate(cf, pscf->ssl,
+                                       &pscf->ssl_trusted_certificate,
+                                       (sl_int_t) pscf->ssl_verify_depth)
+            != SL_OK)
+        {
+            return SL_ERROR;
+        }
+    }
+
+    if (pscf->ssl_conf_commands != NULL
+        && sl_ssl_conf_commands(cf, pscf->ssl, pscf->ssl_conf_commands)
+           != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    if (!pscf->ssl_session_reuse) {
+        SSL_CTX_set_session_cache_mode(pscf->ssl->ctx, SSL_SESS_CACHE_OFF);
+        return SL_OK;
+    }
+
+    pscf->ssl_sessions = sl_array_create(cf->pool, 4,
+                                  sizeof(sl_stream_proxy_ssl_session_t));
+    cln = sl_pool_cleanup_add(cf->pool, 0);
+    if (pscf->ssl_sessions == NULL || cln == NULL) {
+        return SL_ERROR;
+    }
+
+    cln->handler = sl_stream_proxy_ssl_free_sessions;
+    cln->data = pscf->ssl_sessions;
+
+    SSL_CTX_set_session_cache_mode(pscf->ssl->ctx, SSL_SESS_CACHE_CLIENT
+                                   | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(pscf->ssl->ctx, sl_stream_proxy_ssl_new_session);
+    return SL_OK;
 }
 
 static char *
@@ -1207,8 +2098,6 @@ sl_stream_proxy_merge_srv_conf(sl_conf_t *cf, void *parent, void *child)
 {
     sl_stream_proxy_srv_conf_t  *prev = parent;
     sl_stream_proxy_srv_conf_t  *conf = child;
-
-    sl_unused(cf);
 
     sl_conf_merge_msec_value(conf->connect_timeout, prev->connect_timeout,
                              60000);
@@ -1223,7 +2112,109 @@ sl_stream_proxy_merge_srv_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_value(conf->next_upstream, prev->next_upstream, 1);
     sl_conf_merge_value(conf->half_close, prev->half_close, 0);
     sl_conf_merge_value(conf->socket_keepalive, prev->socket_keepalive, 0);
+    sl_conf_merge_value(conf->proxy_protocol, prev->proxy_protocol, 0);
+    sl_conf_merge_value(conf->splice, prev->splice, 1);
+    sl_conf_merge_uint_value(conf->proxy_protocol_version,
+                             prev->proxy_protocol_version, 1);
     sl_conf_merge_ptr_value(conf->local, prev->local, NULL);
+
+    sl_conf_merge_value(conf->ssl_enable, prev->ssl_enable, 0);
+    sl_conf_merge_value(conf->ssl_session_reuse, prev->ssl_session_reuse, 1);
+    sl_conf_merge_value(conf->ssl_server_name, prev->ssl_server_name, 0);
+    sl_conf_merge_value(conf->ssl_verify, prev->ssl_verify, 0);
+    sl_conf_merge_bitmask_value(conf->ssl_protocols, prev->ssl_protocols,
+                                SL_SSL_DEFAULT_PROTOCOLS);
+    sl_conf_merge_uint_value(conf->ssl_verify_depth, prev->ssl_verify_depth,
+                             1);
+    sl_conf_merge_str_value(conf->ssl_ciphers, prev->ssl_ciphers, "DEFAULT");
+    sl_conf_merge_str_value(conf->ssl_certificate, prev->ssl_certificate,
+                            "");
+    sl_conf_merge_str_value(conf->ssl_certificate_key,
+                            prev->ssl_certificate_key, "");
+    sl_conf_merge_str_value(conf->ssl_trusted_certificate,
+                            prev->ssl_trusted_certificate, "");
+    sl_conf_merge_ptr_value(conf->ssl_passwords, prev->ssl_passwords, NULL);
+    sl_conf_merge_ptr_value(conf->ssl_conf_commands, prev->ssl_conf_commands,
+                            NULL);
+    sl_conf_merge_ptr_value(conf->ssl_name, prev->ssl_name, NULL);
+
+    if (conf->ssl_enable && (conf->upstream || conf->upstream_value)
+        && sl_stream_proxy_set_ssl(cf, conf) != SL_OK)
+    {
+        return SL_CONF_ERROR;
+    }
+
+    return SL_CONF_OK;
+}
+
+static char *
+sl_stream_proxy_ssl_password_file(sl_conf_t *cf, sl_command_t *cmd,
+    void *conf)
+{
+    sl_stream_proxy_srv_conf_t  *pscf = conf;
+    sl_str_t                    *value = cf->args->elts;
+
+    sl_unused(cmd);
+
+    if (pscf->ssl_passwords != SL_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    pscf->ssl_passwords = sl_ssl_read_password_file(cf, &value[1]);
+    if (pscf->ssl_passwords == NULL) {
+        return SL_CONF_ERROR;
+    }
+
+    return SL_CONF_OK;
+}
+
+static char *
+sl_stream_proxy_ssl_conf_command(sl_conf_t *cf, sl_command_t *cmd,
+    void *conf)
+{
+    sl_stream_proxy_srv_conf_t  *pscf = conf;
+    sl_str_t                    *value = cf->args->elts, *pair;
+
+    sl_unused(cmd);
+
+    if (pscf->ssl_conf_commands == SL_CONF_UNSET_PTR) {
+        pscf->ssl_conf_commands = sl_array_create(cf->pool, 4,
+                                                  2 * sizeof(sl_str_t));
+        if (pscf->ssl_conf_commands == NULL) {
+            return SL_CONF_ERROR;
+        }
+    }
+
+    pair = sl_array_push(pscf->ssl_conf_commands);
+    if (pair == NULL) {
+        return SL_CONF_ERROR;
+    }
+
+    pair[0] = value[1];
+    pair[1] = value[2];
+    return SL_CONF_OK;
+}
+
+static char *
+sl_stream_proxy_ssl_name(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_stream_proxy_srv_conf_t  *pscf = conf;
+    sl_str_t                    *value = cf->args->elts;
+
+    sl_unused(cmd);
+
+    if (pscf->ssl_name != SL_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    pscf->ssl_name = sl_palloc(cf->pool, sizeof(sl_stream_complex_value_t));
+    if (pscf->ssl_name == NULL
+        || sl_stream_compile_complex_value(cf, &value[1], pscf->ssl_name)
+           != SL_OK)
+    {
+        return SL_CONF_ERROR;
+    }
+
     return SL_CONF_OK;
 }
 

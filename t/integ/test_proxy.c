@@ -7,7 +7,10 @@
  * both ways with and without proxy_half_close, resets passed on, the idle
  * proxy_timeout, a connect to a full listen queue timing out, 64 MiB
  * through with its sha256 checked, clients that stop reading, rates, and
- * the shipped conf/proxy.conf. The cheap ones run on every event back end.
+ * the shipped conf/proxy.conf; proxy_protocol sent to the server, and
+ * proxy_splice on and off (half-close, resets, the idle timeout and the
+ * bulk transfer run on both relay paths). The cheap ones run on every
+ * event back end.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -39,6 +42,9 @@
 #ifndef SL_HAVE_stream_proxy_MODULE
 #define SL_HAVE_stream_proxy_MODULE  0
 #endif
+#ifndef SL_HAVE_SPLICE
+#define SL_HAVE_SPLICE  0
+#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SL_T_ASAN  1
@@ -51,7 +57,12 @@
 #define SL_T_ASAN  0
 #endif
 
-/* sluice on the back end with "stream { ups server { listen; srv } }" */
+/*
+ * sluice on the back end with "stream { ups server { listen; srv } }".
+ * A backend number past the last one is the same back end again with
+ * "proxy_splice off": the tests registered for 0..2*NBACKENDS run each
+ * relay path, splice(2) and the buffered one.
+ */
 static void
 start(sl_t_sluice_t *srv, int backend, const char *ups, const char *more)
 {
@@ -59,8 +70,9 @@ start(sl_t_sluice_t *srv, int backend, const char *ups, const char *more)
         "worker_rlimit_nofile 8192;\n"
         "events { use %s; worker_connections 4096; }\n"
         "stream {\n%s\n"
-        "    server { listen 127.0.0.1:@PORT@; %s }\n"
-        "}\n", sl_t_backend(backend), ups, more));
+        "    server { listen 127.0.0.1:@PORT@; %s %s }\n"
+        "}\n", sl_t_backend(backend % NBACKENDS), ups, more,
+        backend >= NBACKENDS ? "proxy_splice off;" : ""));
 }
 
 static char *
@@ -766,6 +778,135 @@ START_TEST(test_proxy_bind)
 }
 END_TEST
 
+/* --- proxy_protocol: the header sent to the upstream -------------------- */
+
+/* what "proxy_protocol on" must send for the client socket fd, to port */
+static size_t
+expected_header(int fd, int port, int version, unsigned char *h)
+{
+    struct sockaddr_in  sin;
+    socklen_t           len = sizeof(sin);
+    size_t              n;
+
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sin, &len), 0);
+
+    if (version == 1) {
+        n = (size_t) snprintf((char *) h, 108,
+                              "PROXY TCP4 127.0.0.1 127.0.0.1 %d %d\r\n",
+                              (int) ntohs(sin.sin_port), port);
+        return n;
+    }
+
+    memcpy(h, "\r\n\r\n\0\r\nQUIT\n", 12);
+    h[12] = 0x21;                       /* v2, PROXY */
+    h[13] = 0x11;                       /* TCP over IPv4 */
+    h[14] = 0;
+    h[15] = 12;
+    h[16] = 127; h[17] = 0; h[18] = 0; h[19] = 1;
+    h[20] = 127; h[21] = 0; h[22] = 0; h[23] = 1;
+    memcpy(h + 24, &sin.sin_port, 2);
+    h[26] = (unsigned char) (port >> 8);
+    h[27] = (unsigned char) port;
+    return 28;
+}
+
+START_TEST(test_proxy_protocol_send)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  e;
+    unsigned char   want[128], buf[256];
+    char           *rec;
+    size_t          hlen, n;
+    int             fd, dfd, dport, version = 1 + _i;
+
+    sl_t_backend_start(&e, "E", SL_TB_ECHO, 0);
+    dport = dead_port(&dfd);
+
+    /*
+     * A refused server first: the attempt that connects gets the whole
+     * header, once, before the client's bytes.
+     */
+    start(&srv, 0, sl_t_printf("upstream u { server 127.0.0.1:%d;"
+                               " server %s; }", dport, addr(&e)),
+          sl_t_printf("proxy_pass u; proxy_half_close on;"
+                      " proxy_protocol on; %s",
+                      version == 2 ? "proxy_protocol_version 2;" : ""));
+
+    fd = sl_t_connect("127.0.0.1", srv.port);
+    hlen = expected_header(fd, srv.port, version, want);
+    memcpy(want + hlen, "E\n", 2);
+
+    sl_t_send_all(fd, "hello", 5, T_IO);
+    ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+    n = sl_t_recv_all(fd, buf, sizeof(buf), NULL, T_IO);
+    close(fd);
+
+    /* the greeting, then the echo of the header and of "hello" */
+    ck_assert_uint_eq(n, 2 + hlen + 5);
+    ck_assert_int_eq(memcmp(buf, "E\n", 2), 0);
+    ck_assert_int_eq(memcmp(buf + 2, want, hlen), 0);
+    ck_assert_int_eq(memcmp(buf + 2 + hlen, "hello", 5), 0);
+
+    rec = sl_t_backend_wait_record(&e, 1, T_IO);
+    ck_assert_ptr_nonnull(strstr(rec, sl_t_printf("E %zu fin", hlen + 5)));
+
+    sl_t_sluice_stop(&srv);
+
+    /* off (the default): the bytes alone */
+    start(&srv, 0, "", sl_t_printf("proxy_pass %s; proxy_half_close on;",
+                                   addr(&e)));
+    fd = sl_t_connect("127.0.0.1", srv.port);
+    sl_t_send_all(fd, "hello", 5, T_IO);
+    ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+    n = sl_t_recv_all(fd, buf, sizeof(buf), NULL, T_IO);
+    close(fd);
+    ck_assert_uint_eq(n, 7);
+    ck_assert_int_eq(memcmp(buf, "E\nhello", 7), 0);
+    sl_t_sluice_stop(&srv);
+
+    close(dfd);
+}
+END_TEST
+
+/* --- proxy_splice -------------------------------------------------------- */
+
+/*
+ * The same 8 MiB each way with splice(2) (0) and without (1): the same
+ * bytes (sha256), the same counters; the info line says which path ran.
+ */
+START_TEST(test_splice)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  e;
+    char           *f[4], *log;
+
+    sl_t_backend_start(&e, "E", SL_TB_ECHO, 0);
+    start(&srv, 0, "log_format b '$bytes_received|$bytes_sent|"
+          "$upstream_bytes_sent|$upstream_bytes_received';\n"
+          "access_log logs/a.log b;",
+          sl_t_printf("proxy_pass %s; %s", addr(&e),
+                      _i ? "proxy_splice off;" : ""));
+
+    sl_t_echo_transfer(srv.port, 8 * 1024 * 1024);
+
+    log_fields(&srv, f, 4);
+    ck_assert_str_eq(f[0], "8388608");
+    ck_assert_str_eq(f[1], "8388610");      /* the greeting too */
+    ck_assert_str_eq(f[2], "8388608");
+    ck_assert_str_eq(f[3], "8388610");
+
+    /* the access log is written after the error log's session lines */
+    log = sl_t_read(srv.log);
+    if (SL_HAVE_SPLICE && _i == 0) {
+        ck_assert_msg(count(log, "proxying with splice()") == 1, "%s", log);
+    } else {
+        ck_assert_ptr_null(strstr(log, "proxying with splice()"));
+    }
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 /* --- half-close, resets, timeouts ---------------------------------------- */
 
 START_TEST(test_half_close_client)
@@ -1122,12 +1263,14 @@ proxy_suite(void)
     tcase_add_loop_test(tc, test_proxy_pass_variables, 0, 1);
     tcase_add_loop_test(tc, test_proxy_bind, 0, 1);
     tcase_add_loop_test(tc, test_proxy_pass_unix, 0, NBACKENDS);
-    tcase_add_loop_test(tc, test_half_close_client, 0, NBACKENDS);
-    tcase_add_loop_test(tc, test_half_close_upstream, 0, NBACKENDS);
-    tcase_add_loop_test(tc, test_reset_from_upstream, 0, NBACKENDS);
-    tcase_add_loop_test(tc, test_reset_from_client, 0, NBACKENDS);
-    tcase_add_loop_test(tc, test_proxy_timeout, 0, NBACKENDS);
-    tcase_add_loop_test(tc, test_large_transfer, 0, NBACKENDS);
+    tcase_add_loop_test(tc, test_proxy_protocol_send, 0, 2);
+    tcase_add_loop_test(tc, test_half_close_client, 0, 2 * NBACKENDS);
+    tcase_add_loop_test(tc, test_half_close_upstream, 0, 2 * NBACKENDS);
+    tcase_add_loop_test(tc, test_reset_from_upstream, 0, 2 * NBACKENDS);
+    tcase_add_loop_test(tc, test_reset_from_client, 0, 2 * NBACKENDS);
+    tcase_add_loop_test(tc, test_proxy_timeout, 0, 2 * NBACKENDS);
+    tcase_add_loop_test(tc, test_large_transfer, 0, NBACKENDS + 1);
+    tcase_add_loop_test(tc, test_splice, 0, 2);
     tcase_add_test(tc, test_slow_readers);
     tcase_add_test(tc, test_rates);
     tcase_add_test(tc, test_proxy_conf);

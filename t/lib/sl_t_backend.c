@@ -13,13 +13,17 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #define SL_TB_MAX    1100       /* connections a backend serves at once */
 #define SL_TB_BUF    65536
@@ -550,4 +554,172 @@ sl_t_echo_transfer_at(const char *file, int line, int port, size_t len)
     EVP_MD_CTX_free(got_md);
     ck_assert_int_eq(memcmp(sent_sum, got_sum, 32), 0);
     close(fd);
+}
+
+/* --- a TLS echo backend -------------------------------------------------- */
+
+typedef struct {
+    sl_t_backend_t   b;
+    char             cert[512];
+    char             key[512];
+    char             ca[512];       /* "": no client certificate asked */
+} sl_tb_tls_arg_t;
+
+static void
+sl_tb_tls_record(const char *path, const char *line)
+{
+    int  fd;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        (void) write(fd, line, strlen(line));
+        close(fd);
+    }
+}
+
+static int
+sl_tb_tls_write(SSL *ssl, const void *buf, size_t len)
+{
+    size_t  off = 0;
+    int     n;
+
+    while (off < len) {
+        n = SSL_write(ssl, (const char *) buf + off, (int) (len - off));
+        if (n <= 0) {
+            return -1;
+        }
+        off += (size_t) n;
+    }
+
+    return 0;
+}
+
+/* one connection, start to end, blocking (under socket time limits) */
+static void
+sl_tb_tls_serve(sl_tb_tls_arg_t *a, SSL_CTX *ctx, int fd)
+{
+    static unsigned char   buf[SL_TB_BUF];
+    struct timeval         tv = { 20, 0 };
+    const char            *sni, *how;
+    char                   cn[128] = "-", line[512];
+    X509                  *peer;
+    SSL                   *ssl;
+    size_t                 got = 0;
+    int                    n;
+
+    (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+
+    ssl = SSL_new(ctx);
+    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1) {
+        snprintf(line, sizeof(line), "%s 0 handshake-failed\n", a->b.id);
+        sl_tb_tls_record(a->b.record, line);
+        SSL_free(ssl);
+        return;
+    }
+
+    sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+    peer = SSL_get_peer_certificate(ssl);
+    if (peer != NULL) {
+        (void) X509_NAME_get_text_by_NID(X509_get_subject_name(peer),
+                                         NID_commonName, cn, sizeof(cn));
+        X509_free(peer);
+    }
+
+    snprintf(line, sizeof(line), "%s\n", a->b.id);
+
+    if (sl_tb_tls_write(ssl, line, strlen(line)) == 0) {
+        for ( ;; ) {
+            n = SSL_read(ssl, buf, sizeof(buf));
+            if (n <= 0 || sl_tb_tls_write(ssl, buf, (size_t) n) != 0) {
+                break;
+            }
+            got += (size_t) n;
+        }
+    }
+
+    how = (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN) ? "close_notify"
+                                                           : "eof";
+    (void) SSL_shutdown(ssl);
+
+    snprintf(line, sizeof(line), "%s %zu %s resumed=%d sni=%s cn=%s\n",
+             a->b.id, got, how, SSL_session_reused(ssl) ? 1 : 0,
+             sni ? sni : "-", cn);
+    sl_tb_tls_record(a->b.record, line);
+    SSL_free(ssl);
+}
+
+static void
+sl_tb_tls_main(void *data)
+{
+    sl_tb_tls_arg_t  *a = data;
+    SSL_CTX          *ctx;
+    int               fd;
+
+    /* a peer that went away must not end the backend */
+    (void) signal(SIGPIPE, SIG_IGN);
+
+    ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL
+        || SSL_CTX_use_certificate_chain_file(ctx, a->cert) != 1
+        || SSL_CTX_use_PrivateKey_file(ctx, a->key, SSL_FILETYPE_PEM) != 1
+        || SSL_CTX_set_session_id_context(ctx, (const unsigned char *) "tb",
+                                          2) != 1)
+    {
+        ERR_print_errors_fp(stderr);
+        _exit(1);
+    }
+
+    if (a->ca[0] != '\0') {
+        if (SSL_CTX_load_verify_locations(ctx, a->ca, NULL) != 1) {
+            ERR_print_errors_fp(stderr);
+            _exit(1);
+        }
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER
+                                | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
+
+    (void) fcntl(a->b.fd, F_SETFL, fcntl(a->b.fd, F_GETFL) & ~O_NONBLOCK);
+
+    for ( ;; ) {
+        fd = accept(a->b.fd, NULL, NULL);
+        if (fd < 0) {
+            continue;
+        }
+
+        sl_tb_tls_serve(a, ctx, fd);
+        ERR_clear_error();
+        close(fd);
+    }
+}
+
+void
+sl_t_tls_backend_start_at(const char *file, int line, sl_t_backend_t *b,
+    const char *id, const char *cert, const char *key, const char *ca)
+{
+    sl_tb_tls_arg_t  *a;
+    char             *dir;
+
+    memset(b, 0, sizeof(*b));
+    snprintf(b->id, sizeof(b->id), "%s", id);
+
+    dir = sl_t_mkdir_at(file, line);
+    b->record = sl_t_path(dir, "record");
+    b->fd = sl_tb_listen(file, line, 1024, &b->port);
+
+    a = calloc(1, sizeof(sl_tb_tls_arg_t));
+    if (a == NULL) {
+        sl_tb_fail(file, line, "out of memory");
+    }
+
+    a->b = *b;
+    snprintf(a->cert, sizeof(a->cert), "%s", cert);
+    snprintf(a->key, sizeof(a->key), "%s", key);
+    snprintf(a->ca, sizeof(a->ca), "%s", ca ? ca : "");
+    b->proc = sl_t_fork_at(file, line, sl_tb_tls_main, a);
+
+    close(b->fd);
+    b->fd = -1;
+    free(a);
 }

@@ -67,6 +67,18 @@ void sl_t_backend_fill_backlog(sl_t_backend_t *b);
 /* closes what a SL_TB_NOACCEPT backend holds in the test */
 void sl_t_backend_close(sl_t_backend_t *b);
 
+/*
+ * A TLS echo backend: one connection at a time, each greeted with the id
+ * (over TLS) and echoed; at its end the record line is "ID BYTES HOW
+ * resumed=0|1 sni=NAME|- cn=CLIENT-CN|-" (HOW: close_notify or eof), or
+ * "ID 0 handshake-failed". cert and key are the server's PEM files; with
+ * ca, a client certificate issued by it is required.
+ */
+#define sl_t_tls_backend_start(b, id, cert, key, ca)                          \
+    sl_t_tls_backend_start_at(__FILE__, __LINE__, b, id, cert, key, ca)
+void sl_t_tls_backend_start_at(const char *file, int line, sl_t_backend_t *b,
+    const char *id, const char *cert, const char *key, const char *ca);
+
 void sl_t_backend_start_at(const char *file, int line, sl_t_backend_t *b,
     const char *id, sl_t_backend_mode_e mode, size_t size);
 char *sl_t_backend_wait_record_at(const char *file, int line,

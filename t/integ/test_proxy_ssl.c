@@ -1,0 +1,591 @@
+/*
+ * test_proxy_ssl.c -- TLS to the servers (proxy_ssl*), run as the real
+ * binary against TLS echo backends the test starts (sl_t_backend.h): a
+ * session through, proxy_ssl_verify with the right CA, another CA and a
+ * name that does not match, SNI sent or not, a client certificate asked
+ * by the server (mTLS), sessions resumed with proxy_ssl_session_reuse and
+ * not without, and 64 MiB each way with its sha256 checked in each TLS
+ * mode: to the server, terminated in front of a plain server, and both.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "sl_auto_config.h"
+#include "sl_test.h"
+#include "sl_proc.h"
+#include "sl_t_net.h"
+#include "sl_t_backend.h"
+#include "sl_t_tls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#ifndef SL_HAVE_stream_proxy_MODULE
+#define SL_HAVE_stream_proxy_MODULE  0
+#endif
+
+#define T_IO        20000       /* ms for one exchange */
+#define BULK        (64 * 1024 * 1024)
+#define CHUNK       65536
+
+static const char *
+pki(const char *name)
+{
+    return sl_t_printf("%s", sl_tt_file(name));
+}
+
+/* a TLS echo backend with the test PKI's RSA certificate */
+static void
+tls_backend(sl_t_backend_t *b, const char *id, const char *ca)
+{
+    sl_t_tls_backend_start(b, id, pki("rsa.crt"), pki("rsa.key"),
+                           ca ? pki(ca) : NULL);
+}
+
+/* sluice with one server: listen (plain or "ssl"), then more */
+static void
+start(sl_t_sluice_t *srv, int ssl, const char *more)
+{
+    sl_t_sluice_start(srv, sl_t_printf(
+        "stream {\n"
+        "    server { listen 127.0.0.1:@PORT@%s; %s %s }\n"
+        "}\n", ssl ? " ssl" : "",
+        ssl ? sl_t_printf("ssl_certificate %s; ssl_certificate_key %s;",
+                          pki("ecdsa.crt"), pki("ecdsa.key")) : "",
+        more));
+}
+
+static char *
+to(sl_t_backend_t *b)
+{
+    return sl_t_printf("proxy_pass 127.0.0.1:%d; proxy_ssl on;", b->port);
+}
+
+/* a plain session through: greeting, "ping" echoed; the id or "" */
+static char *
+ping(sl_t_sluice_t *srv)
+{
+    char  *id = sl_t_printf("%32s", ""), buf[64];
+    int    fd;
+
+    fd = sl_t_connect("127.0.0.1", srv->port);
+    sl_t_read_id(fd, id, 32, T_IO);
+
+    if (id[0] != '\0') {
+        sl_t_send_all(fd, "ping\n", 5, T_IO);
+        sl_t_read_id(fd, buf, sizeof(buf), T_IO);
+        ck_assert_str_eq(buf, "ping");
+    }
+
+    close(fd);
+    return id;
+}
+
+/* the n-th record line of b (1-based), waiting for it */
+static char *
+record(sl_t_backend_t *b, int n)
+{
+    char  *text, *line;
+    int    i;
+
+    text = sl_t_backend_wait_record(b, n, T_IO);
+    line = text;
+
+    for (i = 1; i < n; i++) {
+        line = strchr(line, '\n');
+        ck_assert_ptr_nonnull(line);
+        line++;
+    }
+
+    return sl_t_printf("%.*s", (int) strcspn(line, "\n"), line);
+}
+
+START_TEST(test_through)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  t, p;
+
+    tls_backend(&t, "T", NULL);
+    start(&srv, 0, to(&t));
+
+    ck_assert_str_eq(ping(&srv), "T");
+    /* the 5 bytes came over TLS, and our close_notify at the end */
+    ck_assert_str_eq(record(&t, 1), "T 5 close_notify resumed=0 sni=- cn=-");
+
+    sl_t_sluice_stop(&srv);
+
+    /* a failed handshake (a plain server) is a failed try: the next one */
+    sl_t_backend_start(&p, "P", SL_TB_ECHO, 0);
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "    upstream u { server 127.0.0.1:%d; server 127.0.0.1:%d; }\n"
+        "    server { listen 127.0.0.1:@PORT@; proxy_pass u;"
+        " proxy_ssl on; }\n"
+        "}\n", p.port, t.port));
+    ck_assert_str_eq(ping(&srv), "T");
+    sl_t_wait_file(srv.log, "SSL_do_handshake() failed", T_IO);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/* a server that takes the connection but never answers the ClientHello */
+START_TEST(test_handshake_timeout)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  q;
+
+    /* listening, never accepting: the kernel completes the connect */
+    sl_t_backend_start(&q, "Q", SL_TB_NOACCEPT, 0);
+    start(&srv, 0, sl_t_printf("proxy_pass 127.0.0.1:%d; proxy_ssl on;"
+                               " proxy_connect_timeout 300ms;", q.port));
+
+    ck_assert_str_eq(ping(&srv), "");
+    sl_t_wait_file(srv.log, "upstream timed out", T_IO);
+    sl_t_wait_file(srv.log, "while SSL handshaking to upstream", T_IO);
+
+    sl_t_sluice_stop(&srv);
+    sl_t_backend_close(&q);
+}
+END_TEST
+
+START_TEST(test_verify)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  t;
+
+    tls_backend(&t, "T", NULL);
+
+    /* the right CA, the name from proxy_pass (127.0.0.1, in the SAN) */
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_verify on;"
+                               " proxy_ssl_trusted_certificate %s;",
+                               to(&t), pki("ca.crt")));
+    ck_assert_str_eq(ping(&srv), "T");
+    sl_t_sluice_stop(&srv);
+
+    /* a CA that did not issue it: no session, the reason logged */
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_verify on;"
+                               " proxy_ssl_trusted_certificate %s;",
+                               to(&t), pki("other-ca.crt")));
+    ck_assert_str_eq(ping(&srv), "");
+    sl_t_wait_file(srv.log, "upstream SSL certificate verify error: ",
+                   T_IO);
+    sl_t_sluice_stop(&srv);
+
+    /* the right CA, a name the certificate does not have */
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_verify on;"
+                               " proxy_ssl_trusted_certificate %s;"
+                               " proxy_ssl_name other.example;",
+                               to(&t), pki("ca.crt")));
+    ck_assert_str_eq(ping(&srv), "");
+    sl_t_wait_file(srv.log, "upstream SSL certificate does not match "
+                   "\"other.example\"", T_IO);
+    sl_t_sluice_stop(&srv);
+
+    /* the same with a name it has */
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_verify on;"
+                               " proxy_ssl_trusted_certificate %s;"
+                               " proxy_ssl_name b.sluice.test;",
+                               to(&t), pki("ca.crt")));
+    ck_assert_str_eq(ping(&srv), "T");
+    sl_t_sluice_stop(&srv);
+
+    /* verify off (the default): another CA does not matter */
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_trusted_certificate %s;",
+                               to(&t), pki("other-ca.crt")));
+    ck_assert_str_eq(ping(&srv), "T");
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+START_TEST(test_verify_needs_ca)
+{
+    sl_t_out_t   out;
+    char        *dir = sl_t_mkdir();
+
+    /* nginx's check: verifying needs something to verify against */
+    sl_t_writef(dir, "conf/t.conf", "stream { server { listen 127.0.0.1:1;"
+                " proxy_pass 127.0.0.1:2; proxy_ssl on;"
+                " proxy_ssl_verify on; } }\n");
+    ck_assert_int_eq(sl_t_run(((char *[]) { "sluice", "-p", dir, "-c",
+                                            "conf/t.conf", "-t", NULL }),
+                              &out, T_IO), 1);
+    ck_assert_msg(strstr(out.err, "no proxy_ssl_trusted_certificate for "
+                         "proxy_ssl_verify") != NULL, "%s", out.err);
+
+    /* a certificate without its key */
+    sl_t_writef(dir, "conf/t.conf", "stream { server { listen 127.0.0.1:1;"
+                " proxy_pass 127.0.0.1:2; proxy_ssl on;"
+                " proxy_ssl_certificate %s; } }\n", pki("client.crt"));
+    ck_assert_int_eq(sl_t_run(((char *[]) { "sluice", "-p", dir, "-c",
+                                            "conf/t.conf", "-t", NULL }),
+                              &out, T_IO), 1);
+    ck_assert_msg(strstr(out.err, "no \"proxy_ssl_certificate_key\" is "
+                         "defined") != NULL, "%s", out.err);
+}
+END_TEST
+
+START_TEST(test_server_name)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  t;
+
+    tls_backend(&t, "T", NULL);
+
+    /* off (the default): no SNI even with a name */
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_name a.sluice.test;", to(&t)));
+    ck_assert_str_eq(ping(&srv), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, 1), " sni=- "));
+    sl_t_sluice_stop(&srv);
+
+    /* on: proxy_ssl_name is sent */
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_name a.sluice.test;"
+                               " proxy_ssl_server_name on;", to(&t)));
+    ck_assert_str_eq(ping(&srv), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, 2), " sni=a.sluice.test "));
+    sl_t_sluice_stop(&srv);
+
+    /* on, the name from proxy_pass: an address, which SNI may not carry */
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_server_name on;", to(&t)));
+    ck_assert_str_eq(ping(&srv), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, 3), " sni=- "));
+    sl_t_sluice_stop(&srv);
+
+    /* an upstream group: its name, with variables in proxy_ssl_name too */
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "    upstream b.sluice.test { server 127.0.0.1:%d; }\n"
+        "    server { listen 127.0.0.1:@PORT@; proxy_pass b.sluice.test;"
+        " proxy_ssl on; proxy_ssl_server_name on; }\n"
+        "    server { listen 127.0.0.1:@PORT@; proxy_pass b.sluice.test;"
+        " proxy_ssl on; proxy_ssl_server_name on;"
+        " proxy_ssl_name x$server_port.sluice.test; }\n"
+        "}\n", t.port));
+    ck_assert_str_eq(ping(&srv), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, 4), " sni=b.sluice.test "));
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+START_TEST(test_mtls)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  t;
+
+    /* the server asks for a certificate issued by the test CA */
+    tls_backend(&t, "M", "ca.crt");
+
+    start(&srv, 0, to(&t));
+    ck_assert_str_eq(ping(&srv), "");
+    ck_assert_str_eq(record(&t, 1), "M 0 handshake-failed");
+    sl_t_sluice_stop(&srv);
+
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_certificate %s;"
+                               " proxy_ssl_certificate_key %s;", to(&t),
+                               pki("client.crt"), pki("client.key")));
+    ck_assert_str_eq(ping(&srv), "M");
+    ck_assert_ptr_nonnull(strstr(record(&t, 2), " cn=client"));
+    sl_t_sluice_stop(&srv);
+
+    /* an encrypted key, its password from proxy_ssl_password_file */
+    ck_assert_int_eq(sl_tt_cert(sl_tt_pki(), "client-enc", SL_TT_ECDSA
+                                | SL_TT_CLIENT, "client-enc", NULL, "ca",
+                                SL_TT_PASSWORD), 0);
+    sl_t_write(sl_tt_pki(), "pw", "wrong\n" SL_TT_PASSWORD "\n");
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_certificate %s;"
+                               " proxy_ssl_certificate_key %s;"
+                               " proxy_ssl_password_file %s;", to(&t),
+                               pki("client-enc.crt"), pki("client-enc.key"),
+                               pki("pw")));
+    ck_assert_str_eq(ping(&srv), "M");
+    ck_assert_ptr_nonnull(strstr(record(&t, 3), " cn=client-enc"));
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+START_TEST(test_session_reuse)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  t;
+    int             on = _i;
+
+    tls_backend(&t, "T", NULL);
+
+    start(&srv, 0, sl_t_printf("%s %s", to(&t),
+                               on ? "" : "proxy_ssl_session_reuse off;"));
+
+    ck_assert_str_eq(ping(&srv), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, 1), " resumed=0 "));
+    ck_assert_str_eq(ping(&srv), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, 2), on ? " resumed=1 "
+                                                   : " resumed=0 "));
+    ck_assert_str_eq(ping(&srv), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, 3), on ? " resumed=1 "
+                                                   : " resumed=0 "));
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+START_TEST(test_protocols_ciphers_conf_command)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  t;
+
+    tls_backend(&t, "T", NULL);
+
+    /* TLS 1.2 only, one cipher suite, a conf command: all accepted */
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_protocols TLSv1.2;"
+                               " proxy_ssl_ciphers"
+                               " ECDHE-RSA-AES128-GCM-SHA256;"
+                               " proxy_ssl_conf_command Options"
+                               " -SessionTicket;", to(&t)));
+    ck_assert_str_eq(ping(&srv), "T");
+    sl_t_sluice_stop(&srv);
+
+    /* a cipher the server's RSA key cannot use: no session */
+    start(&srv, 0, sl_t_printf("%s proxy_ssl_protocols TLSv1.2;"
+                               " proxy_ssl_ciphers"
+                               " ECDHE-ECDSA-AES128-GCM-SHA256;", to(&t)));
+    ck_assert_str_eq(ping(&srv), "");
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/*
+ * proxy_protocol with proxy_ssl: the header goes in the clear before the
+ * handshake. The server is another sluice with "listen ... ssl
+ * proxy_protocol" that answers with what the header told it.
+ */
+START_TEST(test_proxy_protocol_then_tls)
+{
+    sl_t_sluice_t        back, srv;
+    struct sockaddr_in   sin;
+    socklen_t            len = sizeof(sin);
+    char                 buf[128];
+    size_t               n;
+    int                  fd;
+
+    sl_t_sluice_start(&back, sl_t_printf(
+        "stream { server { listen 127.0.0.1:@PORT@ ssl proxy_protocol;"
+        " ssl_certificate %s; ssl_certificate_key %s;"
+        " return \"$proxy_protocol_addr $proxy_protocol_port"
+        " $proxy_protocol_server_port $ssl_protocol\"; } }\n",
+        pki("rsa.crt"), pki("rsa.key")));
+
+    start(&srv, 0, sl_t_printf("proxy_pass 127.0.0.1:%d; proxy_ssl on;"
+                               " proxy_protocol on;", back.port));
+
+    fd = sl_t_connect("127.0.0.1", srv.port);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sin, &len), 0);
+    n = sl_t_recv_all(fd, buf, sizeof(buf) - 1, NULL, T_IO);
+    buf[n] = '\0';
+    close(fd);
+
+    ck_assert_str_eq(buf, sl_t_printf("127.0.0.1 %d %d TLSv1.3",
+                                      (int) ntohs(sin.sin_port), srv.port));
+
+    sl_t_sluice_stop(&srv);
+    sl_t_sluice_stop(&back);
+}
+END_TEST
+
+/* --- 64 MiB each way ----------------------------------------------------- */
+
+/* through a TLS client: chunks written and read back, sha256 compared */
+static void
+tls_echo_transfer(int port, size_t len)
+{
+    static unsigned char  out[CHUNK], in[CHUNK];
+    unsigned char         a[32], b[32];
+    sl_tt_peer_t          p;
+    EVP_MD_CTX           *sent, *got;
+    char                  id[8];
+    size_t                off, n, i;
+
+    ck_assert_int_eq(sl_tt_peer_init(&p, sl_t_connect("127.0.0.1", port), 0,
+                                     NULL), 0);
+    ck_assert_int_eq(sl_tt_handshake(&p, T_IO), 1);
+
+    /* the backend's greeting */
+    ck_assert_int_eq(sl_tt_read_full(&p, id, 2, T_IO), 1);
+    ck_assert_int_eq(id[1], '\n');
+
+    sent = EVP_MD_CTX_new();
+    got = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(sent, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(got, EVP_sha256(), NULL);
+
+    for (off = 0; off < len; off += n) {
+        n = len - off < CHUNK ? len - off : CHUNK;
+        for (i = 0; i < n; i++) {
+            out[i] = sl_t_pattern(off + i);
+        }
+        EVP_DigestUpdate(sent, out, n);
+        ck_assert_int_eq(sl_tt_write(&p, out, n, T_IO), 1);
+        ck_assert_msg(sl_tt_read_full(&p, in, n, T_IO) == 1,
+                      "stuck at %zu", off);
+        EVP_DigestUpdate(got, in, n);
+    }
+
+    EVP_DigestFinal_ex(sent, a, NULL);
+    EVP_DigestFinal_ex(got, b, NULL);
+    EVP_MD_CTX_free(sent);
+    EVP_MD_CTX_free(got);
+    ck_assert_int_eq(memcmp(a, b, 32), 0);
+
+    (void) sl_tt_shutdown(&p, 0, T_IO);
+    close(p.fd);
+    sl_tt_peer_free(&p);
+}
+
+/* 0: TLS to the server; 1: terminated, plain server; 2: both */
+START_TEST(test_bulk)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  t;
+
+    if (_i == 1) {
+        sl_t_backend_start(&t, "E", SL_TB_ECHO, 0);
+        start(&srv, 1, sl_t_printf("proxy_pass 127.0.0.1:%d;", t.port));
+    } else {
+        tls_backend(&t, "T", NULL);
+        start(&srv, _i == 2, to(&t));
+    }
+
+    if (_i == 0) {
+        sl_t_echo_transfer(srv.port, BULK);
+    } else {
+        tls_echo_transfer(srv.port, BULK);
+    }
+
+    if (_i != 1) {
+        ck_assert_ptr_nonnull(strstr(record(&t, 1),
+                                     sl_t_printf("T %d ", BULK)));
+    }
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/* --- conf/tls-proxy.conf ------------------------------------------------ */
+
+/* a TLS client's session on fd: greeting, "ping" echoed; the id */
+static char *
+tls_ping(int fd, const char *server_name)
+{
+    sl_tt_opts_t   o;
+    sl_tt_peer_t   p;
+    char           buf[16];
+    char          *id;
+
+    memset(&o, 0, sizeof(o));
+    o.server_name = server_name;
+    ck_assert_int_eq(sl_tt_peer_init(&p, fd, 0, &o), 0);
+    ck_assert_int_eq(sl_tt_handshake(&p, T_IO), 1);
+    ck_assert_int_eq(sl_tt_read_full(&p, buf, 2, T_IO), 1);
+    id = sl_t_printf("%.1s", buf);
+    ck_assert_int_eq(sl_tt_write(&p, "ping\n", 5, T_IO), 1);
+    ck_assert_int_eq(sl_tt_read_full(&p, buf, 5, T_IO), 1);
+    ck_assert_int_eq(memcmp(buf, "ping\n", 5), 0);
+    (void) sl_tt_shutdown(&p, 0, T_IO);
+    close(p.fd);
+    sl_tt_peer_free(&p);
+    return id;
+}
+
+START_TEST(test_tls_proxy_conf)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  e, t;
+    char           *conf, *certs, *crt, *key, *sock;
+
+    /* the certificate `make certs` makes, in a directory of the test's */
+    certs = sl_t_mkdir();
+    ck_assert_int_eq(sl_t_run(((char *[]) { "sh",
+                         sl_t_path(sl_t_src(), "t/mkcert.sh"), certs,
+                         "tls-proxy", NULL }), NULL, T_IO), 0);
+    crt = sl_t_path(certs, "tls-proxy.crt");
+    key = sl_t_path(certs, "tls-proxy.key");
+
+    sl_t_backend_start(&e, "E", SL_TB_ECHO, 0);
+    sl_t_tls_backend_start(&t, "T", crt, key, NULL);
+
+    conf = sl_t_read(sl_t_path(sl_t_src(), "conf/tls-proxy.conf"));
+    ck_assert_ptr_nonnull(conf);
+    ck_assert_ptr_nonnull(strstr(conf, "listen      127.0.0.1:7444 ssl;"));
+    ck_assert_ptr_nonnull(strstr(conf, "127.0.0.1:7445 ssl;"));
+
+    /* the second server on a unix socket: one free port is all we get */
+    conf = sl_t_replace(conf, "127.0.0.1:7444", "127.0.0.1:@PORT@");
+    conf = sl_t_replace(conf, "127.0.0.1:7445", "unix:@DIR@/tls.sock");
+    conf = sl_t_replace(conf, "127.0.0.1:7101",
+                        sl_t_printf("127.0.0.1:%d", e.port));
+    conf = sl_t_replace(conf, "127.0.0.1:7446",
+                        sl_t_printf("127.0.0.1:%d", t.port));
+    conf = sl_t_replace(conf, "tls-proxy.crt;", sl_t_printf("%s;", crt));
+    conf = sl_t_replace(conf, "tls-proxy.key;", sl_t_printf("%s;", key));
+    conf = sl_t_replace(conf, "notice;", "info;");
+    sl_t_sluice_start_file(&srv, "conf/tls-proxy.conf", conf);
+
+    /* terminated: the plain server answers */
+    ck_assert_str_eq(tls_ping(sl_t_connect("127.0.0.1", srv.port),
+                              "localhost"), "E");
+    sock = sl_t_path(srv.dir, "tls.sock");
+
+    /* re-encrypted, verified, SNI "localhost"; the next one resumed */
+    ck_assert_str_eq(tls_ping(sl_t_connect_unix(sock), "localhost"), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, 1),
+                                 " resumed=0 sni=localhost cn=-"));
+    ck_assert_str_eq(tls_ping(sl_t_connect_unix(sock), "localhost"), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, 2),
+                                 " resumed=1 sni=localhost cn=-"));
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+START_TEST(test_not_built)
+{
+    ck_assert_int_eq(SL_HAVE_stream_proxy_MODULE, 0);
+}
+END_TEST
+
+static Suite *
+proxy_ssl_suite(void)
+{
+    Suite  *s = suite_create("proxy_ssl");
+    TCase  *tc = tcase_create("proxy_ssl");
+
+    sl_t_fixture(tc);
+    tcase_set_timeout(tc, 120);
+
+    if (!SL_HAVE_stream_proxy_MODULE || !SL_HAVE_stream_ssl_MODULE) {
+        tcase_add_test(tc, test_not_built);
+        suite_add_tcase(s, tc);
+        return s;
+    }
+
+    tcase_add_test(tc, test_through);
+    tcase_add_test(tc, test_handshake_timeout);
+    tcase_add_test(tc, test_verify);
+    tcase_add_test(tc, test_verify_needs_ca);
+    tcase_add_test(tc, test_server_name);
+    tcase_add_test(tc, test_mtls);
+    tcase_add_loop_test(tc, test_session_reuse, 0, 2);
+    tcase_add_test(tc, test_protocols_ciphers_conf_command);
+    tcase_add_test(tc, test_proxy_protocol_then_tls);
+    tcase_add_loop_test(tc, test_bulk, 0, 3);
+    tcase_add_test(tc, test_tls_proxy_conf);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
+
+SL_TEST_MAIN(proxy_ssl_suite)
