@@ -652,6 +652,38 @@ sl_ssl_ciphers(sl_conf_t *cf, sl_ssl_t *ssl, sl_str_t *ciphers,
     return SL_OK;
 }
 
+sl_conf_bitmask_t  sl_ssl_protocol_names[] = {
+    { sl_string("SSLv2"), SL_SSL_SSLv2 },
+    { sl_string("SSLv3"), SL_SSL_SSLv3 },
+    { sl_string("TLSv1"), SL_SSL_TLSv1 },
+    { sl_string("TLSv1.1"), SL_SSL_TLSv1_1 },
+    { sl_string("TLSv1.2"), SL_SSL_TLSv1_2 },
+    { sl_string("TLSv1.3"), SL_SSL_TLSv1_3 },
+    { sl_null_string, 0 }
+};
+
+sl_int_t
+sl_ssl_conf_command_add(sl_conf_t *cf, sl_array_t **commands)
+{
+    sl_str_t  *value = cf->args->elts, *pair;
+
+    if (*commands == SL_CONF_UNSET_PTR) {
+        *commands = sl_array_create(cf->pool, 4, 2 * sizeof(sl_str_t));
+        if (*commands == NULL) {
+            return SL_ERROR;
+        }
+    }
+
+    pair = sl_array_push(*commands);
+    if (pair == NULL) {
+        return SL_ERROR;
+    }
+
+    pair[0] = value[1];
+    pair[1] = value[2];
+    return SL_OK;
+}
+
 sl_int_t
 sl_ssl_conf_commands(sl_conf_t *cf, sl_ssl_t *ssl, sl_array_t *commands)
 {

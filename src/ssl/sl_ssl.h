@@ -173,6 +173,14 @@ sl_int_t sl_ssl_ciphers(sl_conf_t *cf, sl_ssl_t *ssl, sl_str_t *ciphers,
 /* ssl_conf_command: an array of sl_keyval_t-like pairs (sl_str_t[2]) */
 sl_int_t sl_ssl_conf_commands(sl_conf_t *cf, sl_ssl_t *ssl,
     sl_array_t *commands);
+/*
+ * For the setters of ssl_conf_command and proxy_ssl_conf_command: the
+ * directive's two arguments appended to *commands, made on first use
+ * (while it is SL_CONF_UNSET_PTR).
+ */
+sl_int_t sl_ssl_conf_command_add(sl_conf_t *cf, sl_array_t **commands);
+/* the names of ssl_protocols and proxy_ssl_protocols, for their setter */
+extern sl_conf_bitmask_t  sl_ssl_protocol_names[];
 sl_int_t sl_ssl_ecdh_curve(sl_conf_t *cf, sl_ssl_t *ssl, sl_str_t *name);
 sl_int_t sl_ssl_dhparam(sl_conf_t *cf, sl_ssl_t *ssl, sl_str_t *file);
 /* ssl_client_certificate: CAs sent in the request and trusted */

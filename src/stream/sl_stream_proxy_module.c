@@ -169,16 +169,6 @@ static sl_conf_num_bounds_t  sl_stream_proxy_version_bounds = {
     sl_conf_check_num_bounds, 1, 2
 };
 
-static sl_conf_bitmask_t  sl_stream_proxy_ssl_protocols[] = {
-    { sl_string("SSLv2"), SL_SSL_SSLv2 },
-    { sl_string("SSLv3"), SL_SSL_SSLv3 },
-    { sl_string("TLSv1"), SL_SSL_TLSv1 },
-    { sl_string("TLSv1.1"), SL_SSL_TLSv1_1 },
-    { sl_string("TLSv1.2"), SL_SSL_TLSv1_2 },
-    { sl_string("TLSv1.3"), SL_SSL_TLSv1_3 },
-    { sl_null_string, 0 }
-};
-
 #define SL_PROXY_CONF  (SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF)
 #define SL_PROXY_OFF(f)  offsetof(sl_stream_proxy_srv_conf_t, f)
 
@@ -295,7 +285,7 @@ static sl_command_t  sl_stream_proxy_commands[] = {
 
     { sl_string("proxy_ssl_protocols"), SL_PROXY_CONF | SL_CONF_1MORE,
       sl_conf_set_bitmask_slot, SL_STREAM_SRV_CONF_OFFSET,
-      SL_PROXY_OFF(ssl_protocols), &sl_stream_proxy_ssl_protocols },
+      SL_PROXY_OFF(ssl_protocols), &sl_ssl_protocol_names },
 
     { sl_string("proxy_ssl_ciphers"), SL_PROXY_CONF | SL_CONF_TAKE1,
       sl_conf_set_str_slot, SL_STREAM_SRV_CONF_OFFSET,
@@ -2173,26 +2163,11 @@ sl_stream_proxy_ssl_conf_command(sl_conf_t *cf, sl_command_t *cmd,
     void *conf)
 {
     sl_stream_proxy_srv_conf_t  *pscf = conf;
-    sl_str_t                    *value = cf->args->elts, *pair;
 
     sl_unused(cmd);
 
-    if (pscf->ssl_conf_commands == SL_CONF_UNSET_PTR) {
-        pscf->ssl_conf_commands = sl_array_create(cf->pool, 4,
-                                                  2 * sizeof(sl_str_t));
-        if (pscf->ssl_conf_commands == NULL) {
-            return SL_CONF_ERROR;
-        }
-    }
-
-    pair = sl_array_push(pscf->ssl_conf_commands);
-    if (pair == NULL) {
-        return SL_CONF_ERROR;
-    }
-
-    pair[0] = value[1];
-    pair[1] = value[2];
-    return SL_CONF_OK;
+    return sl_ssl_conf_command_add(cf, &pscf->ssl_conf_commands) == SL_OK
+           ? SL_CONF_OK : SL_CONF_ERROR;
 }
 
 static char *

@@ -92,16 +92,6 @@ static char *sl_stream_ssl_conf_command(sl_conf_t *cf, sl_command_t *cmd,
 static char *sl_stream_ssl_alpn(sl_conf_t *cf, sl_command_t *cmd,
     void *conf);
 
-static sl_conf_bitmask_t  sl_stream_ssl_protocols[] = {
-    { sl_string("SSLv2"), SL_SSL_SSLv2 },
-    { sl_string("SSLv3"), SL_SSL_SSLv3 },
-    { sl_string("TLSv1"), SL_SSL_TLSv1 },
-    { sl_string("TLSv1.1"), SL_SSL_TLSv1_1 },
-    { sl_string("TLSv1.2"), SL_SSL_TLSv1_2 },
-    { sl_string("TLSv1.3"), SL_SSL_TLSv1_3 },
-    { sl_null_string, 0 }
-};
-
 static sl_conf_enum_t  sl_stream_ssl_verify[] = {
     { sl_string("off"), SL_SSL_VERIFY_OFF },
     { sl_string("on"), SL_SSL_VERIFY_ON },
@@ -176,7 +166,7 @@ static sl_command_t  sl_stream_ssl_commands[] = {
 
     { sl_string("ssl_protocols"), SL_SSL_SRV | SL_CONF_1MORE,
       sl_conf_set_bitmask_slot, SL_STREAM_SRV_CONF_OFFSET,
-      SL_SSL_OFF(protocols), &sl_stream_ssl_protocols },
+      SL_SSL_OFF(protocols), &sl_ssl_protocol_names },
 
     { sl_string("ssl_prefer_server_ciphers"), SL_SSL_SRV | SL_CONF_FLAG,
       sl_conf_set_flag_slot, SL_STREAM_SRV_CONF_OFFSET,
@@ -643,28 +633,16 @@ static char *
 sl_stream_ssl_conf_command(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
     sl_stream_ssl_srv_conf_t  *sscf = conf;
-    sl_str_t                  *value = cf->args->elts, *pair;
 
     sl_unused(cmd);
 
     if (sscf->conf_commands == SL_CONF_UNSET_PTR) {
-        sscf->conf_commands = sl_array_create(cf->pool, 4,
-                                              2 * sizeof(sl_str_t));
-        if (sscf->conf_commands == NULL) {
-            return SL_CONF_ERROR;
-        }
-
+        /* errors in the commands are reported at the first of them */
         sl_stream_ssl_set_loc(cf, &sscf->loc[SL_SSL_LOC_CONF_COMMAND]);
     }
 
-    pair = sl_array_push(sscf->conf_commands);
-    if (pair == NULL) {
-        return SL_CONF_ERROR;
-    }
-
-    pair[0] = value[1];
-    pair[1] = value[2];
-    return SL_CONF_OK;
+    return sl_ssl_conf_command_add(cf, &sscf->conf_commands) == SL_OK
+           ? SL_CONF_OK : SL_CONF_ERROR;
 }
 
 static char *
