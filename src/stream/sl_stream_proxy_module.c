@@ -1793,6 +1793,17 @@ sl_stream_proxy_not_found(sl_stream_variable_value_t *v)
     return SL_OK;
 }
 
+/* the value written from v->data up to end */
+static sl_int_t
+sl_stream_proxy_found(sl_stream_variable_value_t *v, u_char *end)
+{
+    v->len = (unsigned) (end - v->data);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    return SL_OK;
+}
+
 static sl_int_t
 sl_stream_proxy_addr_variable(sl_stream_session_t *s,
     sl_stream_variable_value_t *v, uintptr_t data)
@@ -1830,11 +1841,7 @@ sl_stream_proxy_addr_variable(sl_stream_session_t *s,
         }
     }
 
-    v->len = (unsigned) (p - v->data);
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    return SL_OK;
+    return sl_stream_proxy_found(v, p);
 }
 
 /* data: 0 bytes sent, 1 bytes received */
@@ -1865,11 +1872,7 @@ sl_stream_proxy_bytes_variable(sl_stream_session_t *s,
                         i + 1 < n ? ", " : "");
     }
 
-    v->len = (unsigned) (p - v->data);
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    return SL_OK;
+    return sl_stream_proxy_found(v, p);
 }
 
 /* data: 0 session, 1 first byte, 2 connect; "-" when it did not happen */
@@ -1913,11 +1916,7 @@ sl_stream_proxy_time_variable(sl_stream_session_t *s,
         }
     }
 
-    v->len = (unsigned) (p - v->data);
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    return SL_OK;
+    return sl_stream_proxy_found(v, p);
 }
 
 typedef struct {
