@@ -228,6 +228,8 @@ sl_conf_open_file(sl_cycle_t *cycle, sl_str_t *name)
 
     file->fd = SL_INVALID_FILE;
     file->name = full;
+    file->flush = NULL;
+    file->data = NULL;
     return file;
 }
 
@@ -331,6 +333,11 @@ sl_reopen_files_for(sl_cycle_t *cycle, uid_t user)
         for (i = 0; i < part->nelts; i++) {
             if (file[i].fd <= STDERR_FILENO) {
                 continue;
+            }
+
+            /* buffered lines belong to the file they were written for */
+            if (file[i].flush != NULL) {
+                file[i].flush(&file[i], cycle->log);
             }
 
             fd = sl_open_append(file[i].name.data);

@@ -200,6 +200,8 @@ sl_log_init_stderr(sl_log_t *log, sl_open_file_t *file)
 {
     file->fd = STDERR_FILENO;
     sl_str_set(&file->name, "stderr");
+    file->flush = NULL;
+    file->data = NULL;
 
     sl_memzero(log, sizeof(sl_log_t));
     log->log_level = SL_LOG_NOTICE;

@@ -34,6 +34,9 @@ typedef u_char *(*sl_log_handler_pt)(sl_log_t *log, u_char *buf, size_t len);
 struct sl_open_file_s {
     sl_fd_t          fd;
     sl_str_t         name;      /* "stderr" for the standard error */
+    /* writes out what a user buffers for the file, before a reopen */
+    void           (*flush)(sl_open_file_t *file, sl_log_t *log);
+    void            *data;      /* for flush */
 };
 
 struct sl_log_s {

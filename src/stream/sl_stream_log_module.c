@@ -11,7 +11,7 @@
  *
  * Files come from the cycle's open files, so USR1 reopens them. A
  * buffered log keeps its lines in memory until the next does not fit,
- * its flush timer fires, or the process exits. Paths with variables,
+ * its flush timer fires, the file is reopened, or the process exits. Paths with variables,
  * gzip, if= and syslog: are not supported.
  */
 #include "sl_config.h"
@@ -329,6 +329,13 @@ static void
 sl_stream_log_flush_handler(sl_event_t *ev)
 {
     sl_stream_log_flush(ev->data, ev->log);
+}
+
+/* USR1: the lines buffered so far go to the file before it is reopened */
+static void
+sl_stream_log_file_flush(sl_open_file_t *file, sl_log_t *log)
+{
+    sl_stream_log_flush(file->data, log);
 }
 
 static void
@@ -788,6 +795,8 @@ sl_stream_log_buffer(sl_conf_t *cf, sl_stream_log_t *log, sl_str_t *path,
     }
 
     buffer->file = log->file;
+    log->file->flush = sl_stream_log_file_flush;
+    log->file->data = buffer;
     buffer->pos = buffer->start;
     buffer->last = buffer->start + size;
     buffer->flush = flush;

@@ -373,6 +373,39 @@ START_TEST(test_log_reopen)
 }
 END_TEST
 
+/* USR1: what a buffered log holds goes to the file it was written for */
+START_TEST(test_log_reopen_flushes_buffer)
+{
+    sl_t_sluice_t  srv;
+    char          *path, *old;
+
+    sl_t_sluice_start(&srv,
+        "stream {\n"
+        "    log_format f 's $connection';\n"
+        "    access_log logs/a.log f buffer=64k;\n"
+        "    server { listen 127.0.0.1:@PORT@; return x; }\n"
+        "}\n");
+
+    path = logf_path(&srv, "a.log");
+    old = logf_path(&srv, "a.log.1");
+
+    /* the session is logged before its connection closes: it is buffered */
+    session(sl_t_connect("127.0.0.1", srv.port), NULL);
+    ck_assert_str_eq(sl_t_read(path), "");
+    ck_assert_int_eq(rename(path, old), 0);
+
+    sl_t_signal(srv.proc, SIGUSR1);
+    sl_t_wait_file(srv.log, "reopening logs", T_IO);
+    sl_t_wait_file(path, NULL, T_IO);
+    ck_assert_str_eq(sl_t_read(old), "s 1\n");
+
+    session(sl_t_connect("127.0.0.1", srv.port), NULL);
+    sl_t_sluice_stop(&srv);
+    ck_assert_str_eq(sl_t_read(path), "s 2\n");
+    ck_assert_str_eq(sl_t_read(old), "s 1\n");
+}
+END_TEST
+
 static void
 assert_conf_error(const char *stream, const char *msg)
 {
@@ -442,6 +475,7 @@ access_log_suite(void)
     tcase_add_test(tc, test_log_buffer);
     tcase_add_test(tc, test_log_flush_timer);
     tcase_add_test(tc, test_log_reopen);
+    tcase_add_test(tc, test_log_reopen_flushes_buffer);
     tcase_add_test(tc, test_log_conf_errors);
     return s;
 }
