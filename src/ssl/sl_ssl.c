@@ -341,7 +341,14 @@ sl_ssl_create(sl_conf_t *cf, sl_ssl_t *ssl, sl_uint_t protocols,
                      | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                      | SSL_MODE_NO_AUTO_CHAIN);
 
-    SSL_CTX_set_read_ahead(ssl->ctx, 0);
+    /*
+     * Records are read as many as the socket holds, not a 5-byte header
+     * and then the body: half the recv() calls. Bytes that OpenSSL keeps
+     * read ahead are found by SSL_has_pending() when a caller's buffer
+     * fills (sl_ssl_post_pending()), and after the handshake the read
+     * event is left ready.
+     */
+    SSL_CTX_set_read_ahead(ssl->ctx, 1);
     SSL_CTX_set_info_callback(ssl->ctx, sl_ssl_info_callback);
 
     if (!ssl->client) {

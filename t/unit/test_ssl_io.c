@@ -1243,6 +1243,56 @@ START_TEST(test_record_larger_than_buffer)
 }
 END_TEST
 
+/*
+ * Sixteen records of 1000 bytes in the socket, read 1000 bytes a call by
+ * a handler that never posts itself: read-ahead takes them all out of the
+ * socket at the first call, so the caller's buffer fills at a record's end
+ * with the rest inside OpenSSL (SSL_pending() is 0, SSL_has_pending() is
+ * not); only the posted read event brings the handler back each time.
+ */
+START_TEST(test_records_read_ahead)
+{
+    static u_char      msg[16000];
+    sl_connection_t   *c;
+    u_char             byte;
+    int                fds[2], i;
+
+    sl_te_open(_i, 16);
+    server_ctx(&server_ssl, SL_SSL_DEFAULT_PROTOCOLS, 0);
+    fill_random(msg, sizeof(msg), 10);
+
+    sl_te_socketpair(fds);
+    c = open_side(fds[0], &server_ssl, 0);
+    peer_open(fds[1], 0, NULL);
+    ck_assert(handshake(c));
+
+    S.chunk = 1000;
+    S.once = 1;
+    S.reads = 0;
+
+    for (i = 0; i < 16; i++) {
+        ck_assert(sl_tt_write(&P.p, msg + i * 1000, 1000, 5000));
+    }
+    sl_te_run_until(S.reads == 1, 5000);
+
+    ck_assert_uint_eq(S.got, 1000);
+    ck_assert_int_eq(SSL_pending(c->ssl->connection), 0);
+    ck_assert(c->ssl->read_pending);
+    ck_assert(c->read->posted);
+    ck_assert_int_eq(recv(fds[0], &byte, 1, MSG_PEEK | MSG_DONTWAIT), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+
+    sl_te_run_until(S.got == sizeof(msg), 5000);
+    ck_assert_uint_eq(S.reads, 16);
+    ck_assert(!c->ssl->read_pending);
+
+    digest_check(S.md, msg, sizeof(msg));
+
+    close_pair(c, fds[1]);
+    sl_te_close();
+}
+END_TEST
+
 /* --- send_chain ---------------------------------------------------------- */
 
 /* the records the peer receives: count and largest */
@@ -2213,6 +2263,7 @@ ssl_io_suite(void)
     tcase_add_loop_test(tc, test_large_transfer, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_record_larger_than_buffer, 0,
                         SL_TE_NBACKENDS);
+    tcase_add_loop_test(tc, test_records_read_ahead, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_send_chain_coalesces, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_send_chain_again, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_shutdown_would_block, 0, SL_TE_NBACKENDS);
