@@ -53,8 +53,8 @@ sl_t_replace(const char *text, const char *from, const char *to)
 }
 
 /* a loopback port nobody had a moment ago: the kernel's choice */
-static int
-sl_t_free_port(void)
+int
+sl_t_loopback_port(void)
 {
     struct sockaddr_in  sin;
     socklen_t           len = sizeof(sin);
@@ -222,7 +222,7 @@ sl_t_sluice_start_at(const char *file, int line, sl_t_sluice_t *srv,
     srv->log = sl_t_path(srv->dir, "logs/error.log");
 
     for (i = 0; i < SL_T_START_TRIES; i++) {
-        srv->port = sl_t_free_port();
+        srv->port = sl_t_loopback_port();
         if (sl_t_sluice_try(file, line, srv, conf_file, conf)) {
             return;
         }

@@ -112,4 +112,11 @@ size_t sl_t_recv_all_at(const char *file, int line, int fd, void *buf,
 char *sl_t_recv_text_at(const char *file, int line, int fd, int *reset,
     int ms);
 
+/*
+ * A TCP port on 127.0.0.1 that nobody had a moment ago (the kernel's
+ * choice), for a server the test starts itself: it may be taken before
+ * that server binds it, so try again with another when bind fails.
+ */
+int sl_t_loopback_port(void);
+
 #endif /* SL_T_NET_H */
