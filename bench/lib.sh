@@ -142,3 +142,61 @@ median() {
                      else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
+
+# Several long-running processes at once (run-proxy.sh): each started in
+# its own process group, all stopped by bg_stop_all. bg_start NAME PIN CMD
+# logs to $OUT/NAME.log and leaves the pid in BG_PID.
+BG_PIDS='' BG_PID=''
+
+bg_start() {
+    local name=$1 pin=$2
+    shift 2
+    # shellcheck disable=SC2086  # $pin is a command prefix or nothing
+    (exec $pin setsid sh -c "exec $*") >>"$OUT/$name.log" 2>&1 </dev/null &
+    BG_PID=$!
+    BG_PIDS="$BG_PIDS $BG_PID"
+}
+
+bg_stop() {
+    local i
+    kill -TERM -- "-$1" 2>/dev/null
+    for i in $(seq 40); do
+        group_alive "$1" || break
+        sleep 0.05
+    done
+    kill -KILL -- "-$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
+bg_stop_all() {
+    local p
+    for p in $BG_PIDS; do
+        bg_stop "$p"
+    done
+    BG_PIDS=''
+}
+
+# wait_listen HOST PORT PID: until HOST:PORT accepts, or PID is gone
+wait_listen() {
+    local i
+    for i in $(seq 200); do
+        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+        kill -0 "$3" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+# CPU ticks (utime + stime, and those of reaped children) of PID and its
+# descendants
+tree_ticks() {
+    local sum=0 p s
+    for p in $(server_tree "$1"); do
+        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        s=${s##*) }
+        # shellcheck disable=SC2086  # split the fields on purpose
+        set -- $s
+        sum=$((sum + ${12} + ${13} + ${14} + ${15}))
+    done
+    echo "$sum"
+}
