@@ -106,6 +106,7 @@ sl_event_connect_peer(sl_event_loop_t *loop, sl_peer_connection_t *pc)
     }
 
     c->type = type;
+    c->log_error = pc->log_error;   /* how its peer's errors are logged */
     c->recv = sl_os_io.recv;
     c->send = sl_os_io.send;
     c->recv_chain = sl_os_io.recv_chain;

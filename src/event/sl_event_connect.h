@@ -44,7 +44,7 @@ struct sl_peer_connection_s {
     unsigned                transparent:1;
     unsigned                so_keepalive:1;
     unsigned                down:1;
-    unsigned                log_error:2;
+    unsigned                log_error:3;    /* sl_connection_log_error_e */
 };
 
 /*

@@ -23,8 +23,11 @@
  * certificate is checked (proxy_ssl_verify), and a failure of either is a
  * failed attempt; the relay is the same, through the connection's I/O
  * vector. proxy_splice (Linux) moves plain TCP through a pipe per
- * direction with splice(2) whenever no rate, header or buffered byte
- * stands in the way; the counters are the same either way.
+ * direction with splice(2) once the direction carries bulk data (a read
+ * filled its buffer) and no rate, header or buffered byte stands in the
+ * way; the counters are the same either way. A splice()
+ * that fails for a reason of our side's kernel, not the peer's, turns it
+ * off for the session, which goes on through the buffers.
  *
  * Every attempt leaves a record for $upstream_addr, $upstream_bytes_sent,
  * $upstream_bytes_received, $upstream_connect_time,
@@ -42,9 +45,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 
+/* proxy_bind: an address, or a value with variables made one per session */
 typedef struct {
     struct sockaddr                 *sockaddr;
     socklen_t                        socklen;
+    sl_stream_complex_value_t       *value;     /* NULL: sockaddr */
     unsigned                         transparent:1;
 } sl_stream_proxy_local_t;
 
@@ -114,6 +119,7 @@ typedef struct {
     size_t                           pipe_size;
     unsigned                         preread:1; /* buf is s->preread */
     unsigned                         shut:1;    /* dst got our FIN */
+    unsigned                         bulk:1;    /* a read filled buf */
 } sl_stream_proxy_pipe_t;
 
 typedef struct {
@@ -147,6 +153,8 @@ static char *sl_stream_proxy_merge_srv_conf(sl_conf_t *cf, void *parent,
     void *child);
 static char *sl_stream_proxy_pass(sl_conf_t *cf, sl_command_t *cmd,
     void *conf);
+static sl_int_t sl_stream_proxy_parse_local(sl_pool_t *pool, sl_str_t *v,
+    sl_stream_proxy_local_t *local);
 static char *sl_stream_proxy_bind(sl_conf_t *cf, sl_command_t *cmd,
     void *conf);
 
@@ -1067,6 +1075,53 @@ sl_stream_proxy_limit(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     return (off_t) size > limit ? (size_t) limit : size;
 }
 
+#if (SL_HAVE_SPLICE)
+
+/*
+ * After splice() failed: what the pipe still holds goes first, read into
+ * the buffer as room allows; the pipe is closed once empty. 1 when bytes
+ * came, 0 when there was no room, SL_ERROR.
+ */
+static sl_int_t
+sl_stream_proxy_unpipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_stream_proxy_pipe_t *p)
+{
+    sl_buf_t  *b = &p->buf;
+    ssize_t    n;
+    size_t     size;
+
+    if (b->start == NULL
+        && sl_stream_proxy_take_buffer(ctx, p, s->connection->log) != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    size = (size_t) (b->end - b->last);
+    if (size == 0) {
+        return 0;
+    }
+
+    n = read(p->pipe[0], b->last, size < p->pipe_len ? size : p->pipe_len);
+
+    if (n <= 0) {
+        /* pipe_len bytes are in it: nothing but a bug gets here */
+        sl_log_error(SL_LOG_ALERT, s->connection->log, n == 0 ? 0 : errno,
+                     "read() from the splice pipe failed");
+        return SL_ERROR;
+    }
+
+    b->last += n;
+    p->pipe_len -= (size_t) n;
+
+    if (p->pipe_len == 0) {
+        sl_stream_proxy_close_pipe(p);
+    }
+
+    return 1;
+}
+
+#endif
+
 /* reads from src into p: 1 when bytes came, 0 when none, SL_ERROR */
 static sl_int_t
 sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
@@ -1076,6 +1131,13 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     ssize_t    n;
     size_t     size;
     sl_msec_t  delay;
+
+#if (SL_HAVE_SPLICE)
+    if (p->pipe_len > 0) {
+        /* splice() failed: what it left in the pipe goes first */
+        return sl_stream_proxy_unpipe(s, ctx, p);
+    }
+#endif
 
     if (src->read->eof || !src->read->ready || src->read->delayed) {
         return 0;
@@ -1123,6 +1185,11 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 
     p->received += n;
     b->last += n;
+
+    if (b->last == b->end) {
+        p->bulk = 1;
+    }
+
     return 1;
 }
 
@@ -1169,11 +1236,21 @@ static sl_uint_t
 sl_stream_proxy_can_splice(sl_stream_proxy_ctx_t *ctx,
     sl_stream_proxy_pipe_t *p, size_t rate)
 {
+    if (!ctx->splice) {
+        return 0;               /* what a pipe holds is read out of it */
+    }
+
     if (p->pipe_len > 0) {
         return 1;               /* what the pipe holds goes out its way */
     }
 
-    return ctx->splice && rate == 0 && p->buf.pos == p->buf.last
+    /*
+     * A direction starts on the buffers, and takes a pipe once a read has
+     * filled proxy_buffer_size: small exchanges never pay for two pipes,
+     * their fcntl() and four close() calls, nor for splice()'s extra
+     * calls per message.
+     */
+    return p->bulk && rate == 0 && p->buf.pos == p->buf.last
            && (p != &ctx->up || ctx->header_sent == ctx->header_len);
 }
 
@@ -1211,9 +1288,39 @@ sl_stream_proxy_open_pipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     return SL_OK;
 }
 
+/*
+ * A splice() that failed otherwise than "would block". An error that says
+ * the peer is gone (a reset, a broken pipe) ends the session as the same
+ * error of recv() or send() would: SL_ERROR. Any other (EINVAL, ENOSYS,
+ * ENOMEM: this kernel will not splice these descriptors now) costs the
+ * session nothing but the copy: splice is off for it from here on, what
+ * the pipes hold is read out of them into the buffers (it was counted
+ * when it came), and the buffered path goes on: 0. That is logged at
+ * warn: not the peer's doing, so not info, and nothing is lost, so not
+ * an error; but an operator who asked for splice should learn that this
+ * system refuses it.
+ */
+static sl_int_t
+sl_stream_proxy_splice_error(sl_stream_session_t *s,
+    sl_stream_proxy_ctx_t *ctx, sl_connection_t *c, sl_event_t *ev,
+    sl_err_t err)
+{
+    if (sl_connection_peer_errno(err)) {
+        ev->error = 1;
+        (void) sl_connection_error(c, err, "splice() failed");
+        return SL_ERROR;
+    }
+
+    sl_log_error(SL_LOG_WARN, s->connection->log, err,
+                 "splice() failed, proxying without splice()");
+    ctx->splice = 0;
+    return 0;
+}
+
 /* the pipe to dst: 1 when bytes went, 0 when none, SL_ERROR */
 static sl_int_t
-sl_stream_proxy_splice_out(sl_connection_t *dst, sl_stream_proxy_pipe_t *p)
+sl_stream_proxy_splice_out(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_connection_t *dst, sl_stream_proxy_pipe_t *p)
 {
     ssize_t  n;
 
@@ -1230,9 +1337,7 @@ sl_stream_proxy_splice_out(sl_connection_t *dst, sl_stream_proxy_pipe_t *p)
             return 0;
         }
 
-        dst->write->error = 1;
-        (void) sl_connection_error(dst, errno, "splice() failed");
-        return SL_ERROR;
+        return sl_stream_proxy_splice_error(s, ctx, dst, dst->write, errno);
     }
 
     p->pipe_len -= (size_t) n;
@@ -1247,8 +1352,8 @@ sl_stream_proxy_splice_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 {
     ssize_t  n;
 
-    if (src->read->eof || !src->read->ready || src->read->delayed
-        || p->pipe_len >= p->pipe_size)
+    if (!ctx->splice || src->read->eof || !src->read->ready
+        || src->read->delayed || p->pipe_len >= p->pipe_size)
     {
         return 0;
     }
@@ -1268,9 +1373,7 @@ sl_stream_proxy_splice_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
             return 0;
         }
 
-        src->read->error = 1;
-        (void) sl_connection_error(src, errno, "splice() failed");
-        return SL_ERROR;
+        return sl_stream_proxy_splice_error(s, ctx, src, src->read, errno);
     }
 
     if (n == 0) {
@@ -1317,7 +1420,7 @@ sl_stream_proxy_direction(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     if (dst != NULL && sl_stream_proxy_can_splice(ctx, p, rate)
         && sl_stream_proxy_open_pipe(s, ctx, p) == SL_OK)
     {
-        a = sl_stream_proxy_splice_out(dst, p);
+        a = sl_stream_proxy_splice_out(s, ctx, dst, p);
         if (a == SL_ERROR) {
             *bad = dst;
             return SL_ERROR;
@@ -1330,7 +1433,12 @@ sl_stream_proxy_direction(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         }
 
         *moved |= (sl_uint_t) (a | b);
-        return SL_OK;
+
+        if (ctx->splice) {
+            return SL_OK;
+        }
+
+        /* splice() failed: the buffered path takes over at once */
     }
 #endif
 
@@ -1339,6 +1447,14 @@ sl_stream_proxy_direction(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         *bad = dst;
         return SL_ERROR;
     }
+
+#if (SL_HAVE_SPLICE)
+    if (a == 1 && sl_stream_proxy_can_splice(ctx, p, rate)) {
+        /* bulk, and the buffer is out: the next round takes the pipe */
+        *moved = 1;
+        return SL_OK;
+    }
+#endif
 
     b = sl_stream_proxy_recv(s, ctx, src, p, rate);
     if (b == SL_ERROR) {
@@ -1706,6 +1822,46 @@ sl_stream_proxy_init_ctx(sl_stream_session_t *s,
     return SL_OK;
 }
 
+/*
+ * The session's local address. As in nginx, a value that comes out empty
+ * binds nothing, and one that is not an address is logged and ignored.
+ */
+static sl_int_t
+sl_stream_proxy_set_local(sl_stream_session_t *s,
+    sl_stream_proxy_local_t *local, sl_peer_connection_t *pc)
+{
+    sl_stream_proxy_local_t  addr;
+    sl_str_t                 value;
+
+    pc->transparent = local->transparent;
+
+    if (local->value == NULL) {
+        pc->local = local->sockaddr;
+        pc->local_socklen = local->socklen;
+        return SL_OK;
+    }
+
+    if (sl_stream_complex_value(s, local->value, &value) != SL_OK) {
+        return SL_ERROR;
+    }
+
+    if (value.len == 0) {
+        return SL_OK;
+    }
+
+    if (sl_stream_proxy_parse_local(s->connection->pool, &value, &addr)
+        != SL_OK)
+    {
+        sl_log_error(SL_LOG_ERR, s->connection->log, 0,
+                     "invalid local address \"%V\"", &value);
+        return SL_OK;
+    }
+
+    pc->local = addr.sockaddr;
+    pc->local_socklen = addr.socklen;
+    return SL_OK;
+}
+
 static void
 sl_stream_proxy_handler(sl_stream_session_t *s)
 {
@@ -1739,10 +1895,11 @@ sl_stream_proxy_handler(sl_stream_session_t *s)
     pc->start_time = sl_current_msec(c->loop);
     pc->so_keepalive = pscf->socket_keepalive ? 1 : 0;
 
-    if (pscf->local != NULL) {
-        pc->local = pscf->local->sockaddr;
-        pc->local_socklen = pscf->local->socklen;
-        pc->transparent = pscf->local->transparent;
+    if (pscf->local != NULL
+        && sl_stream_proxy_set_local(s, pscf->local, pc) != SL_OK)
+    {
+        sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
     }
 
     uscf = pscf->upstream;
@@ -2251,14 +2408,14 @@ sl_stream_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
 /* "[::1]", "127.0.0.1", with a port or not */
 static sl_int_t
-sl_stream_proxy_parse_local(sl_conf_t *cf, sl_str_t *v,
+sl_stream_proxy_parse_local(sl_pool_t *pool, sl_str_t *v,
     sl_stream_proxy_local_t *local)
 {
     sl_sockaddr_t  *sa;
     sl_url_t        u;
     char            text[SL_INET6_ADDRSTRLEN + 3];
 
-    sa = sl_pcalloc(cf->pool, sizeof(sl_sockaddr_t));
+    sa = sl_pcalloc(pool, sizeof(sl_sockaddr_t));
     if (sa == NULL || v->len >= sizeof(text)) {
         return SL_ERROR;
     }
@@ -2287,7 +2444,7 @@ sl_stream_proxy_parse_local(sl_conf_t *cf, sl_str_t *v,
     u.url = *v;
     u.no_resolve = 1;
 
-    if (sl_parse_url(cf->pool, &u) != SL_OK) {
+    if (sl_parse_url(pool, &u) != SL_OK || u.naddrs == 0) {
         return SL_ERROR;
     }
 
@@ -2321,7 +2478,18 @@ sl_stream_proxy_bind(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         return SL_CONF_ERROR;
     }
 
-    if (sl_stream_proxy_parse_local(cf, &value[1], local) != SL_OK) {
+    if (memchr(value[1].data, '$', value[1].len) != NULL) {
+        local->value = sl_palloc(cf->pool, sizeof(sl_stream_complex_value_t));
+        if (local->value == NULL
+            || sl_stream_compile_complex_value(cf, &value[1], local->value)
+               != SL_OK)
+        {
+            return SL_CONF_ERROR;
+        }
+
+    } else if (sl_stream_proxy_parse_local(cf->pool, &value[1], local)
+               != SL_OK)
+    {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid address \"%V\"",
                           &value[1]);
         return SL_CONF_ERROR;

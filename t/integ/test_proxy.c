@@ -75,6 +75,56 @@ start(sl_t_sluice_t *srv, int backend, const char *ups, const char *more)
         backend >= NBACKENDS ? "proxy_splice off;" : ""));
 }
 
+/*
+ * A direction takes a pipe once a read fills its buffer: with 1k buffers
+ * and BULK bytes, the edge cases below run on splice(2) in the splice
+ * configurations, and bulk() says whether they did.
+ */
+#define BULK_CONF  " proxy_buffer_size 1k;"
+#define BULK       8192
+
+static void
+bulk(sl_t_sluice_t *srv, int backend)
+{
+    char  *log = sl_t_read(srv->log);
+
+    /* the kqueue stand-in runs on Linux, but kqueue means no splice */
+    if (SL_HAVE_SPLICE && backend < NBACKENDS
+        && strcmp(sl_t_backend(backend), "kqueue") != 0)
+    {
+        ck_assert_msg(strstr(log, "proxying with splice()") != NULL,
+                      "not spliced: %s", log);
+    } else {
+        ck_assert_ptr_null(strstr(log, "proxying with splice()"));
+    }
+}
+
+/* BULK bytes of the pattern through an echo, and back */
+static void
+bulk_echo(int fd)
+{
+    static char    out[BULK], in[BULK];
+    struct pollfd  pfd;
+    size_t         i, got;
+    ssize_t        n;
+
+    for (i = 0; i < BULK; i++) {
+        out[i] = (char) sl_t_pattern(i);
+    }
+
+    sl_t_send_all(fd, out, BULK, T_IO);
+
+    for (got = 0; got < BULK; got += (size_t) n) {
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        ck_assert_int_eq(poll(&pfd, 1, sl_t_timeout(T_IO)), 1);
+        n = recv(fd, in + got, BULK - got, 0);
+        ck_assert_int_gt(n, 0);
+    }
+
+    ck_assert_int_eq(memcmp(in, out, BULK), 0);
+}
+
 static char *
 addr(sl_t_backend_t *b)
 {
@@ -778,6 +828,66 @@ START_TEST(test_proxy_bind)
 }
 END_TEST
 
+/* a client connected from 127.0.0.9; the address the upstream sees */
+static const char *
+bound_from(int lfd, int port)
+{
+    struct sockaddr_in  sin;
+    socklen_t           len = sizeof(sin);
+    int                 fd, cfd;
+    static char         text[32];
+
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(0x7f000009);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons((uint16_t) port);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+
+    len = sizeof(sin);
+    cfd = accept(lfd, (struct sockaddr *) &sin, &len);
+    ck_assert_int_ge(cfd, 0);
+    ck_assert_ptr_nonnull(inet_ntop(AF_INET, &sin.sin_addr, text,
+                                    sizeof(text)));
+    close(cfd);
+    close(fd);
+    return text;
+}
+
+/* proxy_bind with variables: made per session; empty or invalid binds none */
+START_TEST(test_proxy_bind_variables)
+{
+    sl_t_sluice_t  srv;
+    int            lfd, port;
+
+    port = dead_port(&lfd);
+    ck_assert_int_eq(listen(lfd, 16), 0);
+
+    start(&srv, 0, "", sl_t_printf("proxy_pass 127.0.0.1:%d;"
+                                   " proxy_bind $remote_addr;", port));
+    ck_assert_str_eq(bound_from(lfd, srv.port), "127.0.0.9");
+    sl_t_sluice_stop(&srv);
+
+    /* no PROXY protocol header: the variable is empty */
+    start(&srv, 0, "", sl_t_printf("proxy_pass 127.0.0.1:%d;"
+                                   " proxy_bind $proxy_protocol_addr;", port));
+    ck_assert_str_eq(bound_from(lfd, srv.port), "127.0.0.1");
+    sl_t_sluice_stop(&srv);
+
+    start(&srv, 0, "", sl_t_printf("proxy_pass 127.0.0.1:%d;"
+                                   " proxy_bind x$protocol;", port));
+    ck_assert_str_eq(bound_from(lfd, srv.port), "127.0.0.1");
+    wait_log(&srv, "[error]");
+    wait_log(&srv, "invalid local address \"xTCP\"");
+    sl_t_sluice_stop(&srv);
+
+    close(lfd);
+}
+END_TEST
+
 /* --- proxy_protocol: the header sent to the upstream -------------------- */
 
 /* what "proxy_protocol on" must send for the client socket fd, to port */
@@ -911,6 +1021,7 @@ END_TEST
 
 START_TEST(test_half_close_client)
 {
+    static char     data[BULK];
     sl_t_sluice_t   srv;
     sl_t_backend_t  s;
     char            buf[64];
@@ -920,27 +1031,29 @@ START_TEST(test_half_close_client)
     sl_t_backend_start(&s, "S", SL_TB_SINK, 0);
 
     for (on = 0; on <= 1; on++) {
-        start(&srv, _i, "", sl_t_printf("proxy_pass %s; proxy_half_close %s;",
-                                        addr(&s), on ? "on" : "off"));
+        start(&srv, _i, "", sl_t_printf("proxy_pass %s; proxy_half_close %s;"
+                                        BULK_CONF, addr(&s),
+                                        on ? "on" : "off"));
 
         fd = sl_t_connect("127.0.0.1", srv.port);
-        sl_t_send_all(fd, "hello", 5, T_IO);
+        sl_t_send_all(fd, data, BULK, T_IO);
         ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
         n = sl_t_recv_all(fd, buf, sizeof(buf) - 1, NULL, T_IO);
         buf[n] = '\0';
         close(fd);
 
-        /* the backend got the 5 bytes and the FIN either way */
+        /* the backend got the bytes and the FIN either way */
         ck_assert_ptr_nonnull(strstr(sl_t_backend_wait_record(&s, on + 1,
                                                               T_IO),
-                                     "S 5 "));
+                                     sl_t_printf("S %d ", BULK)));
+        bulk(&srv, _i);
 
         /*
          * Its answer to the FIN reaches the client only with half-close;
          * without, the session may end before even the greeting came.
          */
         if (on) {
-            ck_assert_str_eq(buf, "S\n5\n");
+            ck_assert_str_eq(buf, sl_t_printf("S\n%d\n", BULK));
         } else {
             ck_assert_msg(strcmp(buf, "S\n") == 0 || buf[0] == '\0',
                           "got \"%s\"", buf);
@@ -952,6 +1065,7 @@ END_TEST
 
 START_TEST(test_half_close_upstream)
 {
+    static char     data[BULK];
     sl_t_sluice_t   srv;
     sl_t_backend_t  f;
     char            id[32];
@@ -961,8 +1075,9 @@ START_TEST(test_half_close_upstream)
     sl_t_backend_start(&f, "F", SL_TB_FIN, 0);
 
     for (on = 0; on <= 1; on++) {
-        start(&srv, _i, "", sl_t_printf("proxy_pass %s; proxy_half_close %s;",
-                                        addr(&f), on ? "on" : "off"));
+        start(&srv, _i, "", sl_t_printf("proxy_pass %s; proxy_half_close %s;"
+                                        BULK_CONF, addr(&f),
+                                        on ? "on" : "off"));
 
         fd = sl_t_connect("127.0.0.1", srv.port);
         sl_t_read_id(fd, id, sizeof(id), T_IO);
@@ -976,11 +1091,12 @@ START_TEST(test_half_close_upstream)
 
         if (on) {
             /* and the client may still talk to the upstream */
-            sl_t_send_all(fd, "abcd", 4, T_IO);
+            sl_t_send_all(fd, data, BULK, T_IO);
             ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
             ck_assert_ptr_nonnull(strstr(sl_t_backend_wait_record(&f, 2,
                                                                   T_IO),
-                                         "F 4 fin"));
+                                         sl_t_printf("F %d fin", BULK)));
+            bulk(&srv, _i);
         } else {
             /* the session is over: the upstream was closed */
             ck_assert_ptr_nonnull(strstr(sl_t_backend_wait_record(&f, 1,
@@ -1012,6 +1128,12 @@ START_TEST(test_reset_from_upstream)
     ck_assert_msg(reset, "the upstream's reset did not reach the client");
     close(fd);
 
+    /* as nginx: an upstream's reset is an error, a client's is info */
+    wait_log(&srv, "[error]");
+    ck_assert_ptr_nonnull(strstr(sl_t_read(srv.log),
+                                 "(104: Connection reset by peer) while "
+                                 "proxying connection"));
+
     sl_t_sluice_stop(&srv);
 }
 END_TEST
@@ -1025,16 +1147,20 @@ START_TEST(test_reset_from_client)
     int             fd;
 
     sl_t_backend_start(&e, "E", SL_TB_ECHO, 0);
-    start(&srv, _i, "", sl_t_printf("proxy_pass %s;", addr(&e)));
+    start(&srv, _i, "", sl_t_printf("proxy_pass %s;" BULK_CONF, addr(&e)));
 
     fd = sl_t_connect("127.0.0.1", srv.port);
     sl_t_read_id(fd, id, sizeof(id), T_IO);
+    bulk_echo(fd);
     ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)),
                      0);
     close(fd);
 
     ck_assert_ptr_nonnull(strstr(sl_t_backend_wait_record(&e, 1, T_IO),
-                                 "E 0 rst"));
+                                 sl_t_printf("E %d rst", BULK)));
+    bulk(&srv, _i);
+    wait_log(&srv, "[info]");
+    ck_assert_ptr_null(strstr(sl_t_read(srv.log), "[error]"));
     sl_t_sluice_stop(&srv);
 }
 END_TEST
@@ -1047,20 +1173,21 @@ START_TEST(test_proxy_timeout)
     int             fd;
 
     sl_t_backend_start(&e, "E", SL_TB_ECHO, 0);
-    start(&srv, _i, "", sl_t_printf("proxy_pass %s; proxy_timeout 300ms;",
-                                    addr(&e)));
+    start(&srv, _i, "", sl_t_printf("proxy_pass %s; proxy_timeout 300ms;"
+                                    BULK_CONF, addr(&e)));
 
     fd = sl_t_connect("127.0.0.1", srv.port);
     sl_t_read_id(fd, buf, sizeof(buf), T_IO);
 
     /* traffic keeps it alive */
-    sl_t_send_all(fd, "ping", 4, T_IO);
+    bulk_echo(fd);
 
     /* then idleness ends it */
-    ck_assert_uint_eq(sl_t_recv_all(fd, buf, sizeof(buf), NULL, T_IO), 4);
+    ck_assert_uint_eq(sl_t_recv_all(fd, buf, sizeof(buf), NULL, T_IO), 0);
     wait_log(&srv, "connection timed out");
     ck_assert_ptr_nonnull(strstr(sl_t_backend_wait_record(&e, 1, T_IO),
-                                 "E 4 fin"));
+                                 sl_t_printf("E %d fin", BULK)));
+    bulk(&srv, _i);
     close(fd);
     sl_t_sluice_stop(&srv);
 }
@@ -1262,6 +1389,7 @@ proxy_suite(void)
     tcase_add_loop_test(tc, test_variables, 0, 1);
     tcase_add_loop_test(tc, test_proxy_pass_variables, 0, 1);
     tcase_add_loop_test(tc, test_proxy_bind, 0, 1);
+    tcase_add_test(tc, test_proxy_bind_variables);
     tcase_add_loop_test(tc, test_proxy_pass_unix, 0, NBACKENDS);
     tcase_add_loop_test(tc, test_proxy_protocol_send, 0, 2);
     tcase_add_loop_test(tc, test_half_close_client, 0, 2 * NBACKENDS);

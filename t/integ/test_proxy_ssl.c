@@ -26,15 +26,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #ifndef SL_HAVE_stream_proxy_MODULE
 #define SL_HAVE_stream_proxy_MODULE  0
 #endif
 
 #define T_IO        20000       /* ms for one exchange */
 #define BULK        (64 * 1024 * 1024)
-#define CHUNK       65536
 
 static const char *
 pki(const char *name)
@@ -398,53 +395,6 @@ END_TEST
 
 /* --- 64 MiB each way ----------------------------------------------------- */
 
-/* through a TLS client: chunks written and read back, sha256 compared */
-static void
-tls_echo_transfer(int port, size_t len)
-{
-    static unsigned char  out[CHUNK], in[CHUNK];
-    unsigned char         a[32], b[32];
-    sl_tt_peer_t          p;
-    EVP_MD_CTX           *sent, *got;
-    char                  id[8];
-    size_t                off, n, i;
-
-    ck_assert_int_eq(sl_tt_peer_init(&p, sl_t_connect("127.0.0.1", port), 0,
-                                     NULL), 0);
-    ck_assert_int_eq(sl_tt_handshake(&p, T_IO), 1);
-
-    /* the backend's greeting */
-    ck_assert_int_eq(sl_tt_read_full(&p, id, 2, T_IO), 1);
-    ck_assert_int_eq(id[1], '\n');
-
-    sent = EVP_MD_CTX_new();
-    got = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(sent, EVP_sha256(), NULL);
-    EVP_DigestInit_ex(got, EVP_sha256(), NULL);
-
-    for (off = 0; off < len; off += n) {
-        n = len - off < CHUNK ? len - off : CHUNK;
-        for (i = 0; i < n; i++) {
-            out[i] = sl_t_pattern(off + i);
-        }
-        EVP_DigestUpdate(sent, out, n);
-        ck_assert_int_eq(sl_tt_write(&p, out, n, T_IO), 1);
-        ck_assert_msg(sl_tt_read_full(&p, in, n, T_IO) == 1,
-                      "stuck at %zu", off);
-        EVP_DigestUpdate(got, in, n);
-    }
-
-    EVP_DigestFinal_ex(sent, a, NULL);
-    EVP_DigestFinal_ex(got, b, NULL);
-    EVP_MD_CTX_free(sent);
-    EVP_MD_CTX_free(got);
-    ck_assert_int_eq(memcmp(a, b, 32), 0);
-
-    (void) sl_tt_shutdown(&p, 0, T_IO);
-    close(p.fd);
-    sl_tt_peer_free(&p);
-}
-
 /* 0: TLS to the server; 1: terminated, plain server; 2: both */
 START_TEST(test_bulk)
 {
@@ -462,7 +412,7 @@ START_TEST(test_bulk)
     if (_i == 0) {
         sl_t_echo_transfer(srv.port, BULK);
     } else {
-        tls_echo_transfer(srv.port, BULK);
+        sl_t_tls_echo_transfer(srv.port, BULK);
     }
 
     if (_i != 1) {

@@ -556,6 +556,150 @@ sl_t_echo_transfer_at(const char *file, int line, int port, size_t len)
     close(fd);
 }
 
+/*
+ * The same through a TLS client, without waiting for each chunk to come
+ * back before the next goes: the socket is non-blocking and one poll()
+ * loop writes and reads as each side allows.
+ */
+typedef struct {
+    SSL            *ssl;
+    EVP_MD_CTX     *md;
+    size_t          got;
+    size_t          idlen;      /* of the greeting, skipped */
+    int             want_write; /* the last read asked for the socket */
+} sl_tb_tls_client_t;
+
+/* SSL_read() until it would block: 0, or -1 when the session ended */
+static int
+sl_tb_tls_client_read(sl_tb_tls_client_t *tc, unsigned char *buf,
+    size_t size)
+{
+    size_t  i;
+    int     n, err;
+
+    tc->want_write = 0;
+
+    for ( ;; ) {
+        n = SSL_read(tc->ssl, buf, (int) size);
+
+        if (n <= 0) {
+            err = SSL_get_error(tc->ssl, n);
+            if (err == SSL_ERROR_WANT_READ) {
+                return 0;
+            }
+            if (err == SSL_ERROR_WANT_WRITE) {
+                tc->want_write = 1;
+                return 0;
+            }
+            return -1;
+        }
+
+        for (i = 0; tc->idlen < 2 && i < (size_t) n; i++) {
+            if (buf[i] == '\n') {
+                tc->idlen = 2;
+            } else {
+                tc->idlen++;
+            }
+        }
+
+        EVP_DigestUpdate(tc->md, buf + i, (size_t) n - i);
+        tc->got += (size_t) n - i;
+    }
+}
+
+void
+sl_t_tls_echo_transfer_at(const char *file, int line, int port, size_t len)
+{
+    static unsigned char  out[SL_TB_BUF], in[SL_TB_BUF];
+    sl_tb_tls_client_t    tc;
+    EVP_MD_CTX           *sent_md;
+    SSL_CTX              *ctx;
+    struct pollfd         pfd;
+    unsigned char         sent_sum[32], got_sum[32];
+    size_t                off = 0, pos = 0, end = 0, i;
+    int                   fd, n, err;
+
+    memset(&tc, 0, sizeof(tc));
+    fd = sl_t_connect_buf_at(file, line, "127.0.0.1", port, 262144);
+    ck_assert_int_ne(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), -1);
+
+    ctx = SSL_CTX_new(TLS_client_method());
+    ck_assert_ptr_nonnull(ctx);
+    tc.ssl = SSL_new(ctx);
+    ck_assert_ptr_nonnull(tc.ssl);
+    ck_assert_int_eq(SSL_set_fd(tc.ssl, fd), 1);
+    SSL_set_connect_state(tc.ssl);
+    (void) SSL_set_mode(tc.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE
+                                | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+
+    sent_md = EVP_MD_CTX_new();
+    tc.md = EVP_MD_CTX_new();
+    ck_assert_int_eq(EVP_DigestInit_ex(sent_md, EVP_sha256(), NULL), 1);
+    ck_assert_int_eq(EVP_DigestInit_ex(tc.md, EVP_sha256(), NULL), 1);
+
+    while ((n = SSL_do_handshake(tc.ssl)) != 1) {
+        err = SSL_get_error(tc.ssl, n);
+        ck_assert_msg(err == SSL_ERROR_WANT_READ
+                      || err == SSL_ERROR_WANT_WRITE,
+                      "%s:%d: the TLS handshake failed", file, line);
+        pfd.fd = fd;
+        pfd.events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        ck_assert_msg(poll(&pfd, 1, sl_t_timeout(20000)) > 0,
+                      "%s:%d: the TLS handshake timed out", file, line);
+    }
+
+    while (tc.got < len) {
+        pfd.fd = fd;
+        pfd.events = POLLIN
+                     | (off < len || pos < end || tc.want_write ? POLLOUT
+                                                                 : 0);
+        ck_assert_msg(poll(&pfd, 1, sl_t_timeout(20000)) > 0,
+                      "%s:%d: stuck at %zu sent, %zu back", file, line,
+                      off, tc.got);
+
+        while ((pfd.revents & POLLOUT) && (off < len || pos < end)) {
+            if (pos == end) {
+                end = len - off < sizeof(out) ? len - off : sizeof(out);
+                for (i = 0; i < end; i++) {
+                    out[i] = sl_t_pattern(off + i);
+                }
+                EVP_DigestUpdate(sent_md, out, end);
+                off += end;
+                pos = 0;
+            }
+
+            n = SSL_write(tc.ssl, out + pos, (int) (end - pos));
+            if (n <= 0) {
+                err = SSL_get_error(tc.ssl, n);
+                ck_assert_msg(err == SSL_ERROR_WANT_WRITE
+                              || err == SSL_ERROR_WANT_READ,
+                              "%s:%d: SSL_write() failed at %zu sent",
+                              file, line, off - end + pos);
+                break;
+            }
+            pos += (size_t) n;
+        }
+
+        ck_assert_msg(sl_tb_tls_client_read(&tc, in, sizeof(in)) == 0
+                      || tc.got == len,
+                      "%s:%d: the proxy closed at %zu of %zu", file, line,
+                      tc.got, len);
+    }
+
+    ck_assert_uint_eq(tc.got, len);
+    EVP_DigestFinal_ex(sent_md, sent_sum, NULL);
+    EVP_DigestFinal_ex(tc.md, got_sum, NULL);
+    EVP_MD_CTX_free(sent_md);
+    EVP_MD_CTX_free(tc.md);
+    ck_assert_msg(memcmp(sent_sum, got_sum, 32) == 0,
+                  "%s:%d: the sha256 of what came back differs", file, line);
+
+    (void) SSL_shutdown(tc.ssl);
+    SSL_free(tc.ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+}
+
 /* --- a TLS echo backend -------------------------------------------------- */
 
 typedef struct {

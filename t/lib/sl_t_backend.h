@@ -61,6 +61,15 @@ unsigned char sl_t_pattern(size_t off);
     sl_t_echo_transfer_at(__FILE__, __LINE__, port, len)
 void sl_t_echo_transfer_at(const char *file, int line, int port,
     size_t len);
+/*
+ * The same through a TLS client (no certificate check; the TLS backend
+ * greets with its id too): for a listener with "ssl" in front of a plain
+ * or a TLS backend.
+ */
+#define sl_t_tls_echo_transfer(port, len)                                     \
+    sl_t_tls_echo_transfer_at(__FILE__, __LINE__, port, len)
+void sl_t_tls_echo_transfer_at(const char *file, int line, int port,
+    size_t len);
 
 /* fills the listen queue of a SL_TB_NOACCEPT backend; fds in the test */
 void sl_t_backend_fill_backlog(sl_t_backend_t *b);
