@@ -4,8 +4,8 @@
  * session through, proxy_ssl_verify with the right CA, another CA and a
  * name that does not match, SNI sent or not, a client certificate asked
  * by the server (mTLS), sessions resumed with proxy_ssl_session_reuse and
- * not without, and 64 MiB each way with its sha256 checked in each TLS
- * mode: to the server, terminated in front of a plain server, and both.
+ * not without. The bulk of each TLS mode (1 GiB each way, sha256
+ * checked) is test_proxy_gib's.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -31,7 +31,6 @@
 #endif
 
 #define T_IO        20000       /* ms for one exchange */
-#define BULK        (64 * 1024 * 1024)
 
 static const char *
 pki(const char *name)
@@ -395,34 +394,6 @@ END_TEST
 
 /* --- 64 MiB each way ----------------------------------------------------- */
 
-/* 0: TLS to the server; 1: terminated, plain server; 2: both */
-START_TEST(test_bulk)
-{
-    sl_t_sluice_t   srv;
-    sl_t_backend_t  t;
-
-    if (_i == 1) {
-        sl_t_backend_start(&t, "E", SL_TB_ECHO, 0);
-        start(&srv, 1, sl_t_printf("proxy_pass 127.0.0.1:%d;", t.port));
-    } else {
-        tls_backend(&t, "T", NULL);
-        start(&srv, _i == 2, to(&t));
-    }
-
-    if (_i == 0) {
-        sl_t_echo_transfer(srv.port, BULK);
-    } else {
-        sl_t_tls_echo_transfer(srv.port, BULK);
-    }
-
-    if (_i != 1) {
-        ck_assert_ptr_nonnull(strstr(record(&t, 1),
-                                     sl_t_printf("T %d ", BULK)));
-    }
-
-    sl_t_sluice_stop(&srv);
-}
-END_TEST
 
 /* --- conf/tls-proxy.conf ------------------------------------------------ */
 
@@ -522,6 +493,12 @@ proxy_ssl_suite(void)
         return s;
     }
 
+    /* the certificates, made once here rather than by each forked test */
+    if (sl_tt_pki() == NULL) {
+        fprintf(stderr, "test_proxy_ssl: cannot make the test PKI\n");
+        exit(1);
+    }
+
     tcase_add_test(tc, test_through);
     tcase_add_test(tc, test_handshake_timeout);
     tcase_add_test(tc, test_verify);
@@ -531,7 +508,6 @@ proxy_ssl_suite(void)
     tcase_add_loop_test(tc, test_session_reuse, 0, 2);
     tcase_add_test(tc, test_protocols_ciphers_conf_command);
     tcase_add_test(tc, test_proxy_protocol_then_tls);
-    tcase_add_loop_test(tc, test_bulk, 0, 3);
     tcase_add_test(tc, test_tls_proxy_conf);
     suite_add_tcase(s, tc);
 
