@@ -394,8 +394,13 @@ flood_until_stalled(int fd, int port, size_t total)
 {
     unsigned char  buf[CHUNK];
     long           rx, last = -1;
-    long long      deadline = sl_t_msec() + sl_t_timeout(T_IO);
     size_t         sent = 0;
+    /*
+     * A stall has no event to wait for: the queue is sampled. A starved
+     * machine keeps a correct server reading slowly for a long time, so
+     * the limit is far above any healthy run's second or two.
+     */
+    long long      deadline = sl_t_msec() + sl_t_timeout(60000);
     ssize_t        n;
 
     for ( ;; ) {
