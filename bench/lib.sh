@@ -7,6 +7,11 @@
 
 SRV_PID='' LOAD_PID='' DMA_PID=''
 
+# an option of parse_args that takes a value: "$@" still holds it
+need_arg() {
+    [ $# -ge 2 ] || die "$1 needs a value"
+}
+
 proc_state() {
     local s
     s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1

@@ -51,10 +51,6 @@ die() {
     exit 1
 }
 
-need_arg() {
-    [ $# -ge 2 ] || die "$1 needs a value"
-}
-
 parse_args() {
     while [ $# -gt 0 ]; do
         case $1 in

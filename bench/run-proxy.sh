@@ -65,10 +65,6 @@ usage: bench/run-proxy.sh [--sluice PATH] [--runs N] [--duration S]
 EOF
 }
 
-need_arg() {
-    [ $# -ge 2 ] || die "$1 needs a value"
-}
-
 parse_args() {
     while [ $# -gt 0 ]; do
         case $1 in

@@ -39,14 +39,14 @@ EOF
 parse_args() {
     while [ $# -gt 0 ]; do
         case $1 in
-        --sluice)   SLUICE=$2; shift ;;
-        --servers)  SERVERS=$2; shift ;;
-        --runs)     RUNS=$2; shift ;;
-        --duration) DURATION=$2; shift ;;
-        --warmup)   WARMUP=$2; shift ;;
-        --conns)    CONNS=$2; shift ;;
-        --cpus)     CPUS=$2; shift ;;
-        --out)      OUT=$2; shift ;;
+        --sluice)   need_arg "$@"; SLUICE=$2; shift ;;
+        --servers)  need_arg "$@"; SERVERS=$2; shift ;;
+        --runs)     need_arg "$@"; RUNS=$2; shift ;;
+        --duration) need_arg "$@"; DURATION=$2; shift ;;
+        --warmup)   need_arg "$@"; WARMUP=$2; shift ;;
+        --conns)    need_arg "$@"; CONNS=$2; shift ;;
+        --cpus)     need_arg "$@"; CPUS=$2; shift ;;
+        --out)      need_arg "$@"; OUT=$2; shift ;;
         --no-pin)   PIN=0 ;;
         -h|--help)  usage; exit 0 ;;
         *)          usage >&2; exit 64 ;;
