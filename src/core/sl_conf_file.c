@@ -357,6 +357,26 @@ sl_conf_target(sl_conf_t *cf, sl_module_t *m, sl_command_t *cmd)
     return confp ? confp[m->ctx_index] : NULL;
 }
 
+/*
+ * A host's process is not the instance's to change: such a directive is
+ * an error there, but for a flag turned off (daemon off, master_process
+ * off), which says what an embedded instance is anyway.
+ */
+static sl_uint_t
+sl_conf_allowed_here(sl_conf_t *cf, sl_command_t *cmd)
+{
+    sl_str_t  *value = cf->args->elts;
+
+    if (!(cmd->type & SL_CONF_PROCESS) || cf->cycle == NULL
+        || !cf->cycle->embedded)
+    {
+        return 1;
+    }
+
+    return (cmd->type & SL_CONF_FLAG) && cf->args->nelts == 2
+           && sl_str_eq_lit(&value[1], "off");
+}
+
 static sl_int_t
 sl_conf_run(sl_conf_t *cf, sl_module_t *m, sl_command_t *cmd, sl_int_t last)
 {
@@ -379,6 +399,12 @@ sl_conf_run(sl_conf_t *cf, sl_module_t *m, sl_command_t *cmd, sl_int_t last)
         sl_conf_log_error(SL_LOG_EMERG, cf, 0,
                           "invalid number of arguments in \"%V\" directive",
                           name);
+        return SL_ERROR;
+    }
+
+    if (!sl_conf_allowed_here(cf, cmd)) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "\"%V\" directive is not "
+                          "allowed in an embedded instance", name);
         return SL_ERROR;
     }
 
@@ -633,6 +659,32 @@ sl_conf_parse(sl_conf_t *cf, sl_str_t *filename)
     file.line = 1;
     file.dev = st.st_dev;
     file.ino = st.st_ino;
+
+    prev = cf->conf_file;
+    file.parent = prev;
+    cf->conf_file = &file;
+
+    rv = sl_conf_loop(cf, 0);
+
+    cf->conf_file = prev;
+    return rv;
+}
+
+char *
+sl_conf_parse_string(sl_conf_t *cf, const sl_str_t *name, sl_str_t *content)
+{
+    sl_conf_file_t   file, *prev;
+    char            *rv;
+
+    if (sl_conf_remember(cf, (sl_str_t *) name, content) != SL_OK) {
+        return SL_CONF_ERROR;
+    }
+
+    sl_memzero(&file, sizeof(file));
+    file.name = *name;
+    file.pos = content->data;
+    file.end = content->data + content->len;
+    file.line = 1;
 
     prev = cf->conf_file;
     file.parent = prev;

@@ -38,6 +38,11 @@
 
 /* where the conf struct is found: the module's own slot in the cycle */
 #define SL_DIRECT_CONF      0x00010000
+/*
+ * The directive acts on the whole process (user, pid...): an error in an
+ * embedded instance, but for a flag set to "off".
+ */
+#define SL_CONF_PROCESS     0x00020000
 
 /* contexts */
 #define SL_MAIN_CONF        0x01000000
@@ -143,6 +148,9 @@ char *sl_conf_check_num_bounds(sl_conf_t *cf, void *post, void *data);
 
 /* reads a file (filename), the -g string (cf->conf_file->is_param) or a block */
 char *sl_conf_parse(sl_conf_t *cf, sl_str_t *filename);
+/* parses a whole configuration given as text, named name in messages */
+char *sl_conf_parse_string(sl_conf_t *cf, const sl_str_t *name,
+    sl_str_t *content);
 /* parses the directives of a -g string */
 char *sl_conf_param(sl_conf_t *cf, sl_str_t *param);
 /* the "include" directive, usable in any context */

@@ -120,6 +120,13 @@ sl_close_connection(sl_connection_t *c)
     c->read->closed = 1;
     c->write->closed = 1;
 
+    /* an accepted connection: its configuration may wait for it to end */
+    if (c->listening != NULL && !c->read->accept
+        && c->listening->cycle != NULL)
+    {
+        c->listening->cycle->connections--;
+    }
+
     sl_reusable_connection(c, 0);
 
     if (c->timedout && !shared) {

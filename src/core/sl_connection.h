@@ -139,6 +139,7 @@ struct sl_listening_s {
     size_t                pool_size;
 
     sl_listening_t       *previous;     /* the same socket in the old cycle */
+    sl_cycle_t           *cycle;        /* its owner: counts its sessions */
     sl_connection_t      *connection;   /* its connection in the loop */
 
     /*

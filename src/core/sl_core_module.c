@@ -35,56 +35,56 @@ static sl_conf_num_bounds_t  sl_core_rlimit_bounds = {
 static sl_command_t  sl_core_commands[] = {
 
     { sl_string("daemon"),
-      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_FLAG,
+      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_FLAG | SL_CONF_PROCESS,
       sl_conf_set_flag_slot,
       0,
       offsetof(sl_core_conf_t, daemon),
       NULL },
 
     { sl_string("master_process"),
-      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_FLAG,
+      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_FLAG | SL_CONF_PROCESS,
       sl_conf_set_flag_slot,
       0,
       offsetof(sl_core_conf_t, master),
       NULL },
 
     { sl_string("pid"),
-      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1,
+      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1 | SL_CONF_PROCESS,
       sl_conf_set_path_slot,
       0,
       offsetof(sl_core_conf_t, pid),
       NULL },
 
     { sl_string("worker_processes"),
-      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1,
+      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1 | SL_CONF_PROCESS,
       sl_set_worker_processes,
       0,
       0,
       NULL },
 
     { sl_string("user"),
-      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE12,
+      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE12 | SL_CONF_PROCESS,
       sl_set_user,
       0,
       0,
       NULL },
 
     { sl_string("worker_rlimit_nofile"),
-      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1,
+      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1 | SL_CONF_PROCESS,
       sl_conf_set_num_slot,
       0,
       offsetof(sl_core_conf_t, rlimit_nofile),
       &sl_core_rlimit_bounds },
 
     { sl_string("worker_priority"),
-      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1,
+      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1 | SL_CONF_PROCESS,
       sl_set_priority,
       0,
       0,
       NULL },
 
     { sl_string("worker_cpu_affinity"),
-      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_1MORE,
+      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_1MORE | SL_CONF_PROCESS,
       sl_set_cpu_affinity,
       0,
       0,
@@ -98,14 +98,14 @@ static sl_command_t  sl_core_commands[] = {
       NULL },
 
     { sl_string("working_directory"),
-      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1,
+      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1 | SL_CONF_PROCESS,
       sl_conf_set_path_slot,
       0,
       offsetof(sl_core_conf_t, working_directory),
       NULL },
 
     { sl_string("env"),
-      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1,
+      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1 | SL_CONF_PROCESS,
       sl_set_env,
       0,
       0,
@@ -221,7 +221,8 @@ sl_core_init_conf(sl_cycle_t *cycle, void *conf)
     sl_memcpy(ccf->oldpid.data, ccf->pid.data, ccf->pid.len);
     sl_memcpy(ccf->oldpid.data + ccf->pid.len, ".oldbin", sizeof(".oldbin"));
 
-    if (ccf->username.data == NULL && geteuid() == 0) {
+    /* an embedded instance runs as its host does: no user to switch to */
+    if (ccf->username.data == NULL && geteuid() == 0 && !cycle->embedded) {
         sl_str_set(&ccf->username, SL_DEFAULT_USER);
         if (sl_core_lookup_user(cycle->log, ccf, SL_DEFAULT_GROUP) != SL_OK) {
             return SL_CONF_ERROR;

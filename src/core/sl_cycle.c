@@ -10,6 +10,19 @@ static sl_int_t sl_cycle_init_confs(sl_cycle_t *cycle);
 static sl_int_t sl_cycle_open_files(sl_cycle_t *cycle);
 static void sl_close_open_files(void *data);
 
+/* the configuration file, or the text an embedding host gave instead */
+static char *
+sl_cycle_parse(sl_conf_t *cf, sl_cycle_t *cycle)
+{
+    static const sl_str_t  name = sl_string("STRING");
+
+    if (cycle->conf_string.data != NULL) {
+        return sl_conf_parse_string(cf, &name, &cycle->conf_string);
+    }
+
+    return sl_conf_parse(cf, &cycle->conf_file);
+}
+
 sl_cycle_t *
 sl_init_cycle(sl_cycle_t *old)
 {
@@ -38,6 +51,10 @@ sl_init_cycle(sl_cycle_t *old)
     cycle->test_config = old->test_config;
     cycle->test_dump = old->test_dump;
     cycle->quiet = old->quiet;
+    cycle->embedded = old->embedded;
+    cycle->embed = old->embed;
+    cycle->log_sink = old->log_sink;
+    cycle->log_sink_level = old->log_sink_level;
     sl_time_update(&cycle->time);
 
     if (sl_cycle_copy_paths(cycle, old) != SL_OK
@@ -81,7 +98,7 @@ sl_init_cycle(sl_cycle_t *old)
     conf.cmd_type = SL_MAIN_CONF;
 
     if (sl_conf_param(&conf, &cycle->conf_param) != SL_CONF_OK
-        || sl_conf_parse(&conf, &cycle->conf_file) != SL_CONF_OK)
+        || sl_cycle_parse(&conf, cycle) != SL_CONF_OK)
     {
         sl_destroy_pool(conf.temp_pool);
         goto failed;
@@ -115,9 +132,15 @@ sl_destroy_cycle(sl_cycle_t *cycle)
     sl_destroy_pool(cycle->pool);
 }
 
+/* a NULL string stays NULL: conf_string tells "none" from "empty" by it */
 static sl_int_t
 sl_cycle_dup(sl_pool_t *pool, sl_str_t *dst, sl_str_t *src)
 {
+    if (src->data == NULL) {
+        sl_str_null(dst);
+        return SL_OK;
+    }
+
     dst->len = src->len;
     dst->data = sl_pstrdup(pool, src);
     return (dst->data == NULL && src->data != NULL) ? SL_ERROR : SL_OK;
@@ -128,6 +151,8 @@ sl_cycle_copy_paths(sl_cycle_t *cycle, sl_cycle_t *old)
 {
     if (sl_cycle_dup(cycle->pool, &cycle->conf_file, &old->conf_file) != SL_OK
         || sl_cycle_dup(cycle->pool, &cycle->conf_param, &old->conf_param)
+           != SL_OK
+        || sl_cycle_dup(cycle->pool, &cycle->conf_string, &old->conf_string)
            != SL_OK
         || sl_cycle_dup(cycle->pool, &cycle->conf_prefix, &old->conf_prefix)
            != SL_OK
@@ -229,6 +254,8 @@ sl_conf_open_file(sl_cycle_t *cycle, sl_str_t *name)
     file->fd = SL_INVALID_FILE;
     file->name = full;
     file->flush = NULL;
+    file->sink = NULL;
+    file->sink_data = NULL;
     file->data = NULL;
     return file;
 }

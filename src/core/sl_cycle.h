@@ -4,6 +4,10 @@
  * A cycle is built from its predecessor (sl_init_cycle): the config is read
  * into fresh module configurations and the files it names are opened; if
  * anything fails the new cycle is thrown away and the old one goes on.
+ *
+ * A cycle never acts on the process itself (signals, user, pid file...):
+ * that is the daemon's (src/os/unix/sl_process*.c), so that an embedded
+ * instance (src/embed) builds its cycles with this same code.
  */
 #ifndef SL_CYCLE_H
 #define SL_CYCLE_H
@@ -25,6 +29,7 @@ struct sl_cycle_s {
     struct sl_event_loop_s  *loop;  /* this process's event loop */
 
     sl_str_t           conf_file;   /* absolute */
+    sl_str_t           conf_string; /* the config as text, or empty */
     sl_str_t           conf_param;  /* -g */
     sl_str_t           conf_prefix; /* the config file's directory, '/' */
     sl_str_t           prefix;      /* -p, ends with '/' */
@@ -33,9 +38,22 @@ struct sl_cycle_s {
 
     sl_cycle_t        *old_cycle;
 
+    /*
+     * The sessions accepted on this cycle's sockets and still open: a
+     * configuration replaced in-process is freed when it comes to 0.
+     */
+    sl_uint_t          connections;
+    /* the embedding instance (sluice.h); NULL in the daemon */
+    void              *embed;
+    /* an embedding host's log: it replaces the main error_log */
+    sl_open_file_t    *log_sink;
+    sl_uint_t          log_sink_level;
+
     unsigned           test_config:1;   /* -t */
     unsigned           test_dump:1;     /* -T */
     unsigned           quiet:1;         /* -q */
+    /* in a host's process: directives acting on the process are refused */
+    unsigned           embedded:1;
 };
 
 #define SL_MAX_CPU_AFFINITY  64        /* the CPUs a mask can name */

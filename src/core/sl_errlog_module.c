@@ -100,13 +100,24 @@ sl_errlog_set(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     return sl_log_set_log(cf, &head);
 }
 
-/* no error_log at all: the compiled-in path, at level error */
+/*
+ * No error_log at all: the compiled-in path, at level error. An embedding
+ * host's log takes the place of the main error_log, set or not.
+ */
 static char *
 sl_errlog_init_conf(sl_cycle_t *cycle, void *conf)
 {
     sl_str_t  name = sl_string(SL_ERROR_LOG_PATH);
 
     sl_unused(conf);
+
+    if (cycle->log_sink != NULL) {
+        cycle->new_log.file = cycle->log_sink;
+        cycle->new_log.log_level = cycle->log_sink_level;
+        cycle->new_log.next = NULL;
+        cycle->new_log.time = &cycle->time;
+        return SL_CONF_OK;
+    }
 
     if (cycle->new_log.file != NULL) {
         return SL_CONF_OK;

@@ -28,6 +28,7 @@ sl_create_listening(sl_cycle_t *cycle, struct sockaddr *sockaddr,
     }
 
     sl_memzero(ls, sizeof(sl_listening_t));
+    ls->cycle = cycle;
 
     ls->sockaddr = sl_palloc(cycle->pool, socklen);
     if (ls->sockaddr == NULL) {

@@ -80,7 +80,7 @@ void
 sl_log_error_core(sl_uint_t level, sl_log_t *log, sl_err_t err,
     const char *fmt, ...)
 {
-    u_char      errstr[SL_MAX_ERROR_STR], *p, *msg, *last;
+    u_char      errstr[SL_MAX_ERROR_STR], *p, *msg, *start, *last;
     sl_uint_t   wrote_stderr = 0;
     sl_log_t   *l;
     va_list     args;
@@ -90,6 +90,8 @@ sl_log_error_core(sl_uint_t level, sl_log_t *log, sl_err_t err,
     p = sl_log_time(log, errstr, last);
     p = sl_slprintf(p, last, "[%V] %i#%i: ", &sl_log_levels[level],
                     (sl_int_t) getpid(), sl_log_tid());
+
+    start = p;
 
     if (log != NULL && log->connection) {
         p = sl_slprintf(p, last, "*%ui ", log->connection);
@@ -109,9 +111,16 @@ sl_log_error_core(sl_uint_t level, sl_log_t *log, sl_err_t err,
     }
 
     for (l = log; l != NULL; l = l->next) {
-        if (l->log_level < level || l->file == NULL
-            || l->file->fd == SL_INVALID_FILE)
-        {
+        if (l->log_level < level || l->file == NULL) {
+            continue;
+        }
+
+        if (l->file->sink != NULL) {
+            l->file->sink(l->file, level, start, (size_t) (p - 1 - start));
+            continue;
+        }
+
+        if (l->file->fd == SL_INVALID_FILE) {
             continue;
         }
 
@@ -201,6 +210,8 @@ sl_log_init_stderr(sl_log_t *log, sl_open_file_t *file)
     file->fd = STDERR_FILENO;
     sl_str_set(&file->name, "stderr");
     file->flush = NULL;
+    file->sink = NULL;
+    file->sink_data = NULL;
     file->data = NULL;
 
     sl_memzero(log, sizeof(sl_log_t));

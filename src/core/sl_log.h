@@ -37,6 +37,13 @@ struct sl_open_file_s {
     /* writes out what a user buffers for the file, before a reopen */
     void           (*flush)(sl_open_file_t *file, sl_log_t *log);
     void            *data;      /* for flush */
+    /*
+     * Set: messages go to this function instead of fd (an embedding
+     * host's log): msg is the message after "[level] pid#tid: ".
+     */
+    void           (*sink)(sl_open_file_t *file, sl_uint_t level,
+                           u_char *msg, size_t len);
+    void            *sink_data;
 };
 
 struct sl_log_s {

@@ -57,3 +57,31 @@ sl_modules_total(void)
 
     return n;
 }
+
+sl_int_t
+sl_modules_init_process(sl_cycle_t *cycle)
+{
+    sl_uint_t  i;
+
+    for (i = 0; sl_modules[i] != NULL; i++) {
+        if (sl_modules[i]->init_process != NULL
+            && sl_modules[i]->init_process(cycle) != SL_OK)
+        {
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
+}
+
+void
+sl_modules_exit_process(sl_cycle_t *cycle)
+{
+    sl_uint_t  i;
+
+    for (i = 0; sl_modules[i] != NULL; i++) {
+        if (sl_modules[i]->exit_process != NULL) {
+            sl_modules[i]->exit_process(cycle);
+        }
+    }
+}

@@ -43,6 +43,11 @@ void sl_preinit_modules(void);
 sl_uint_t sl_count_modules(sl_uint_t type);
 sl_uint_t sl_modules_total(void);
 
+/* every module's init_process hook for cycle, in order; SL_ERROR at once */
+sl_int_t sl_modules_init_process(sl_cycle_t *cycle);
+/* every module's exit_process hook */
+void sl_modules_exit_process(sl_cycle_t *cycle);
+
 #define sl_get_conf(conf_ctx, module)  (conf_ctx)[module.index]
 
 #endif /* SL_MODULE_H */

@@ -105,6 +105,11 @@ struct sl_event_loop_s {
     const sl_event_actions_t  *actions;
     sl_uint_t                  flags;       /* actions->flags */
     void                      *backend;     /* the back end's own state */
+    /*
+     * A descriptor readable when the back end has events (epoll, kqueue),
+     * for a host's own loop to wait on; -1 for poll and select.
+     */
+    sl_fd_t                    backend_fd;
 
     sl_rbtree_t                timers;
     sl_rbtree_node_t           timer_sentinel;
@@ -206,6 +211,11 @@ sl_event_loop_t *sl_event_loop_new(sl_pool_t *pool, sl_log_t *log,
     sl_time_cache_t *time, const sl_event_actions_t *actions, sl_uint_t n);
 void sl_event_loop_destroy(sl_event_loop_t *loop);
 /*
+ * A connection in the loop for each listening socket of cycle, its read
+ * event accepting (registered unless an accept mutex takes turns).
+ */
+sl_int_t sl_event_loop_listen(sl_event_loop_t *loop, sl_cycle_t *cycle);
+/*
  * For back ends: what to make of their wait's result n (errno err). It
  * updates the clock when flags ask for it, takes EINTR for a signal and
  * logs what must not happen. SL_OK: process the n events; SL_DONE:
@@ -216,6 +226,13 @@ sl_int_t sl_event_wait_result(sl_event_loop_t *loop, int n, sl_err_t err,
 
 /* the loop's body: wait for I/O or the nearest timer, run what is due */
 void sl_process_events_and_timers(sl_event_loop_t *loop);
+/* the same, waiting max ms at most (SL_TIMER_INFINITE: no limit) */
+void sl_event_loop_iterate(sl_event_loop_t *loop, sl_msec_t max);
+/*
+ * How long the next iteration would wait for the nearest timer: 0 when
+ * posted events wait, SL_TIMER_INFINITE when there is no timer.
+ */
+sl_msec_t sl_event_loop_wait_time(sl_event_loop_t *loop);
 
 /*
  * After a handler has read (or written) what it wanted: make sure the

@@ -163,6 +163,9 @@ sl_accept_init_connection(sl_connection_t *c, sl_listening_t *ls,
 
     c->type = ls->type;
     c->listening = ls;
+    if (ls->cycle != NULL) {
+        ls->cycle->connections++;       /* sl_close_connection() undoes it */
+    }
     c->recv = sl_os_io.recv;
     c->send = sl_os_io.send;
     c->recv_chain = sl_os_io.recv_chain;

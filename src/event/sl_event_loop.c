@@ -9,8 +9,6 @@
 static sl_int_t sl_event_loop_connections(sl_event_loop_t *loop,
     sl_uint_t n);
 static const sl_event_actions_t *sl_event_find_backend(sl_str_t *name);
-static sl_int_t sl_event_add_listening(sl_event_loop_t *loop,
-    sl_cycle_t *cycle);
 
 sl_event_loop_t *
 sl_event_loop_new(sl_pool_t *pool, sl_log_t *log, sl_time_cache_t *time,
@@ -28,6 +26,7 @@ sl_event_loop_new(sl_pool_t *pool, sl_log_t *log, sl_time_cache_t *time,
     loop->time = time;
     loop->actions = actions;
     loop->flags = actions->flags;
+    loop->backend_fd = SL_INVALID_FILE;
 
     sl_event_timer_init(loop);
     sl_queue_init(&loop->posted_accept_events);
@@ -146,7 +145,7 @@ sl_event_loop_create(sl_cycle_t *cycle)
     loop->cycle = cycle;
     loop->multi_accept = (sl_uint_t) ecf->multi_accept;
 
-    if (sl_event_add_listening(loop, cycle) != SL_OK) {
+    if (sl_event_loop_listen(loop, cycle) != SL_OK) {
         sl_event_loop_destroy(loop);
         return NULL;
     }
@@ -158,9 +157,8 @@ sl_event_loop_create(sl_cycle_t *cycle)
     return loop;
 }
 
-/* a connection for each listening socket, its read event accepting */
-static sl_int_t
-sl_event_add_listening(sl_event_loop_t *loop, sl_cycle_t *cycle)
+sl_int_t
+sl_event_loop_listen(sl_event_loop_t *loop, sl_cycle_t *cycle)
 {
     sl_listening_t   *ls = cycle->listening.elts;
     sl_connection_t  *c;
@@ -267,6 +265,24 @@ sl_event_loop_bufcache(sl_event_loop_t *loop, size_t size)
 void
 sl_process_events_and_timers(sl_event_loop_t *loop)
 {
+    sl_event_loop_iterate(loop, SL_TIMER_INFINITE);
+}
+
+sl_msec_t
+sl_event_loop_wait_time(sl_event_loop_t *loop)
+{
+    if (!sl_queue_empty(&loop->posted_next_events)
+        || !sl_queue_empty(&loop->posted_events))
+    {
+        return 0;
+    }
+
+    return sl_event_find_timer(loop);
+}
+
+void
+sl_event_loop_iterate(sl_event_loop_t *loop, sl_msec_t max)
+{
     sl_msec_t  timer;
     sl_uint_t  flags = SL_UPDATE_TIME;
 
@@ -275,6 +291,11 @@ sl_process_events_and_timers(sl_event_loop_t *loop)
         timer = 0;
     } else {
         timer = sl_event_find_timer(loop);
+    }
+
+    if (max != SL_TIMER_INFINITE && (timer == SL_TIMER_INFINITE || max < timer))
+    {
+        timer = max;
     }
 
     /*

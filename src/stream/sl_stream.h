@@ -256,6 +256,13 @@ sl_int_t sl_stream_core_preread_phase(sl_stream_session_t *s,
 sl_int_t sl_stream_core_content_phase(sl_stream_session_t *s,
     sl_stream_phase_handler_t *ph);
 
+/*
+ * sl_stream_proxy_module.c: proxies the session to the upstream{} named
+ * name, with its server's proxy_* settings; s->preread goes first. SL_OK
+ * (the proxy owns the session), SL_DECLINED when there is no such group.
+ */
+sl_int_t sl_stream_proxy_to_upstream(sl_stream_session_t *s, sl_str_t *name);
+
 /* sl_stream_handler.c: sessions */
 void sl_stream_init_connection(sl_connection_t *c);
 /* the read handler that (re)runs the phases */

@@ -1328,8 +1328,7 @@ sl_stream_proxy_splice_out(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         return 0;
     }
 
-    n = splice(p->pipe[0], NULL, dst->fd, NULL, p->pipe_len,
-               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    n = sl_splice_to_socket(p->pipe[0], dst->fd, p->pipe_len);
 
     if (n == -1) {
         if (errno == EAGAIN || errno == EINTR) {
@@ -1862,11 +1861,12 @@ sl_stream_proxy_set_local(sl_stream_session_t *s,
     return SL_OK;
 }
 
+/* proxies the session to uscf, or to what proxy_pass names when NULL */
 static void
-sl_stream_proxy_handler(sl_stream_session_t *s)
+sl_stream_proxy_run(sl_stream_session_t *s,
+    sl_stream_upstream_srv_conf_t *uscf)
 {
     sl_stream_proxy_srv_conf_t     *pscf;
-    sl_stream_upstream_srv_conf_t  *uscf;
     sl_stream_proxy_ctx_t          *ctx;
     sl_peer_connection_t           *pc;
     sl_connection_t                *c = s->connection;
@@ -1902,9 +1902,11 @@ sl_stream_proxy_handler(sl_stream_session_t *s)
         return;
     }
 
-    uscf = pscf->upstream;
+    if (uscf == NULL) {
+        uscf = pscf->upstream;
+    }
 
-    if (pscf->upstream_value != NULL) {
+    if (uscf == NULL && pscf->upstream_value != NULL) {
         uscf = sl_stream_proxy_eval(s, pscf);
         if (uscf == NULL) {
             sl_stream_proxy_finalize(s, SL_STREAM_BAD_GATEWAY);
@@ -1924,6 +1926,29 @@ sl_stream_proxy_handler(sl_stream_session_t *s)
     }
 
     sl_stream_proxy_connect(s);
+}
+
+static void
+sl_stream_proxy_handler(sl_stream_session_t *s)
+{
+    sl_stream_proxy_run(s, NULL);
+}
+
+sl_int_t
+sl_stream_proxy_to_upstream(sl_stream_session_t *s, sl_str_t *name)
+{
+    sl_stream_upstream_main_conf_t  *umcf;
+    sl_stream_upstream_srv_conf_t   *uscf;
+
+    umcf = sl_stream_get_module_main_conf(s, sl_stream_upstream_module);
+    uscf = umcf != NULL ? sl_stream_upstream_find(umcf, name) : NULL;
+
+    if (uscf == NULL || uscf->peer.init == NULL) {
+        return SL_DECLINED;
+    }
+
+    sl_stream_proxy_run(s, uscf);
+    return SL_OK;
 }
 
 /* --- variables ----------------------------------------------------------- */

@@ -104,6 +104,7 @@ sl_epoll_init(sl_event_loop_t *loop, sl_uint_t nevents)
     }
 
     loop->backend = ep;
+    loop->backend_fd = ep->ep;
     return SL_OK;
 }
 

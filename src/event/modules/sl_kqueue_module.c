@@ -132,6 +132,7 @@ sl_kqueue_init(sl_event_loop_t *loop, sl_uint_t nevents)
 
     sigemptyset(&kq->signals);
     loop->backend = kq;
+    loop->backend_fd = kq->kq;
     return SL_OK;
 }
 

@@ -82,8 +82,6 @@ static void sl_master_forget_cycle(sl_cycle_t *old);
 static sl_int_t sl_worker_init(sl_master_t *m, sl_uint_t n);
 static void sl_worker_accept(sl_master_t *m, sl_event_loop_t *loop);
 static sl_int_t sl_serve(sl_event_loop_t *loop, sl_uint_t single);
-static sl_int_t sl_init_processes(sl_cycle_t *cycle);
-static void sl_exit_processes(sl_cycle_t *cycle);
 static char **sl_environment(sl_pool_t *pool, sl_core_conf_t *ccf,
     char **from, char *extra);
 static char *sl_resolve_binary(const char *argv0);
@@ -314,7 +312,7 @@ sl_single_process_cycle(sl_master_t *m)
     int               status = 0;
 
     loop = sl_event_loop_create(m->cycle);
-    if (loop == NULL || sl_init_processes(m->cycle) != SL_OK) {
+    if (loop == NULL || sl_modules_init_process(m->cycle) != SL_OK) {
         status = 1;
         goto done;
     }
@@ -327,7 +325,7 @@ sl_single_process_cycle(sl_master_t *m)
         m->cycle = sl_single_reconfigure(m->cycle);
     }
 
-    sl_exit_processes(m->cycle);
+    sl_modules_exit_process(m->cycle);
 
 done:
 
@@ -432,34 +430,6 @@ sl_serve(sl_event_loop_t *loop, sl_uint_t single)
 
     sl_log_error(SL_LOG_NOTICE, loop->cycle->log, 0, "exiting");
     return SL_OK;
-}
-
-static sl_int_t
-sl_init_processes(sl_cycle_t *cycle)
-{
-    sl_uint_t  i;
-
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->init_process != NULL
-            && sl_modules[i]->init_process(cycle) != SL_OK)
-        {
-            return SL_ERROR;
-        }
-    }
-
-    return SL_OK;
-}
-
-static void
-sl_exit_processes(sl_cycle_t *cycle)
-{
-    sl_uint_t  i;
-
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->exit_process != NULL) {
-            sl_modules[i]->exit_process(cycle);
-        }
-    }
 }
 
 /* --- the master ---------------------------------------------------------- */
@@ -1158,7 +1128,7 @@ sl_worker_process_cycle(sl_master_t *m, sl_uint_t n)
 
     sl_worker_accept(m, loop);
 
-    if (sl_init_processes(cycle) != SL_OK) {
+    if (sl_modules_init_process(cycle) != SL_OK) {
         goto done;
     }
 
@@ -1166,7 +1136,7 @@ sl_worker_process_cycle(sl_master_t *m, sl_uint_t n)
     loop->sigmask = &empty;
 
     (void) sl_serve(loop, 0);
-    sl_exit_processes(cycle);
+    sl_modules_exit_process(cycle);
     status = 0;
 
 done:

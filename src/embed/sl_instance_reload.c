@@ -1,0 +1,254 @@
+/*
+ * sl_instance_reload.c -- a new configuration applied in-process.
+ *
+ * The costly part (reading the files, building TLS contexts) runs in the
+ * caller's thread while the loop serves on. The swap runs on the loop
+ * thread, where the listening sockets live: the old ones leave the loop,
+ * those of unchanged addresses pass to the new cycle (so that no
+ * connection in the backlog is refused), new ones are bound, and the old
+ * cycle is retired. A retired cycle stays until the sessions accepted
+ * under it have ended (its `connections` count), then it is freed; until
+ * then its clock is kept current for them. If binding fails, every socket
+ * goes back to the old cycle and it serves on as before.
+ */
+#include "sl_config.h"
+#include "sl_core.h"
+#include "sl_event.h"
+#include "sl_embed.h"
+
+typedef struct {
+    sl_instance_t  *in;
+    sl_cycle_t     *cycle;
+    sl_int_t        rc;
+    sl_uint_t       done;
+} sl_embed_swap_t;
+
+static void
+sl_embed_retire(sl_instance_t *in, sl_cycle_t *old)
+{
+    sl_embed_retired_t  *r;
+
+    if (old->connections > 0) {
+        r = malloc(sizeof(sl_embed_retired_t));
+        if (r != NULL) {
+            r->cycle = old;
+            r->next = in->retired;
+            in->retired = r;
+            return;
+        }
+
+        /* no memory to wait with: its sessions are cut short */
+        sl_log_error(SL_LOG_ALERT, in->loop->log, 0, "sessions of the "
+                     "old configuration are closed: out of memory");
+        sl_embed_close_sessions(in);
+    }
+
+    sl_modules_exit_process(old);
+    sl_destroy_cycle(old);
+}
+
+/* the loop, its log and its clock follow the cycle in force */
+static void
+sl_embed_loop_follow(sl_instance_t *in, sl_cycle_t *cycle)
+{
+    sl_event_loop_t  *loop = in->loop;
+
+    cycle->time = *loop->time;
+    cycle->log = &cycle->new_log;
+    cycle->old_cycle = NULL;
+    cycle->loop = loop;
+
+    loop->cycle = cycle;
+    loop->log = cycle->log;
+    loop->time = &cycle->time;
+
+    in->wake_log = cycle->new_log;
+    in->wake_log.next = NULL;
+}
+
+sl_int_t
+sl_embed_swap(sl_instance_t *in, sl_cycle_t *cycle)
+{
+    sl_event_loop_t  *loop = in->loop;
+    sl_cycle_t       *old = in->cycle;
+
+    (void) sl_event_stop_accepting(loop);
+    sl_listening_takeover(cycle, old);
+
+    if (sl_open_listening_sockets(cycle) != SL_OK) {
+        sl_listening_rollback(cycle);
+        if (sl_event_loop_listen(loop, old) != SL_OK) {
+            sl_log_error(SL_LOG_ALERT, old->log, 0, "the old configuration "
+                         "could not listen again");
+        }
+        return SL_ERROR;
+    }
+
+    sl_embed_loop_follow(in, cycle);
+    old->loop = NULL;
+    in->cycle = cycle;
+
+    if (sl_event_loop_listen(loop, cycle) != SL_OK
+        || sl_modules_init_process(cycle) != SL_OK)
+    {
+        sl_log_error(SL_LOG_ALERT, cycle->log, 0, "the new configuration "
+                     "could not be started in full");
+    }
+
+    sl_close_listening_sockets(old);
+    sl_embed_retire(in, old);
+
+    sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "reconfigured");
+    return SL_OK;
+}
+
+void
+sl_embed_reap_retired(sl_instance_t *in)
+{
+    sl_embed_retired_t  **rp, *r;
+
+    for (rp = &in->retired; *rp != NULL; /* void */) {
+        r = *rp;
+
+        if (r->cycle->connections > 0) {
+            r->cycle->time = *in->loop->time;
+            rp = &r->next;
+            continue;
+        }
+
+        *rp = r->next;
+        sl_modules_exit_process(r->cycle);
+        sl_destroy_cycle(r->cycle);
+        free(r);
+    }
+}
+
+void
+sl_embed_free_retired(sl_instance_t *in)
+{
+    sl_embed_retired_t  *r;
+
+    while (in->retired != NULL) {
+        r = in->retired;
+        in->retired = r->next;
+        sl_modules_exit_process(r->cycle);
+        sl_destroy_cycle(r->cycle);
+        free(r);
+    }
+}
+
+/* --- the caller's side --------------------------------------------------- */
+
+/* posted: the swap on the loop thread, its result back to the caller */
+static void
+sl_embed_swap_posted(sl_instance_t *in, void *arg)
+{
+    sl_embed_swap_t  *sw = arg;
+    sl_int_t          rc;
+
+    if (atomic_load(&in->stop) != 0 || in->state == SL_EMBED_DONE) {
+        rc = SL_DONE;
+    } else {
+        rc = sl_embed_swap(in, sw->cycle);
+    }
+
+    (void) pthread_mutex_lock(&in->lock);
+    sw->rc = rc;
+    sw->done = 1;
+    (void) pthread_cond_broadcast(&in->cond);
+    (void) pthread_mutex_unlock(&in->lock);
+}
+
+/*
+ * Where the swap runs: here when this is the loop thread, or when no
+ * thread runs the instance (it is then held idle meanwhile); otherwise
+ * posted to the loop thread and waited for.
+ */
+static sl_int_t
+sl_embed_apply(sl_instance_t *in, sl_cycle_t *cycle)
+{
+    sl_embed_swap_t  sw = { in, cycle, SL_ERROR, 0 };
+    pthread_t        self = pthread_self();
+    sl_int_t         rc;
+
+    (void) pthread_mutex_lock(&in->lock);
+
+    if (in->inside && pthread_equal(in->owner, self)) {
+        (void) pthread_mutex_unlock(&in->lock);
+        return sl_embed_swap(in, cycle);
+    }
+
+    if (!in->inside && !in->owned && !in->started) {
+        in->reloading = 1;
+        (void) pthread_mutex_unlock(&in->lock);
+
+        rc = sl_embed_swap(in, cycle);
+
+        (void) pthread_mutex_lock(&in->lock);
+        in->reloading = 0;
+        (void) pthread_cond_broadcast(&in->cond);
+        (void) pthread_mutex_unlock(&in->lock);
+        return rc;
+    }
+
+    (void) pthread_mutex_unlock(&in->lock);
+
+    rc = sl_instance_post(in, sl_embed_swap_posted, &sw);
+    if (rc != SL_OK) {
+        return rc;
+    }
+
+    (void) pthread_mutex_lock(&in->lock);
+    while (!sw.done) {
+        (void) pthread_cond_wait(&in->cond, &in->lock);
+    }
+    (void) pthread_mutex_unlock(&in->lock);
+
+    return sw.rc;
+}
+
+int
+sl_instance_reload(sl_instance_t *in, const sl_instance_conf_t *conf,
+    char *err, size_t errlen)
+{
+    sl_cycle_t  *cycle;
+    sl_int_t     rc;
+
+    if (err != NULL && errlen > 0) {
+        err[0] = '\0';
+    }
+
+    if (!sl_embed_valid(in)) {
+        return SL_ERROR;
+    }
+
+    (void) pthread_mutex_lock(&in->reload_lock);
+    sl_embed_capture_begin(in, err, errlen);
+
+    if (atomic_load(&in->stop) != 0 || in->state == SL_EMBED_DONE) {
+        sl_log_error(SL_LOG_ERR, &in->boot_log, 0, "the instance is "
+                     "stopping: no reload");
+        rc = SL_DONE;
+        goto done;
+    }
+
+    cycle = NULL;
+    rc = SL_ERROR;
+
+    if (sl_embed_check_conf(conf, err, errlen) == SL_OK) {
+        cycle = sl_embed_build_cycle(in, conf);
+    }
+
+    if (cycle != NULL) {
+        rc = sl_embed_apply(in, cycle);
+        if (rc != SL_OK) {
+            sl_destroy_cycle(cycle);
+        }
+    }
+
+done:
+
+    sl_embed_capture_end(in);
+    (void) pthread_mutex_unlock(&in->reload_lock);
+    return (int) rc;
+}

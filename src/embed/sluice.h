@@ -1,0 +1,311 @@
+/*
+ * sluice.h -- embedding sluice: a C program runs an echo, a proxy or a
+ * protocol of its own inside its own process, configured in the nginx
+ * stream language the sluice daemon reads.
+ *
+ * This is the whole public interface of libsluice. It includes standard
+ * headers only and defines no feature macros; every type is opaque or
+ * carries its own size, so that a host built against this header keeps
+ * working with a later library.
+ *
+ * Threads. An instance is a single-threaded event loop. The functions
+ * below say which thread may call them:
+ *   - "any thread": at any time, from any thread (sl_instance_stop() also
+ *     from a signal handler);
+ *   - "the loop thread": the thread inside sl_instance_run() or
+ *     sl_instance_run_once() for that instance, that is, from a handler
+ *     callback or a function given to sl_instance_post();
+ *   - "not running": no thread is inside run/run_once and no thread
+ *     started by sl_instance_start() is alive.
+ * Instances share nothing mutable: several may run in several threads.
+ *
+ * Return codes are the same as the library's own: SL_OK, SL_ERROR,
+ * SL_AGAIN, SL_BUSY, SL_DONE. See docs/embedding.md for the guide.
+ */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SLUICE_VERSION_MAJOR  0
+#define SLUICE_VERSION_MINOR  1
+#define SLUICE_VERSION_PATCH  0
+
+/* return codes */
+#define SL_OK          0
+#define SL_ERROR      -1
+#define SL_AGAIN      -2
+#define SL_BUSY       -3
+#define SL_DONE       -4
+
+/* log levels, as the error_log directive names them */
+#define SL_LOG_EMERG    1
+#define SL_LOG_ALERT    2
+#define SL_LOG_CRIT     3
+#define SL_LOG_ERR      4
+#define SL_LOG_WARN     5
+#define SL_LOG_NOTICE   6
+#define SL_LOG_INFO     7
+#define SL_LOG_DEBUG    8
+
+/* sl_instance_stop() */
+#define SL_STOP_GRACEFUL  1   /* no new connections; sessions run out */
+#define SL_STOP_FAST      2   /* every connection is closed now */
+
+typedef struct sl_instance_s  sl_instance_t;
+typedef struct sl_session_s   sl_session_t;
+
+/*
+ * A protocol served by the host: registered by name in
+ * sl_instance_conf_t.handlers and chosen with "handler NAME;" in a
+ * server{}. TLS, the PROXY protocol, allow/deny, the access log and the
+ * timeouts of that server apply as to any other.
+ *
+ * Every callback runs on the loop thread; every one but data may be NULL.
+ * Inside any callback the handler may call every sl_session_*() function,
+ * sl_session_close() included.
+ */
+typedef struct {
+    size_t    size;     /* sizeof(sl_stream_handler_t) */
+
+    /*
+     * The session is ready for data (its TLS handshake and PROXY protocol
+     * header, if any, are done). SL_OK, or SL_ERROR to close it ($status
+     * 500).
+     */
+    int     (*open)(sl_session_t *s);
+
+    /*
+     * p, n: all the input the handler has not consumed yet, n > 0. It
+     * returns how many bytes it consumed (0 to n): 0 waits for more input,
+     * and sluice calls it again while input remains and it makes progress.
+     * SL_ERROR closes the session ($status 400). Anything else (below
+     * SL_ERROR, above n) is logged as an error and closes it ($status
+     * 500). p stays valid until data returns.
+     */
+    long    (*data)(sl_session_t *s, const char *p, size_t n);
+
+    /*
+     * After sl_session_write() returned SL_AGAIN: the output queue has
+     * drained below the high-water mark; produce again.
+     */
+    void    (*writable)(sl_session_t *s);
+
+    /*
+     * The client closed its side and data has seen (and left) all input.
+     * What is queued is still sent, then the session ends ($status 200).
+     */
+    void    (*eof)(sl_session_t *s);
+
+    /*
+     * The session ends, for whatever reason, with $status status: called
+     * exactly once for each session that open (or the first data) saw.
+     * The handle is invalid once close returns.
+     */
+    void    (*close)(sl_session_t *s, int status);
+} sl_stream_handler_t;
+
+typedef struct {
+    const char                 *name;      /* as "handler NAME;" names it */
+    const sl_stream_handler_t  *handler;
+    void                       *data;      /* sl_session_handler_data() */
+} sl_handler_reg_t;
+
+/*
+ * A log sink: one call per message at log_level or more severe. msg is
+ * the message as the error log would show it after "[level] pid#tid: "
+ * (with "*N " for a connection), len bytes, not NUL-terminated, no line
+ * feed. It may be called on the loop thread, and on the thread calling
+ * sl_instance_create() or sl_instance_reload() for configuration errors.
+ */
+typedef void (*sl_log_pt)(void *log_data, int level, const char *msg,
+    size_t len);
+
+typedef struct {
+    size_t                   size;          /* sizeof(sl_instance_conf_t) */
+    const char              *prefix;        /* like -p; NULL: the cwd */
+    const char              *conf_file;     /* like -c (against prefix) */
+    const char              *conf_string;   /* or a whole config as text */
+    const char              *directives;    /* like -g; may be NULL */
+    const sl_handler_reg_t  *handlers;      /* NULL-name terminated; NULL */
+    sl_log_pt                log;           /* NULL: error_log as set */
+    void                    *log_data;
+    int                      log_level;     /* 0: SL_LOG_NOTICE */
+    void                    *data;          /* sl_instance_data() */
+} sl_instance_conf_t;
+
+/*
+ * Builds an instance from conf: parses the configuration (exactly one of
+ * conf_file and conf_string), opens the files it names, binds the
+ * listening sockets and builds the TLS contexts, all before returning.
+ * The instance serves nothing until it runs.
+ *
+ * Returns SL_OK and *out. On failure SL_ERROR, *out NULL, nothing left
+ * open, and err (if not NULL) holds the message the daemon would print,
+ * NUL-terminated and cut to errlen: 'unknown directive "x" in STRING:3',
+ * 'bind() to 127.0.0.1:7000 failed (98: Address already in use)'.
+ * A configuration given as conf_string is named STRING in messages.
+ * Directives that act on the whole process (user, pid, worker_processes,
+ * worker_rlimit_nofile, worker_priority, worker_cpu_affinity,
+ * working_directory, env; daemon and master_process other than off) are
+ * errors. Any thread.
+ */
+int sl_instance_create(const sl_instance_conf_t *conf, sl_instance_t **out,
+    char *err, size_t errlen);
+
+/*
+ * Runs the loop in the calling thread until the instance is stopped and
+ * its sessions are done. Returns SL_DONE; SL_BUSY if the instance is
+ * running already (or was started with sl_instance_start()); SL_ERROR for
+ * a NULL or destroyed instance. SIGPIPE is blocked in the calling thread
+ * while it runs; its mask is as it was on return.
+ */
+int sl_instance_run(sl_instance_t *in);
+
+/*
+ * One iteration of the loop: waits at most timeout_ms (-1: until
+ * something happens; 0: not at all) and handles what is due. Returns
+ * SL_OK while the instance serves, SL_DONE once it is stopped and drained
+ * (then every later call returns SL_DONE), SL_BUSY if another thread runs
+ * it, SL_ERROR for a NULL or destroyed instance. The thread that first
+ * calls it is the loop thread until it returns SL_DONE.
+ */
+int sl_instance_run_once(sl_instance_t *in, int timeout_ms);
+
+/*
+ * A descriptor that becomes readable when the instance has work to do,
+ * for a host's own poll/epoll loop: wait for it (and for at most
+ * sl_instance_timeout() ms), then call sl_instance_run_once(in, 0).
+ * -1 when the event method has none (poll, select: use epoll or kqueue
+ * there) or in is NULL. Any thread.
+ */
+int sl_instance_fd(sl_instance_t *in);
+
+/*
+ * How long the host may wait before it must call sl_instance_run_once():
+ * ms until the nearest timer, 0 when work is pending already, -1 when
+ * only the descriptor can bring work. The loop thread.
+ */
+int sl_instance_timeout(sl_instance_t *in);
+
+/*
+ * Runs the instance in a thread of its own, with every signal blocked in
+ * it. SL_OK; SL_BUSY if it runs already; SL_ERROR if the thread could
+ * not be created. Any thread.
+ */
+int sl_instance_start(sl_instance_t *in);
+
+/*
+ * Waits for the thread of sl_instance_start() to end (after a stop) and
+ * returns what its run returned (SL_DONE); SL_ERROR when none was
+ * started, or when called from that thread itself. Any other thread.
+ */
+int sl_instance_join(sl_instance_t *in);
+
+/*
+ * Stops the instance: SL_STOP_GRACEFUL closes the listening sockets and
+ * lets the sessions in progress end (at most worker_shutdown_timeout, if
+ * set); SL_STOP_FAST closes them all at once. A stop is sticky: one that
+ * comes before run is kept, and a fast stop overrides a graceful one.
+ * Any thread, and a signal handler (it only stores a flag and writes to
+ * a descriptor). A NULL in is ignored.
+ */
+void sl_instance_stop(sl_instance_t *in, int how);
+
+/*
+ * Runs fn(in, arg) on the loop thread, exactly once for each call that
+ * returned SL_OK, in the order of the calls. SL_OK; SL_DONE once the
+ * instance has finished running (fn will not run); SL_ERROR for a NULL
+ * fn or instance, or no memory. Any thread.
+ */
+int sl_instance_post(sl_instance_t *in,
+    void (*fn)(sl_instance_t *in, void *arg), void *arg);
+
+/*
+ * Applies a new configuration in-process: it is read and checked in the
+ * calling thread, while the loop goes on; then, on the loop thread,
+ * listening sockets whose address did not change are carried over, new
+ * ones are bound, and the sessions in progress finish under the old
+ * configuration. On any error the old configuration keeps serving,
+ * unchanged, and err says why, as sl_instance_create() does. conf: as
+ * for sl_instance_create(); its log fields, handlers and data are
+ * ignored (the instance keeps those it was created with). SL_OK, SL_ERROR, or SL_DONE when the instance is
+ * stopping or finished. Any thread; from the loop thread the swap is
+ * done at once. Calls are serialised.
+ */
+int sl_instance_reload(sl_instance_t *in, const sl_instance_conf_t *conf,
+    char *err, size_t errlen);
+
+/*
+ * Frees the instance: its sockets, sessions, files and memory. SL_OK;
+ * SL_BUSY while it is running (it is then left untouched); SL_ERROR for
+ * NULL. Not running; any thread.
+ */
+int sl_instance_destroy(sl_instance_t *in);
+
+/* conf.data as given to sl_instance_create(). Any thread. */
+void *sl_instance_data(sl_instance_t *in);
+
+/* --- sessions of a host handler (the loop thread only) ------------------- */
+
+/*
+ * Queues n bytes for the client (they are copied, or sent at once when the
+ * socket takes them). SL_OK; SL_AGAIN when the queue is at or above its
+ * high-water mark (handler_buffer_size): the bytes were taken, but the
+ * handler should produce nothing more until its writable callback;
+ * SL_ERROR when the session is closed or closing (logged), or when the
+ * queue would exceed 16 times the mark (nothing is taken).
+ */
+int sl_session_write(sl_session_t *s, const void *p, size_t n);
+
+/*
+ * Sends the client a FIN once the queue has been sent; the session ends
+ * when the client closes too. SL_OK, SL_ERROR when closed.
+ */
+int sl_session_shutdown(sl_session_t *s);
+
+/*
+ * Ends the session with $status status (200, 400, 403, 500, 502, 503):
+ * at once, or when the callback that called it returns. What is queued
+ * and not yet sent is dropped. SL_OK; SL_ERROR when closed already.
+ */
+int sl_session_close(sl_session_t *s, int status);
+
+/*
+ * The value of the stream variable name (without "$": "remote_addr",
+ * "ssl_protocol", "server_port"...). SL_OK with *value, *len (valid until
+ * the session ends, not NUL-terminated); SL_ERROR when there is no such
+ * variable or it has no value in this session.
+ */
+int sl_session_var(sl_session_t *s, const char *name, const char **value,
+    size_t *len);
+
+/* the host's own pointer for this session (NULL until set) */
+void *sl_session_get_data(sl_session_t *s);
+void sl_session_set_data(sl_session_t *s, void *data);
+
+/* sl_handler_reg_t.data of the session's handler */
+void *sl_session_handler_data(sl_session_t *s);
+
+/* the instance the session belongs to */
+sl_instance_t *sl_session_instance(sl_session_t *s);
+
+/*
+ * Hands the session to the built-in proxy, towards the upstream{} group
+ * named upstream, with the server's proxy_* settings: the input the
+ * handler has not consumed is sent to the upstream first (sniff, then
+ * proxy). From then on no callback but close is called. SL_OK;
+ * SL_ERROR (logged) when there is no such upstream or no proxy in this
+ * build, or the session is closing.
+ */
+int sl_session_proxy(sl_session_t *s, const char *upstream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLUICE_H */
