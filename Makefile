@@ -6,6 +6,7 @@
 #   make test           build and run every unit and integration suite
 #   make test-sanitize  the same, built with ASan + UBSan in objs-sanitize/
 #   make test-valgrind  the same under valgrind (no leaks, no errors)
+#   make test-tsan      the threaded embedding suites under ThreadSanitizer
 #   make certs          throwaway certificates for conf/tls-echo.conf and
 #                       conf/tls-proxy.conf
 #   make install        install (honours DESTDIR)
@@ -14,6 +15,7 @@
 
 B      = objs
 SAN    = objs-sanitize
+TSAN   = objs-tsan
 SHELL  = /bin/sh
 
 default: build
@@ -56,13 +58,29 @@ test-valgrind: $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile tests
 	SL_VALGRIND=1 CK_FORK=no CK_TIMEOUT_MULTIPLIER=20 sh t/run.sh $(B)
 
+# ThreadSanitizer: the suites that run instances in several threads
+# (SL_TESTS chooses others). Static links are refused by TSan, so the
+# suites that build hosts from the installed tree are not among them.
+TSAN_TESTS = test_embed_api test_embed_host
+
+$(TSAN)/Makefile: configure
+	sh t/deps.sh
+	./configure --builddir=$(TSAN) --with-cc-opt='-O1 -g -fno-omit-frame-pointer -fsanitize=thread' --with-ld-opt='-fsanitize=thread'
+
+test-tsan: $(TSAN)/Makefile
+	sh t/deps.sh test
+	$(MAKE) -f $(TSAN)/Makefile tests
+	TSAN_OPTIONS='halt_on_error=1 second_deadlock_stack=1' \
+	    CK_TIMEOUT_MULTIPLIER=4 SL_TESTS="$${SL_TESTS:-$(TSAN_TESTS)}" \
+	    sh t/run.sh $(TSAN)
+
 install: $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile install
 
 clean:
-	rm -rf $(B) $(SAN) objs-fuzz
+	rm -rf $(B) $(SAN) $(TSAN) objs-fuzz
 
-.PHONY: default build run test test-sanitize test-valgrind install clean
+.PHONY: default build run test test-sanitize test-valgrind test-tsan install clean
 
 # make certs -- throwaway self-signed certificates for conf/tls-echo.conf
 # and conf/tls-proxy.conf (conf/NAME.crt and .key, kept when they exist;

@@ -18,6 +18,15 @@ export SLUICE_TMP="${TMPDIR:-/tmp}/sluice-test.$$"
 if [ -x "$top/$B/t/sluice-kqueue" ]; then
     export SLUICE_BIN_KQUEUE="$top/$B/t/sluice-kqueue"
 fi
+# the installed tree of `make install DESTDIR=...` (objs/t/destdir), and
+# the directory of its sluice.pc: the embedding suites build against them
+if [ -f "$top/$B/t/destdir.stamp" ]; then
+    export SLUICE_DESTDIR="$top/$B/t/destdir"
+    export SLUICE_PKG_CONFIG_PATH="$SLUICE_DESTDIR$(cat "$top/$B/t/destdir.stamp")/pkgconfig"
+    # the compiler options a host needs to link this build (sanitizers)
+    SLUICE_HOST_FLAGS=$(cat "$top/$B/t/host-flags" 2>/dev/null)
+    export SLUICE_HOST_FLAGS
+fi
 mkdir -p "$SLUICE_TMP"
 trap 'rm -rf "$SLUICE_TMP"' EXIT INT TERM
 

@@ -89,6 +89,7 @@ struct sl_instance_s {
     sl_uint_t              reloading;       /* an idle swap is under way */
     pthread_t              thread;          /* sl_instance_start()'s */
     sl_uint_t              started;         /* not joined yet */
+    sl_uint_t              joining;         /* a join waits for it */
     int                    thread_rc;
 
     sl_uint_t              stopping;        /* graceful stop begun */

@@ -24,6 +24,7 @@
 
 static void sl_embed_wake_handler(sl_event_t *ev);
 static sl_int_t sl_embed_iterate(sl_instance_t *in, sl_msec_t max);
+static void sl_embed_set_state(sl_instance_t *in, sl_embed_state_e state);
 
 /* --- the wake-up descriptor ---------------------------------------------- */
 
@@ -282,10 +283,19 @@ sl_embed_finish(sl_instance_t *in)
     sl_embed_reap_retired(in);
     sl_modules_exit_process(in->cycle);
     sl_log_error(SL_LOG_NOTICE, in->cycle->log, 0, "exiting");
-    in->state = SL_EMBED_DONE;
+    sl_embed_set_state(in, SL_EMBED_DONE);
 }
 
 /* --- one iteration ------------------------------------------------------- */
+
+/* written by the loop thread, read by others (reload) under the lock */
+static void
+sl_embed_set_state(sl_instance_t *in, sl_embed_state_e state)
+{
+    (void) pthread_mutex_lock(&in->lock);
+    in->state = state;
+    (void) pthread_mutex_unlock(&in->lock);
+}
 
 static sl_int_t
 sl_embed_iterate(sl_instance_t *in, sl_msec_t max)
@@ -294,7 +304,9 @@ sl_embed_iterate(sl_instance_t *in, sl_msec_t max)
         return SL_DONE;
     }
 
-    in->state = SL_EMBED_SERVING;
+    if (in->state == SL_EMBED_IDLE) {
+        sl_embed_set_state(in, SL_EMBED_SERVING);
+    }
 
     if (!sl_embed_check_stop(in)) {
         sl_event_loop_iterate(in->loop, max);
@@ -414,7 +426,10 @@ sl_instance_timeout(sl_instance_t *in)
         return -1;
     }
 
-    if (atomic_load(&in->stop) != 0 || in->state == SL_EMBED_DONE) {
+    /* a stop not yet acted on, or one that ended it: run_once at once */
+    if ((atomic_load(&in->stop) != 0 && !in->stopping)
+        || in->state == SL_EMBED_DONE)
+    {
         return 0;
     }
 
@@ -477,11 +492,14 @@ sl_instance_join(sl_instance_t *in)
 
     (void) pthread_mutex_lock(&in->lock);
 
-    if (!in->started || pthread_equal(in->thread, pthread_self())) {
+    if (!in->started || in->joining
+        || pthread_equal(in->thread, pthread_self()))
+    {
         (void) pthread_mutex_unlock(&in->lock);
         return SL_ERROR;
     }
 
+    in->joining = 1;
     t = in->thread;
     (void) pthread_mutex_unlock(&in->lock);
 
@@ -489,6 +507,7 @@ sl_instance_join(sl_instance_t *in)
 
     (void) pthread_mutex_lock(&in->lock);
     in->started = 0;
+    in->joining = 0;
     (void) pthread_mutex_unlock(&in->lock);
 
     return in->thread_rc;

@@ -139,6 +139,19 @@ sl_embed_free_retired(sl_instance_t *in)
 
 /* --- the caller's side --------------------------------------------------- */
 
+/* stopping or stopped: a new configuration would serve nothing */
+static sl_uint_t
+sl_embed_finished(sl_instance_t *in)
+{
+    sl_uint_t  done;
+
+    (void) pthread_mutex_lock(&in->lock);
+    done = in->state == SL_EMBED_DONE;
+    (void) pthread_mutex_unlock(&in->lock);
+
+    return done || atomic_load(&in->stop) != 0;
+}
+
 /* posted: the swap on the loop thread, its result back to the caller */
 static void
 sl_embed_swap_posted(sl_instance_t *in, void *arg)
@@ -146,7 +159,7 @@ sl_embed_swap_posted(sl_instance_t *in, void *arg)
     sl_embed_swap_t  *sw = arg;
     sl_int_t          rc;
 
-    if (atomic_load(&in->stop) != 0 || in->state == SL_EMBED_DONE) {
+    if (atomic_load(&in->stop) != 0) {
         rc = SL_DONE;
     } else {
         rc = sl_embed_swap(in, sw->cycle);
@@ -225,7 +238,7 @@ sl_instance_reload(sl_instance_t *in, const sl_instance_conf_t *conf,
     (void) pthread_mutex_lock(&in->reload_lock);
     sl_embed_capture_begin(in, err, errlen);
 
-    if (atomic_load(&in->stop) != 0 || in->state == SL_EMBED_DONE) {
+    if (sl_embed_finished(in)) {
         sl_log_error(SL_LOG_ERR, &in->boot_log, 0, "the instance is "
                      "stopping: no reload");
         rc = SL_DONE;
