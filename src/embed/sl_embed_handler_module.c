@@ -280,13 +280,20 @@ sl_embed_flush(sl_session_t *ss)
     return SL_OK;
 }
 
-/* the FIN, once everything queued went out (TLS: the close ends it) */
+/*
+ * The FIN, once everything queued went out (TLS: the close ends it).
+ * SL_DONE when the session is over: both sides have closed.
+ */
 static sl_int_t
 sl_embed_send_fin(sl_session_t *ss)
 {
     sl_connection_t  *c = ss->s->connection;
 
-    if (!ss->shutdown || ss->shut || ss->out != NULL) {
+    if (ss->shut) {
+        return ss->eof ? SL_DONE : SL_OK;
+    }
+
+    if (!ss->shutdown || ss->out != NULL) {
         return SL_OK;
     }
 
@@ -329,7 +336,7 @@ sl_embed_recv(sl_session_t *ss)
     sl_buf_t         *b = &ss->input;
     ssize_t           n;
 
-    if (ss->eof || ss->blocked || ss->shut || !c->read->ready) {
+    if (ss->eof || ss->blocked || !c->read->ready) {
         return 0;
     }
 
@@ -530,8 +537,7 @@ sl_embed_wait(sl_session_t *ss, sl_uint_t moved)
     sl_embed_handler_srv_conf_t  *hscf;
     sl_connection_t              *c = ss->s->connection;
 
-    if (sl_handle_read_event(c->read, (ss->eof || ss->shut)
-                                      ? SL_CLOSE_EVENT : 0) != SL_OK
+    if (sl_handle_read_event(c->read, ss->eof ? SL_CLOSE_EVENT : 0) != SL_OK
         || sl_handle_write_event(c->write, 0) != SL_OK)
     {
         return SL_ERROR;

@@ -264,7 +264,9 @@ int sl_session_write(sl_session_t *s, const void *p, size_t n);
 
 /*
  * Sends the client a FIN once the queue has been sent; the session ends
- * when the client closes too. SL_OK, SL_ERROR when closed.
+ * when the client closes too (on TLS: once the queue has been sent, with
+ * a close_notify). Input still reaches data meanwhile; writes return
+ * SL_ERROR. SL_OK, SL_ERROR when closed.
  */
 int sl_session_shutdown(sl_session_t *s);
 
