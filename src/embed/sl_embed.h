@@ -86,6 +86,8 @@ struct sl_instance_s {
     pthread_t              owner;           /* the loop thread */
     sl_uint_t              owned;           /* owner is valid */
     sl_uint_t              inside;          /* in an iteration now */
+    /* sl_embed_self() of the thread inside, 0: none (read lock-free) */
+    atomic_uintptr_t       loop_thread;
     sl_uint_t              reloading;       /* an idle swap is under way */
     pthread_t              thread;          /* sl_instance_start()'s */
     sl_uint_t              started;         /* not joined yet */
@@ -113,6 +115,12 @@ const sl_handler_reg_t *sl_embed_find_handler(sl_instance_t *in,
     sl_str_t *name);
 
 /* sl_instance_loop.c */
+/* this thread, as a number unique among the live threads */
+uintptr_t sl_embed_self(void);
+/* is the calling thread the one running in now */
+#define sl_embed_on_loop(in)                                                  \
+    (atomic_load_explicit(&(in)->loop_thread, memory_order_relaxed)           \
+     == sl_embed_self())
 /* writes the wake-up descriptor: async-signal-safe */
 void sl_embed_wake(sl_instance_t *in);
 sl_int_t sl_embed_wake_open(sl_instance_t *in);

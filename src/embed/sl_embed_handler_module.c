@@ -838,6 +838,11 @@ sl_embed_usable(sl_session_t *ss, const char *what)
         return 0;
     }
 
+    /* another thread: nothing of the session may be touched, not its log */
+    if (!sl_embed_on_loop(ss->in)) {
+        return 0;
+    }
+
     if (ss->closed || ss->closing || ss->proxied || ss->proxying) {
         sl_log_error(SL_LOG_ERR, ss->s->connection->log, 0, "handler \"%s\" "
                      "called %s on a session that is closed", ss->reg->name,
@@ -969,8 +974,8 @@ sl_session_var(sl_session_t *ss, const char *name, const char **value,
     sl_str_t                     n;
     u_char                       low[64];
 
-    if (ss == NULL || ss->closed || name == NULL || value == NULL
-        || len == NULL)
+    if (ss == NULL || !sl_embed_on_loop(ss->in) || ss->closed
+        || name == NULL || value == NULL || len == NULL)
     {
         return SL_ERROR;
     }

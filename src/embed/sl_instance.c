@@ -423,6 +423,7 @@ sl_embed_alloc(const sl_instance_conf_t *conf)
     in->wake_fd[0] = SL_INVALID_FILE;
     in->wake_fd[1] = SL_INVALID_FILE;
     atomic_init(&in->stop, 0);
+    atomic_init(&in->loop_thread, 0);
     atomic_init(&in->woken, 0);
     atomic_init(&in->magic, SL_EMBED_MAGIC);
 

@@ -22,6 +22,9 @@
 #include <sys/eventfd.h>
 #endif
 
+/* never written: its address tells one thread from another */
+static _Thread_local char  sl_embed_thread_mark;
+
 static void sl_embed_wake_handler(sl_event_t *ev);
 static sl_int_t sl_embed_iterate(sl_instance_t *in, sl_msec_t max);
 static void sl_embed_set_state(sl_instance_t *in, sl_embed_state_e state);
@@ -321,6 +324,12 @@ sl_embed_iterate(sl_instance_t *in, sl_msec_t max)
     return SL_DONE;
 }
 
+uintptr_t
+sl_embed_self(void)
+{
+    return (uintptr_t) &sl_embed_thread_mark;
+}
+
 /*
  * The calling thread becomes the loop thread, or SL_BUSY: another thread
  * is in it, or owns it (run_once), or it has a thread of its own. A swap
@@ -347,6 +356,7 @@ sl_embed_enter(sl_instance_t *in, sl_uint_t own_thread)
         in->inside = 1;
         in->owned = 1;
         in->owner = self;
+        atomic_store(&in->loop_thread, sl_embed_self());
     }
 
     (void) pthread_mutex_unlock(&in->lock);
@@ -358,6 +368,7 @@ sl_embed_leave(sl_instance_t *in)
 {
     (void) pthread_mutex_lock(&in->lock);
     in->inside = 0;
+    atomic_store(&in->loop_thread, 0);
     if (in->state == SL_EMBED_DONE) {
         in->owned = 0;
     }

@@ -250,7 +250,14 @@ int sl_instance_destroy(sl_instance_t *in);
 /* conf.data as given to sl_instance_create(). Any thread. */
 void *sl_instance_data(sl_instance_t *in);
 
-/* --- sessions of a host handler (the loop thread only) ------------------- */
+/*
+ * --- sessions of a host handler -------------------------------------------
+ *
+ * The loop thread only. Called from another thread, write, shutdown,
+ * close, var and proxy return SL_ERROR and do nothing (they log nothing
+ * either: the session is not that thread's to touch). The four accessors
+ * below them only read or store a pointer.
+ */
 
 /*
  * Queues n bytes for the client (they are copied, or sent at once when the
