@@ -101,8 +101,10 @@ sl_errlog_set(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 }
 
 /*
- * No error_log at all: the compiled-in path, at level error. An embedding
- * host's log takes the place of the main error_log, set or not.
+ * No error_log at all: the compiled-in path, at level error; in an
+ * embedded instance, the standard error (a host's directory need not have
+ * logs/). An embedding host's log takes the place of the main error_log,
+ * set or not.
  */
 static char *
 sl_errlog_init_conf(sl_cycle_t *cycle, void *conf)
@@ -121,6 +123,10 @@ sl_errlog_init_conf(sl_cycle_t *cycle, void *conf)
 
     if (cycle->new_log.file != NULL) {
         return SL_CONF_OK;
+    }
+
+    if (cycle->embedded) {
+        sl_str_set(&name, "stderr");
     }
 
     cycle->new_log.file = sl_conf_open_file(cycle, &name);
