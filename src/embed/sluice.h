@@ -288,7 +288,8 @@ int sl_session_close(sl_session_t *s, int status);
  * The value of the stream variable name (without "$": "remote_addr",
  * "ssl_protocol", "server_port"...). SL_OK with *value, *len (valid until
  * the session ends, not NUL-terminated); SL_ERROR when there is no such
- * variable or it has no value in this session.
+ * variable or it is not found in this session. A variable whose value is
+ * empty (the $ssl_* ones on a plain connection) gives SL_OK and *len 0.
  */
 int sl_session_var(sl_session_t *s, const char *name, const char **value,
     size_t *len);
