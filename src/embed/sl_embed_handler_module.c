@@ -21,6 +21,7 @@
 #include "sl_core.h"
 #include "sl_event.h"
 #include "sl_stream.h"
+#include "sl_stream_upstream.h"
 #include "sl_embed.h"
 
 #define SL_EMBED_OUT_LIMIT  16          /* the queue, in high-water marks */
@@ -52,6 +53,9 @@ struct sl_session_s {
     sl_embed_out_t             *out_last;
     sl_embed_out_t             *spare;      /* nodes to reuse */
     size_t                      out_bytes;
+    /* the input the handler last took nothing of: offered again only
+     * once more has come */
+    size_t                      waiting;
 
     sl_uint_t                   depth;      /* callbacks running */
     sl_uint_t                   status;     /* for a pending close */
@@ -406,8 +410,8 @@ sl_embed_offer(sl_session_t *ss)
     size_t      n;
     long        rc;
 
-    while (b->start != NULL && b->pos < b->last && !ss->blocked
-           && !ss->closing && !ss->proxying)
+    while (b->start != NULL && (size_t) (b->last - b->pos) > ss->waiting
+           && !ss->blocked && !ss->closing && !ss->proxying)
     {
         n = (size_t) (b->last - b->pos);
 
@@ -426,16 +430,19 @@ sl_embed_offer(sl_session_t *ss)
         }
 
         if (rc <= 0) {
+            ss->waiting = n;        /* 0: wait for more than this */
             break;
         }
 
         b->pos += rc;
+        ss->waiting = 0;
         progress = 1;
     }
 
     if (b->start != NULL && b->pos == b->last) {
         sl_bufcache_put(ss->cache, b->start);
         sl_memzero(b, sizeof(sl_buf_t));
+        ss->waiting = 0;
     }
 
     return progress;
@@ -527,8 +534,14 @@ sl_embed_end_of_input(sl_session_t *ss)
     }
 
     ss->eof_told = 1;
+
+    /* what eof writes is still sent: the FIN only follows it */
+    if (sl_embed_tell(ss, ss->h->eof) == SL_DONE) {
+        return SL_DONE;
+    }
+
     ss->shutdown = 1;
-    return sl_embed_tell(ss, ss->h->eof);
+    return SL_OK;
 }
 
 static sl_int_t
@@ -933,18 +946,48 @@ sl_session_close(sl_session_t *ss, int status)
     return SL_OK;
 }
 
+/* the upstream{} to hand the session to exists, and so does the proxy */
+static sl_int_t
+sl_embed_check_upstream(sl_session_t *ss, sl_str_t *name)
+{
+    sl_stream_upstream_main_conf_t  *umcf;
+    sl_connection_t                 *c = ss->s->connection;
+
+#if !(SL_HAVE_stream_proxy_MODULE)
+    sl_log_error(SL_LOG_ERR, c->log, 0, "no proxy in this build to proxy "
+                 "to \"%V\"", name);
+    return SL_ERROR;
+#endif
+
+    umcf = sl_stream_get_module_main_conf(ss->s, sl_stream_upstream_module);
+    if (umcf == NULL || sl_stream_upstream_find(umcf, name) == NULL) {
+        sl_log_error(SL_LOG_ERR, c->log, 0, "no upstream \"%V\" to proxy to",
+                     name);
+        return SL_ERROR;
+    }
+
+    return SL_OK;
+}
+
 int
 sl_session_proxy(sl_session_t *ss, const char *upstream)
 {
     sl_connection_t  *c;
+    sl_str_t          name;
     size_t            len;
 
     if (upstream == NULL || !sl_embed_usable(ss, "sl_session_proxy()")) {
         return SL_ERROR;
     }
 
+    name.data = (u_char *) upstream;
+    name.len = strlen(upstream);
+    if (sl_embed_check_upstream(ss, &name) != SL_OK) {
+        return SL_ERROR;
+    }
+
     c = ss->s->connection;
-    len = strlen(upstream);
+    len = name.len;
 
     ss->upstream.data = sl_pnalloc(c->pool, len);
     if (ss->upstream.data == NULL) {
