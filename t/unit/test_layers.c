@@ -48,8 +48,8 @@ static const char  *lt_event_users[] = {
 };
 
 typedef struct {
-    char  path[256];          /* relative to src/ */
-    char  name[64];           /* the file name */
+    char  path[512];          /* relative to src/ */
+    char  name[256];          /* the file name */
     int   rank;
 } lt_file_t;
 
@@ -192,7 +192,7 @@ lt_check_path(const char *abs, const char *rel, int rank, char *out,
 static void
 lt_check_file(const lt_file_t *f, char *out, size_t size)
 {
-    char  path[512];
+    char  path[1024];
 
     snprintf(path, sizeof(path), "%s/src/%s", sl_t_src(), f->path);
     lt_check_path(path, f->path, f->rank, out, size);
