@@ -20,8 +20,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define SL_EMBED_MAGIC     0x736c696eu    /* "slin": a live instance */
-#define SL_EMBED_DEAD      0x64656164u    /* "dead": destroyed */
 
 typedef struct sl_embed_post_s     sl_embed_post_t;
 typedef struct sl_embed_retired_s  sl_embed_retired_t;
@@ -47,7 +45,6 @@ typedef enum {
 } sl_embed_state_e;
 
 struct sl_instance_s {
-    atomic_uint            magic;
     void                  *data;            /* conf.data */
 
     sl_handler_reg_t      *handlers;        /* a copy, NULL-name ended */

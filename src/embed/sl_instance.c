@@ -6,7 +6,8 @@
  *
  * The one structure shared by all instances is the registry of live ones,
  * so that a call with a destroyed handle is refused instead of reading
- * freed memory. It is written only by create and destroy, under its lock.
+ * freed memory. It is written only by create and destroy, and read
+ * without a lock (its slots are reused, never freed).
  * Nothing here may act on the process (see sl_embed.h).
  */
 #include "sl_config.h"
@@ -16,17 +17,21 @@
 
 typedef struct sl_embed_live_s  sl_embed_live_t;
 
+/*
+ * A slot of the registry. Slots are never freed, only emptied and taken
+ * again, so that the list can be read without a lock -- by
+ * sl_instance_stop() in a signal handler too -- while others change it.
+ */
 struct sl_embed_live_s {
-    sl_embed_live_t  *next;
-    sl_instance_t    *in;
+    sl_embed_live_t                *next;     /* set before it is linked */
+    _Atomic(sl_instance_t *)        in;       /* NULL: a free slot */
 };
 
-static pthread_mutex_t   sl_embed_live_lock = PTHREAD_MUTEX_INITIALIZER;
-static sl_embed_live_t  *sl_embed_live;
+static _Atomic(sl_embed_live_t *)  sl_embed_live;
 
+static void sl_embed_free(sl_instance_t *in);
 static sl_int_t sl_embed_start(sl_instance_t *in,
     const sl_instance_conf_t *conf);
-static void sl_embed_free(sl_instance_t *in);
 
 /* --- the registry -------------------------------------------------------- */
 
@@ -34,60 +39,60 @@ static sl_int_t
 sl_embed_register(sl_instance_t *in)
 {
     sl_embed_live_t  *l;
+    sl_instance_t    *none;
+
+    for (l = atomic_load(&sl_embed_live); l != NULL; l = l->next) {
+        none = NULL;
+        if (atomic_compare_exchange_strong(&l->in, &none, in)) {
+            return SL_OK;
+        }
+    }
 
     l = malloc(sizeof(sl_embed_live_t));
     if (l == NULL) {
         return SL_ERROR;
     }
 
-    l->in = in;
-    (void) pthread_mutex_lock(&sl_embed_live_lock);
-    l->next = sl_embed_live;
-    sl_embed_live = l;
-    (void) pthread_mutex_unlock(&sl_embed_live_lock);
+    atomic_init(&l->in, in);
+    l->next = atomic_load(&sl_embed_live);
+
+    while (!atomic_compare_exchange_weak(&sl_embed_live, &l->next, l)) {
+        /* another slot was linked first: l->next now holds it */
+    }
+
     return SL_OK;
 }
 
 static void
 sl_embed_unregister(sl_instance_t *in)
 {
-    sl_embed_live_t  **lp, *l;
+    sl_embed_live_t  *l;
 
-    (void) pthread_mutex_lock(&sl_embed_live_lock);
-
-    for (lp = &sl_embed_live; *lp != NULL; lp = &(*lp)->next) {
-        if ((*lp)->in == in) {
-            l = *lp;
-            *lp = l->next;
-            free(l);
-            break;
+    for (l = atomic_load(&sl_embed_live); l != NULL; l = l->next) {
+        if (atomic_load(&l->in) == in) {
+            atomic_store(&l->in, NULL);
+            return;
         }
     }
-
-    (void) pthread_mutex_unlock(&sl_embed_live_lock);
 }
 
+/* no lock, no allocation: async-signal-safe */
 sl_uint_t
 sl_embed_valid(sl_instance_t *in)
 {
     sl_embed_live_t  *l;
-    sl_uint_t         found = 0;
 
     if (in == NULL) {
         return 0;
     }
 
-    (void) pthread_mutex_lock(&sl_embed_live_lock);
-
-    for (l = sl_embed_live; l != NULL; l = l->next) {
-        if (l->in == in) {
-            found = 1;
-            break;
+    for (l = atomic_load(&sl_embed_live); l != NULL; l = l->next) {
+        if (atomic_load(&l->in) == in) {
+            return 1;
         }
     }
 
-    (void) pthread_mutex_unlock(&sl_embed_live_lock);
-    return found;
+    return 0;
 }
 
 /* --- the logs ------------------------------------------------------------ */
@@ -425,7 +430,6 @@ sl_embed_alloc(const sl_instance_conf_t *conf)
     atomic_init(&in->stop, 0);
     atomic_init(&in->loop_thread, 0);
     atomic_init(&in->woken, 0);
-    atomic_init(&in->magic, SL_EMBED_MAGIC);
 
     sl_embed_init_logs(in, conf);
     return in;
@@ -539,7 +543,6 @@ sl_embed_free(sl_instance_t *in)
     }
     free(in->handlers);
 
-    atomic_store(&in->magic, SL_EMBED_DEAD);
     (void) pthread_cond_destroy(&in->cond);
     (void) pthread_mutex_destroy(&in->reload_lock);
     (void) pthread_mutex_destroy(&in->lock);

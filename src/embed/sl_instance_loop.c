@@ -179,9 +179,9 @@ sl_instance_stop(sl_instance_t *in, int how)
 {
     int  cur;
 
-    /* no lock, no registry: a signal handler may be the caller */
-    if (in == NULL || atomic_load(&in->magic) != SL_EMBED_MAGIC
-        || (how != SL_STOP_GRACEFUL && how != SL_STOP_FAST))
+    /* the registry takes no lock: a signal handler may be the caller */
+    if ((how != SL_STOP_GRACEFUL && how != SL_STOP_FAST)
+        || !sl_embed_valid(in))
     {
         return;
     }

@@ -19,6 +19,10 @@
  *     started by sl_instance_start() is alive.
  * Instances share nothing mutable: several may run in several threads.
  *
+ * A destroyed instance is refused by every function (SL_ERROR, -1 or
+ * NULL): the library keeps a list of the live ones. It cannot tell an old
+ * handle from a new instance that happens to get the same address.
+ *
  * Return codes are the same as the library's own: SL_OK, SL_ERROR,
  * SL_AGAIN, SL_BUSY, SL_DONE. See docs/embedding.md for the guide.
  */
@@ -211,8 +215,9 @@ int sl_instance_join(sl_instance_t *in);
  * lets the sessions in progress end (at most worker_shutdown_timeout, if
  * set); SL_STOP_FAST closes them all at once. A stop is sticky: one that
  * comes before run is kept, and a fast stop overrides a graceful one.
- * Any thread, and a signal handler (it only stores a flag and writes to
- * a descriptor). A NULL in is ignored.
+ * Any thread, and a signal handler (it takes no lock: it reads the list
+ * of live instances, stores a flag and writes to a descriptor). A NULL or
+ * destroyed in, or an unknown how, is ignored.
  */
 void sl_instance_stop(sl_instance_t *in, int how);
 
