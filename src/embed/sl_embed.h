@@ -83,9 +83,10 @@ struct sl_instance_s {
     pthread_t              owner;           /* the loop thread */
     sl_uint_t              owned;           /* owner is valid */
     sl_uint_t              inside;          /* in an iteration now */
-    /* sl_embed_self() of the thread inside, 0: none (read lock-free) */
+    /* sl_embed_self() of the loop thread, 0: none (read lock-free) */
     atomic_uintptr_t       loop_thread;
     sl_uint_t              reloading;       /* an idle swap is under way */
+    sl_uint_t              reload_waiting;  /* reloads waiting on the loop */
     pthread_t              thread;          /* sl_instance_start()'s */
     sl_uint_t              started;         /* not joined yet */
     sl_uint_t              joining;         /* a join waits for it */
@@ -114,6 +115,8 @@ const sl_handler_reg_t *sl_embed_find_handler(sl_instance_t *in,
 /* sl_instance_loop.c */
 /* this thread, as a number unique among the live threads */
 uintptr_t sl_embed_self(void);
+/* does the calling thread run any instance (so may touch a session) */
+sl_uint_t sl_embed_runs_any(void);
 /* is the calling thread the one running in now */
 #define sl_embed_on_loop(in)                                                  \
     (atomic_load_explicit(&(in)->loop_thread, memory_order_relaxed)           \
@@ -130,8 +133,10 @@ void sl_embed_run_posts(sl_instance_t *in, sl_uint_t close);
 /* sl_instance_reload.c */
 /* on the loop thread: cycle takes over from the one in force */
 sl_int_t sl_embed_swap(sl_instance_t *in, sl_cycle_t *cycle);
-/* after an iteration: the retired cycles' clocks, and those done freed */
+/* after an iteration: the retired cycles whose sessions are done, freed */
 void sl_embed_reap_retired(sl_instance_t *in);
+/* the loop's time_updated hook: the retired cycles' clocks follow */
+void sl_embed_time_updated(sl_event_loop_t *loop);
 /* every retired cycle, at once (the instance is going away) */
 void sl_embed_free_retired(sl_instance_t *in);
 

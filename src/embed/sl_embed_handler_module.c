@@ -425,18 +425,22 @@ sl_embed_offer(sl_session_t *ss)
             return SL_DONE;
         }
 
+        /* consumed before anything else: a proxy takes only the rest */
+        if (rc > 0 && !ss->closing) {
+            b->pos += rc;
+            ss->waiting = 0;
+            progress = 1;
+        } else {
+            ss->waiting = n;        /* 0: wait for more than this */
+        }
+
         if (sl_embed_settle(ss)) {
             return SL_DONE;
         }
 
         if (rc <= 0) {
-            ss->waiting = n;        /* 0: wait for more than this */
             break;
         }
-
-        b->pos += rc;
-        ss->waiting = 0;
-        progress = 1;
     }
 
     if (b->start != NULL && b->pos == b->last) {
@@ -495,11 +499,17 @@ static sl_int_t
 sl_embed_move(sl_session_t *ss, sl_uint_t *moved)
 {
     sl_int_t  got, offered;
+    size_t    queued;
 
     do {
+        queued = ss->out_bytes;
+
         if (sl_embed_flush(ss) != SL_OK) {
             return SL_STREAM_OK;
         }
+
+        /* bytes going out are progress too, for handler_timeout */
+        *moved |= ss->out_bytes < queued;
 
         if (sl_embed_unblock(ss) == SL_DONE) {
             return SL_DONE;
@@ -534,14 +544,28 @@ sl_embed_end_of_input(sl_session_t *ss)
     }
 
     ss->eof_told = 1;
+    return sl_embed_tell(ss, ss->h->eof);
+}
 
-    /* what eof writes is still sent: the FIN only follows it */
-    if (sl_embed_tell(ss, ss->h->eof) == SL_DONE) {
-        return SL_DONE;
+/*
+ * After eof the FIN follows what the handler wrote; while it is blocked
+ * it may still write from writable, so the FIN waits for that too.
+ */
+static sl_int_t
+sl_embed_finish_output(sl_session_t *ss)
+{
+    sl_int_t  rc;
+
+    if (ss->eof_told && !ss->blocked) {
+        ss->shutdown = 1;
     }
 
-    ss->shutdown = 1;
-    return SL_OK;
+    if (sl_embed_flush(ss) != SL_OK) {
+        return SL_STREAM_OK;
+    }
+
+    rc = sl_embed_send_fin(ss);
+    return rc == SL_DONE ? SL_STREAM_OK : rc;
 }
 
 static sl_int_t
@@ -599,6 +623,12 @@ sl_embed_handler_process(sl_session_t *ss)
         return;
     }
 
+    /* asked for inside a callback, with output still queued */
+    if (rc == SL_OK && ss->proxying) {
+        sl_embed_handler_proxy_wait(ss);
+        return;
+    }
+
     if (rc == SL_OK && !ss->blocked && sl_embed_stuck(ss)) {
         rc = SL_STREAM_BAD_REQUEST;
     }
@@ -608,12 +638,7 @@ sl_embed_handler_process(sl_session_t *ss)
     }
 
     if (rc == SL_OK) {
-        if (sl_embed_flush(ss) != SL_OK) {
-            rc = SL_STREAM_OK;
-        } else {
-            rc = sl_embed_send_fin(ss);
-            rc = rc == SL_DONE ? SL_STREAM_OK : rc;
-        }
+        rc = sl_embed_finish_output(ss);
     }
 
     if (rc == SL_OK && sl_embed_wait(ss, moved) != SL_OK) {
@@ -847,12 +872,11 @@ sl_embed_handler(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 static sl_uint_t
 sl_embed_usable(sl_session_t *ss, const char *what)
 {
-    if (ss == NULL) {
-        return 0;
-    }
-
-    /* another thread: nothing of the session may be touched, not its log */
-    if (!sl_embed_on_loop(ss->in)) {
+    /*
+     * Another thread: nothing of the session may be touched, not its log;
+     * one that runs no instance does not even look at the handle.
+     */
+    if (ss == NULL || !sl_embed_runs_any() || !sl_embed_on_loop(ss->in)) {
         return 0;
     }
 
@@ -1017,7 +1041,8 @@ sl_session_var(sl_session_t *ss, const char *name, const char **value,
     sl_str_t                     n;
     u_char                       low[64];
 
-    if (ss == NULL || !sl_embed_on_loop(ss->in) || ss->closed
+    if (ss == NULL || !sl_embed_runs_any() || !sl_embed_on_loop(ss->in)
+        || ss->closed
         || name == NULL || value == NULL || len == NULL)
     {
         return SL_ERROR;

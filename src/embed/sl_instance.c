@@ -496,11 +496,19 @@ sl_embed_start(sl_instance_t *in, const sl_instance_conf_t *conf)
     }
 
     cycle->log = &cycle->new_log;
+    cycle->pool->log = cycle->log;
     cycle->old_cycle = NULL;
     in->wake_log = cycle->new_log;
     in->wake_log.next = NULL;
 
     in->loop = sl_event_loop_create(cycle);
+    if (in->loop != NULL) {
+        /* the first cycle may go before the loop does */
+        in->loop->pool->log = &in->wake_log;
+        in->loop->time_updated = sl_embed_time_updated;
+        in->loop->time_data = in;
+    }
+
     if (in->loop == NULL || sl_embed_wake_open(in) != SL_OK
         || sl_modules_init_process(cycle) != SL_OK)
     {
@@ -559,7 +567,7 @@ sl_instance_destroy(sl_instance_t *in)
     }
 
     (void) pthread_mutex_lock(&in->lock);
-    busy = in->inside || in->started || in->reloading;
+    busy = in->inside || in->started || in->reloading || in->reload_waiting;
     (void) pthread_mutex_unlock(&in->lock);
 
     if (busy) {

@@ -23,7 +23,9 @@
 #endif
 
 /* never written: its address tells one thread from another */
-static _Thread_local char  sl_embed_thread_mark;
+static _Thread_local char       sl_embed_thread_mark;
+/* how many instances this thread runs: none, and it touches no session */
+static _Thread_local sl_uint_t  sl_embed_thread_loops;
 
 static void sl_embed_wake_handler(sl_event_t *ev);
 static sl_int_t sl_embed_iterate(sl_instance_t *in, sl_msec_t max);
@@ -330,6 +332,12 @@ sl_embed_self(void)
     return (uintptr_t) &sl_embed_thread_mark;
 }
 
+sl_uint_t
+sl_embed_runs_any(void)
+{
+    return sl_embed_thread_loops;
+}
+
 /*
  * The calling thread becomes the loop thread, or SL_BUSY: another thread
  * is in it, or owns it (run_once), or it has a thread of its own. A swap
@@ -353,6 +361,10 @@ sl_embed_enter(sl_instance_t *in, sl_uint_t own_thread)
     {
         rc = SL_BUSY;
     } else {
+        if (!in->owned) {
+            sl_embed_thread_loops++;
+        }
+
         in->inside = 1;
         in->owned = 1;
         in->owner = self;
@@ -368,10 +380,14 @@ sl_embed_leave(sl_instance_t *in)
 {
     (void) pthread_mutex_lock(&in->lock);
     in->inside = 0;
-    atomic_store(&in->loop_thread, 0);
+
+    /* run_once's thread stays the loop thread between its calls */
     if (in->state == SL_EMBED_DONE) {
         in->owned = 0;
+        atomic_store(&in->loop_thread, 0);
+        sl_embed_thread_loops--;
     }
+
     (void) pthread_mutex_unlock(&in->lock);
 }
 

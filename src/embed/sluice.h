@@ -12,9 +12,11 @@
  * below say which thread may call them:
  *   - "any thread": at any time, from any thread (sl_instance_stop() also
  *     from a signal handler);
- *   - "the loop thread": the thread inside sl_instance_run() or
- *     sl_instance_run_once() for that instance, that is, from a handler
- *     callback or a function given to sl_instance_post();
+ *   - "the loop thread": the thread that runs the instance: the one in
+ *     sl_instance_run(), the one started by sl_instance_start(), or the
+ *     one that called sl_instance_run_once() first (from then until it
+ *     returned SL_DONE, between its calls too); handler callbacks and
+ *     functions given to sl_instance_post() run there;
  *   - "not running": no thread is inside run/run_once and no thread
  *     started by sl_instance_start() is alive.
  * Instances share nothing mutable: several may run in several threads.
@@ -238,16 +240,22 @@ int sl_instance_post(sl_instance_t *in,
  * configuration. On any error the old configuration keeps serving,
  * unchanged, and err says why, as sl_instance_create() does. conf: as
  * for sl_instance_create(); its log fields, handlers and data are
- * ignored (the instance keeps those it was created with). SL_OK, SL_ERROR, or SL_DONE when the instance is
- * stopping or finished. Any thread; from the loop thread the swap is
- * done at once. Calls are serialised.
+ * ignored (the instance keeps those it was created with), and so is a
+ * change of events{} (worker_connections, use, multi_accept: the loop
+ * is the one the instance was created with). SL_OK; SL_ERROR; SL_DONE
+ * when the instance is stopping or finished; SL_BUSY on the loop thread
+ * while another thread's reload is under way (that one waits for the
+ * loop). Any thread; on the loop thread the swap is done at once; from
+ * another, the call returns once the loop thread has done it. Calls are
+ * serialised.
  */
 int sl_instance_reload(sl_instance_t *in, const sl_instance_conf_t *conf,
     char *err, size_t errlen);
 
 /*
  * Frees the instance: its sockets, sessions, files and memory. SL_OK;
- * SL_BUSY while it is running (it is then left untouched); SL_ERROR for
+ * SL_BUSY while it is running or a reload waits for its loop (it is then
+ * left untouched); SL_ERROR for
  * NULL. Not running; any thread.
  */
 int sl_instance_destroy(sl_instance_t *in);

@@ -119,6 +119,9 @@ struct sl_event_loop_s {
     sl_queue_t                 posted_events;
 
     sl_time_cache_t           *time;        /* the cycle's clock */
+    /* called each time the clock was read (an embedder's other clocks) */
+    void                     (*time_updated)(sl_event_loop_t *loop);
+    void                      *time_data;
     sl_log_t                  *log;
     sl_cycle_t                *cycle;
     sl_pool_t                 *pool;

@@ -334,6 +334,9 @@ sl_event_wait_result(sl_event_loop_t *loop, int n, sl_err_t err,
 {
     if (flags & SL_UPDATE_TIME) {
         sl_time_update(loop->time);
+        if (loop->time_updated != NULL) {
+            loop->time_updated(loop);
+        }
     }
 
     if (n == -1) {
