@@ -91,7 +91,9 @@ typedef struct {
      * and sluice calls it again while input remains and it makes progress.
      * SL_ERROR closes the session ($status 400). Anything else (below
      * SL_ERROR, above n) is logged as an error and closes it ($status
-     * 500). p stays valid until data returns.
+     * 500). p stays valid until data returns. After a 0, the same input
+     * is offered again only once more has arrived (or the client's FIN,
+     * through eof).
      */
     long    (*data)(sl_session_t *s, const char *p, size_t n);
 
@@ -110,7 +112,10 @@ typedef struct {
     /*
      * The session ends, for whatever reason, with $status status: called
      * exactly once for each session that open (or the first data) saw.
-     * The handle is invalid once close returns.
+     * status is 0 for a session cut short by a fast stop, the end of
+     * worker_shutdown_timeout or sl_instance_destroy() (no access-log
+     * line is written for it then, as nginx writes none for connections
+     * a fast shutdown closes). The handle is invalid once close returns.
      */
     void    (*close)(sl_session_t *s, int status);
 } sl_stream_handler_t;
@@ -148,7 +153,9 @@ typedef struct {
  * Builds an instance from conf: parses the configuration (exactly one of
  * conf_file and conf_string), opens the files it names, binds the
  * listening sockets and builds the TLS contexts, all before returning.
- * The instance serves nothing until it runs.
+ * The instance serves nothing until it runs. Its loop takes one of
+ * worker_connections for its wake-up descriptor. Without a log sink and
+ * without error_log, errors go to the standard error.
  *
  * Returns SL_OK and *out. On failure SL_ERROR, *out NULL, nothing left
  * open, and err (if not NULL) holds the message the daemon would print,
@@ -186,8 +193,9 @@ int sl_instance_run_once(sl_instance_t *in, int timeout_ms);
  * A descriptor that becomes readable when the instance has work to do,
  * for a host's own poll/epoll loop: wait for it (and for at most
  * sl_instance_timeout() ms), then call sl_instance_run_once(in, 0).
- * -1 when the event method has none (poll, select: use epoll or kqueue
- * there) or in is NULL. Any thread.
+ * Watch it level-triggered (poll, or epoll without EPOLLET): it stays
+ * readable while work is pending. -1 when the event method has none
+ * (poll, select: use epoll or kqueue there) or in is NULL. Any thread.
  */
 int sl_instance_fd(sl_instance_t *in);
 
