@@ -99,9 +99,9 @@ struct sl_instance_s {
 
 /* sl_instance.c */
 sl_uint_t sl_embed_valid(sl_instance_t *in);
-/* conf as sluice.h wants it, or SL_ERROR with err saying why */
-sl_int_t sl_embed_check_conf(const sl_instance_conf_t *conf, char *err,
-    size_t errlen);
+/* conf as sluice.h wants it (all: for create), or SL_ERROR and err */
+sl_int_t sl_embed_check_conf(const sl_instance_conf_t *conf, sl_uint_t all,
+    char *err, size_t errlen);
 /* the text of the first error logged while err is set */
 void sl_embed_capture_begin(sl_instance_t *in, char *err, size_t errlen);
 void sl_embed_capture_end(sl_instance_t *in);

@@ -79,6 +79,7 @@ static char *sl_embed_handler_merge_srv_conf(sl_conf_t *cf, void *parent,
 static char *sl_embed_handler(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static void sl_embed_handler_process(sl_session_t *ss);
 static void sl_embed_start_proxy(sl_session_t *ss);
+static void sl_embed_restart_timer(sl_session_t *ss);
 
 static sl_conf_num_bounds_t  sl_embed_handler_buffer_bounds = {
     sl_conf_check_num_bounds, 1, -1
@@ -568,11 +569,20 @@ sl_embed_finish_output(sl_session_t *ss)
     return rc == SL_DONE ? SL_STREAM_OK : rc;
 }
 
+/* handler_timeout counts from now (lazily: see sl_add_timer) */
+static void
+sl_embed_restart_timer(sl_session_t *ss)
+{
+    sl_embed_handler_srv_conf_t  *hscf;
+
+    hscf = sl_stream_get_module_srv_conf(ss->s, sl_embed_handler_module);
+    sl_add_timer(ss->s->connection->read, hscf->timeout);
+}
+
 static sl_int_t
 sl_embed_wait(sl_session_t *ss, sl_uint_t moved)
 {
-    sl_embed_handler_srv_conf_t  *hscf;
-    sl_connection_t              *c = ss->s->connection;
+    sl_connection_t  *c = ss->s->connection;
 
     if (sl_handle_read_event(c->read, ss->eof ? SL_CLOSE_EVENT : 0) != SL_OK
         || sl_handle_write_event(c->write, 0) != SL_OK)
@@ -581,8 +591,7 @@ sl_embed_wait(sl_session_t *ss, sl_uint_t moved)
     }
 
     if (moved || !c->read->timer_set) {
-        hscf = sl_stream_get_module_srv_conf(ss->s, sl_embed_handler_module);
-        sl_add_timer(c->read, hscf->timeout);
+        sl_embed_restart_timer(ss);
     }
 
     return SL_OK;
@@ -918,6 +927,11 @@ sl_session_write(sl_session_t *ss, const void *p, size_t n)
             return SL_ERROR;
         }
         sent = sent > 0 ? sent : 0;
+
+        /* a push from a posted function is progress too */
+        if (sent > 0 && ss->depth == 0) {
+            sl_embed_restart_timer(ss);
+        }
     }
 
     if ((size_t) sent < n

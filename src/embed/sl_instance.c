@@ -201,9 +201,13 @@ sl_embed_check_handlers(const sl_handler_reg_t *h, char *err, size_t errlen)
     return SL_OK;
 }
 
+/*
+ * conf as sluice.h wants it. A reload uses only the configuration's
+ * source and paths (all): its log fields and handlers are not looked at.
+ */
 sl_int_t
-sl_embed_check_conf(const sl_instance_conf_t *conf, char *err,
-    size_t errlen)
+sl_embed_check_conf(const sl_instance_conf_t *conf, sl_uint_t all,
+    char *err, size_t errlen)
 {
     const char  *why = NULL;
 
@@ -217,6 +221,9 @@ sl_embed_check_conf(const sl_instance_conf_t *conf, char *err,
 
     } else if ((conf->conf_file == NULL) == (conf->conf_string == NULL)) {
         why = "exactly one of conf_file and conf_string must be set";
+
+    } else if (!all) {
+        return SL_OK;
 
     } else if (conf->log_level < 0 || conf->log_level > SL_LOG_DEBUG) {
         why = "log_level is not a log level";
@@ -450,7 +457,7 @@ sl_instance_create(const sl_instance_conf_t *conf, sl_instance_t **out,
 
     *out = NULL;
 
-    if (sl_embed_check_conf(conf, err, errlen) != SL_OK) {
+    if (sl_embed_check_conf(conf, 1, err, errlen) != SL_OK) {
         return SL_ERROR;
     }
 

@@ -327,7 +327,7 @@ sl_instance_reload(sl_instance_t *in, const sl_instance_conf_t *conf,
     cycle = NULL;
     rc = SL_ERROR;
 
-    if (sl_embed_check_conf(conf, err, errlen) == SL_OK) {
+    if (sl_embed_check_conf(conf, 0, err, errlen) == SL_OK) {
         cycle = sl_embed_build_cycle(in, conf);
     }
 

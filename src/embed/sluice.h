@@ -130,8 +130,10 @@ typedef struct {
  * A log sink: one call per message at log_level or more severe. msg is
  * the message as the error log would show it after "[level] pid#tid: "
  * (with "*N " for a connection), len bytes, not NUL-terminated, no line
- * feed. It may be called on the loop thread, and on the thread calling
- * sl_instance_create() or sl_instance_reload() for configuration errors.
+ * feed. It is called on the loop thread, and on the thread calling
+ * sl_instance_create() or sl_instance_reload() for what happens while a
+ * configuration is read and bound (errors, and notices such as the event
+ * method chosen).
  */
 typedef void (*sl_log_pt)(void *log_data, int level, const char *msg,
     size_t len);
@@ -216,7 +218,8 @@ int sl_instance_start(sl_instance_t *in);
 /*
  * Waits for the thread of sl_instance_start() to end (after a stop) and
  * returns what its run returned (SL_DONE); SL_ERROR when none was
- * started, or when called from that thread itself. Any other thread.
+ * started, when called from that thread itself, or when another join
+ * already waits for it. Any other thread.
  */
 int sl_instance_join(sl_instance_t *in);
 
@@ -261,7 +264,10 @@ int sl_instance_reload(sl_instance_t *in, const sl_instance_conf_t *conf,
     char *err, size_t errlen);
 
 /*
- * Frees the instance: its sockets, sessions, files and memory. SL_OK;
+ * Frees the instance: its sockets, sessions, files and memory. Sessions
+ * still open (an instance left before SL_DONE) are closed, and functions
+ * posted and not yet run are run, in the calling thread: their close
+ * callbacks and posted functions run there, not on a loop thread. SL_OK;
  * SL_BUSY while it is running or a reload waits for its loop (it is then
  * left untouched); SL_ERROR for
  * NULL. Not running; any thread.
