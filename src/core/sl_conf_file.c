@@ -670,21 +670,20 @@ sl_conf_parse(sl_conf_t *cf, sl_str_t *filename)
     return rv;
 }
 
-char *
-sl_conf_parse_string(sl_conf_t *cf, const sl_str_t *name, sl_str_t *content)
+/* the directives of text in memory, named name (a -g string: is_param) */
+static char *
+sl_conf_parse_text(sl_conf_t *cf, const sl_str_t *name, sl_str_t *text,
+    sl_uint_t is_param)
 {
     sl_conf_file_t   file, *prev;
     char            *rv;
 
-    if (sl_conf_remember(cf, (sl_str_t *) name, content) != SL_OK) {
-        return SL_CONF_ERROR;
-    }
-
     sl_memzero(&file, sizeof(file));
     file.name = *name;
-    file.pos = content->data;
-    file.end = content->data + content->len;
+    file.pos = text->data;
+    file.end = text->data + text->len;
     file.line = 1;
+    file.is_param = is_param;
 
     prev = cf->conf_file;
     file.parent = prev;
@@ -697,29 +696,25 @@ sl_conf_parse_string(sl_conf_t *cf, const sl_str_t *name, sl_str_t *content)
 }
 
 char *
+sl_conf_parse_string(sl_conf_t *cf, const sl_str_t *name, sl_str_t *content)
+{
+    if (sl_conf_remember(cf, (sl_str_t *) name, content) != SL_OK) {
+        return SL_CONF_ERROR;
+    }
+
+    return sl_conf_parse_text(cf, name, content, 0);
+}
+
+char *
 sl_conf_param(sl_conf_t *cf, sl_str_t *param)
 {
-    sl_conf_file_t   file, *prev;
-    char            *rv;
+    static const sl_str_t  name = sl_string("command line");
 
     if (param->len == 0) {
         return SL_CONF_OK;
     }
 
-    sl_memzero(&file, sizeof(file));
-    sl_str_set(&file.name, "command line");
-    file.pos = param->data;
-    file.end = param->data + param->len;
-    file.line = 1;
-    file.is_param = 1;
-
-    prev = cf->conf_file;
-    cf->conf_file = &file;
-
-    rv = sl_conf_loop(cf, 0);
-
-    cf->conf_file = prev;
-    return rv;
+    return sl_conf_parse_text(cf, &name, param, 1);
 }
 
 char *
@@ -770,6 +765,27 @@ sl_conf_include(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
     globfree(&gl);
     return rv;
+}
+
+sl_int_t
+sl_conf_dir_name(sl_pool_t *pool, sl_str_t *dir, const u_char *s, size_t len)
+{
+    u_char  *p;
+
+    p = sl_pnalloc(pool, len + 2);
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+
+    sl_memcpy(p, s, len);
+    if (len == 0 || p[len - 1] != '/') {
+        p[len++] = '/';
+    }
+    p[len] = '\0';
+
+    dir->data = p;
+    dir->len = len;
+    return SL_OK;
 }
 
 sl_int_t

@@ -155,6 +155,9 @@ char *sl_conf_parse_string(sl_conf_t *cf, const sl_str_t *name,
 char *sl_conf_param(sl_conf_t *cf, sl_str_t *param);
 /* the "include" directive, usable in any context */
 char *sl_conf_include(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+/* dir: a copy of s (len bytes) in pool, ending with '/' */
+sl_int_t sl_conf_dir_name(sl_pool_t *pool, sl_str_t *dir, const u_char *s,
+    size_t len);
 /* name made absolute against the prefix (or the conf prefix) */
 sl_int_t sl_conf_full_name(sl_cycle_t *cycle, sl_str_t *name,
     sl_uint_t conf_prefix);

@@ -259,28 +259,6 @@ sl_show_version(sl_options_t *o)
     (void) sl_write_fd(STDERR_FILENO, buf, (size_t) (p - buf));
 }
 
-/* a copy of s in the pool with a '/' at the end */
-static sl_int_t
-sl_dir_name(sl_pool_t *pool, sl_str_t *dir, const u_char *s, size_t len)
-{
-    u_char  *p;
-
-    p = sl_pnalloc(pool, len + 2);
-    if (p == NULL) {
-        return SL_ERROR;
-    }
-
-    sl_memcpy(p, s, len);
-    if (len == 0 || p[len - 1] != '/') {
-        p[len++] = '/';
-    }
-    p[len] = '\0';
-
-    dir->data = p;
-    dir->len = len;
-    return SL_OK;
-}
-
 /*
  * The bootstrap cycle: the paths from the command line and the startup
  * log, which every message goes to until the configuration names its own.
@@ -310,7 +288,7 @@ sl_startup(sl_options_t *o, sl_cycle_t *init, sl_log_t *log,
     }
 
     prefix = o->prefix ? o->prefix : SL_PREFIX;
-    if (sl_dir_name(init->pool, &init->prefix, (const u_char *) prefix,
+    if (sl_conf_dir_name(init->pool, &init->prefix, (const u_char *) prefix,
                     strlen(prefix)) != SL_OK)
     {
         return SL_ERROR;
@@ -324,7 +302,7 @@ sl_startup(sl_options_t *o, sl_cycle_t *init, sl_log_t *log,
     init->conf_file = name;
 
     slash = (u_char *) strrchr((char *) name.data, '/');
-    if (sl_dir_name(init->pool, &init->conf_prefix, name.data,
+    if (sl_conf_dir_name(init->pool, &init->conf_prefix, name.data,
                     (size_t) (slash - name.data)) != SL_OK)
     {
         return SL_ERROR;

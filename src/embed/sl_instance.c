@@ -277,28 +277,6 @@ sl_embed_find_handler(sl_instance_t *in, sl_str_t *name)
     return NULL;
 }
 
-/* a copy of s in pool, with a '/' at the end */
-static sl_int_t
-sl_embed_dir(sl_pool_t *pool, sl_str_t *dir, const char *s, size_t len)
-{
-    u_char  *p;
-
-    p = sl_pnalloc(pool, len + 2);
-    if (p == NULL) {
-        return SL_ERROR;
-    }
-
-    sl_memcpy(p, s, len);
-    if (len == 0 || p[len - 1] != '/') {
-        p[len++] = '/';
-    }
-    p[len] = '\0';
-
-    dir->data = p;
-    dir->len = len;
-    return SL_OK;
-}
-
 static sl_int_t
 sl_embed_set_prefix(sl_instance_t *in, const char *prefix)
 {
@@ -313,8 +291,8 @@ sl_embed_set_prefix(sl_instance_t *in, const char *prefix)
         prefix = cwd;
     }
 
-    return sl_embed_dir(in->init.pool, &in->init.prefix, prefix,
-                        strlen(prefix));
+    return sl_conf_dir_name(in->init.pool, &in->init.prefix,
+                            (const u_char *) prefix, strlen(prefix));
 }
 
 /* the paths of conf into the bootstrap cycle, in its (fresh) pool */
@@ -354,8 +332,8 @@ sl_embed_set_paths(sl_instance_t *in, const sl_instance_conf_t *conf)
 
     init->conf_file = name;
     slash = strrchr((char *) name.data, '/');
-    return sl_embed_dir(init->pool, &init->conf_prefix, (char *) name.data,
-                        (size_t) (slash - (char *) name.data));
+    return sl_conf_dir_name(init->pool, &init->conf_prefix, name.data,
+                            (size_t) (slash - (char *) name.data));
 }
 
 sl_cycle_t *
