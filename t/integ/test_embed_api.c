@@ -42,37 +42,7 @@
 #define T_IO        20000       /* ms for one exchange */
 #define T_WAIT      20000       /* ms for the loop to act on something */
 
-#define ECHO_CONF                                                             \
-    "stream { server { listen 127.0.0.1:@PORT@; echo; } }\n"
-
-#define TLS_CERT                                                              \
-    "ssl_certificate @CERTS@/ecdsa.crt; ssl_certificate_key @CERTS@/ecdsa.key;"
-
-static char  why[1024];
-
 /* --- helpers ------------------------------------------------------------- */
-
-/* an echo of len bytes on port must work */
-static void
-echo_ok(int port, uint32_t seed, size_t len)
-{
-    why[0] = '\0';
-    ck_assert_msg(sl_te_echo(port, seed, len, T_IO, why, sizeof(why)) == 0,
-                  "echo on port %d: %s", port, why);
-}
-
-/* a connect to port must be refused */
-static void
-refused(int port)
-{
-    int  fd = sl_te_connect(port, 0);
-
-    if (fd >= 0) {
-        (void) close(fd);
-    }
-    ck_assert_msg(fd == -ECONNREFUSED, "connect to %d: %s", port,
-                  fd >= 0 ? "accepted" : strerror(-fd));
-}
 
 /* the fds and threads of the process must be what they were */
 static void
@@ -128,14 +98,8 @@ flag_wait(flag_t *f, int n, int ms)
     (void) pthread_mutex_lock(&f->lock);
 
     while (!(ok = f->n >= n) && sl_t_msec() < deadline) {
-        struct timespec  ts;
+        struct timespec  ts = sl_te_after(20);
 
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
         (void) pthread_cond_timedwait(&f->cond, &f->lock, &ts);
     }
 
@@ -229,16 +193,16 @@ START_TEST(test_lifecycle_string)
     sl_te_t  t;
     int      mark;
 
-    sl_te_create(&t, ECHO_CONF, NULL, &mark);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, &mark);
     ck_assert_ptr_eq(sl_instance_data(t.in), &mark);
     ck_assert_int_eq(sl_te_nthreads(), threads);     /* no thread yet */
 
     sl_te_start(&t);
-    echo_ok(t.port[0], 1, 1);
-    echo_ok(t.port[0], 2, 1024 * 1024);
+    sl_te_echo_ok(t.port[0], 1, 1);
+    sl_te_echo_ok(t.port[0], 2, 1024 * 1024);
 
     sl_te_stop_join(&t, SL_STOP_GRACEFUL);
-    refused(t.port[0]);
+    sl_te_refused(t.port[0]);
     sl_te_destroy(&t);
 
     nothing_left(fds, threads);
@@ -281,7 +245,7 @@ START_TEST(test_lifecycle_file)
     ck_assert_int_eq(rc, SL_OK);
 
     ck_assert_int_eq(sl_instance_start(in), SL_OK);
-    echo_ok(port, 3, 4096);
+    sl_te_echo_ok(port, 3, 4096);
     sl_instance_stop(in, SL_STOP_GRACEFUL);
     ck_assert_int_eq(sl_instance_join(in), SL_DONE);
     ck_assert_int_eq(sl_instance_destroy(in), SL_OK);
@@ -349,8 +313,8 @@ typedef struct {
 } eight_spec_t;
 
 static const eight_spec_t  eight_specs[8] = {
-    { ECHO_CONF, JOB_ECHO, -1 },
-    { "events { use poll; }\n" ECHO_CONF, JOB_ECHO, -1 },
+    { SL_TE_ECHO_CONF, JOB_ECHO, -1 },
+    { "events { use poll; }\n" SL_TE_ECHO_CONF, JOB_ECHO, -1 },
     { "stream { upstream be { server 127.0.0.1:%d; }\n"
       "    server { listen 127.0.0.1:@PORT@; proxy_pass be; } }\n",
       JOB_ECHO, 0 },
@@ -363,10 +327,10 @@ static const eight_spec_t  eight_specs[8] = {
     { "stream { server { listen 127.0.0.1:@PORT@; handler rev;\n"
       "                  handler_buffer_size 256; } }\n",
       JOB_REV, -1 },
-    { "stream { server { listen 127.0.0.1:@PORT@ ssl; " TLS_CERT " echo; } "
-      "}\n", JOB_TLS, -1 },
+    { "stream { server { listen 127.0.0.1:@PORT@ ssl; " SL_TE_TLS_CERT
+      " echo; } }\n", JOB_TLS, -1 },
     { "stream { upstream be { server 127.0.0.1:%d; }\n"
-      "    server { listen 127.0.0.1:@PORT@ ssl; " TLS_CERT "\n"
+      "    server { listen 127.0.0.1:@PORT@ ssl; " SL_TE_TLS_CERT "\n"
       "             proxy_pass be; } }\n",
       JOB_TLS, 0 },
 };
@@ -578,7 +542,7 @@ START_TEST(test_stop_before_run)
     ck_assert_int_eq(atomic_load(&count_opens), 0);
 
     session_ends(fd);
-    refused(t.port[0]);
+    sl_te_refused(t.port[0]);
 
     ck_assert_int_eq(sl_instance_run(t.in), SL_DONE);    /* and stays so */
     ck_assert_int_eq(sl_instance_run_once(t.in, 0), SL_DONE);
@@ -594,16 +558,16 @@ START_TEST(test_stop_twice)
     sl_te_t  t;
 
     /* twice before run */
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     sl_instance_stop(t.in, SL_STOP_GRACEFUL);
     sl_instance_stop(t.in, SL_STOP_GRACEFUL);
     ck_assert_int_eq(sl_instance_run(t.in), SL_DONE);
     sl_te_destroy(&t);
 
     /* twice while it runs, and once more after */
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     sl_te_start(&t);
-    echo_ok(t.port[0], 4, 100);
+    sl_te_echo_ok(t.port[0], 4, 100);
     sl_instance_stop(t.in, SL_STOP_GRACEFUL);
     sl_instance_stop(t.in, SL_STOP_GRACEFUL);
     ck_assert_int_eq(sl_instance_join(t.in), SL_DONE);
@@ -622,7 +586,7 @@ START_TEST(test_stop_fast_overrides)
     sl_te_t  t;
     int      fd;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     sl_te_start(&t);
 
     fd = open_session(t.port[0], "one");
@@ -635,7 +599,7 @@ START_TEST(test_stop_fast_overrides)
     ck_assert_int_eq(sl_instance_join(t.in), SL_DONE);
     sl_te_destroy(&t);
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     sl_te_start(&t);
     fd = open_session(t.port[0], "two");
     sl_instance_stop(t.in, SL_STOP_FAST);
@@ -689,7 +653,7 @@ signal_stop(int own_thread)
     raiser_t          r;
     sl_te_t           t;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_sigusr1;
@@ -777,7 +741,7 @@ burst_stop(int how)
     sl_te_t       t;
     long          failed;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     sl_te_start(&t);
 
     memset(&b, 0, sizeof(b));
@@ -794,7 +758,7 @@ burst_stop(int how)
     failed = sl_te_pool_join(&pool);
     ck_assert_msg(failed == 0, "%ld failed: %s", failed, pool.why);
     ck_assert_int_ge(atomic_load(&b.ok), sl_te_load(300, 20));
-    refused(t.port[0]);
+    sl_te_refused(t.port[0]);
 
     sl_te_destroy(&t);
     nothing_left(fds, threads);
@@ -819,14 +783,14 @@ START_TEST(test_graceful_finishes_session)
     sl_te_t  t;
     int      fd;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     sl_te_start(&t);
 
     fd = open_session(t.port[0], "before");
     sl_instance_stop(t.in, SL_STOP_GRACEFUL);
     sync_loop(t.in);
 
-    refused(t.port[0]);
+    sl_te_refused(t.port[0]);
     session_echoes(fd, "after the stop");
     session_echoes(fd, "and again");
     ck_assert_int_eq(sl_te_log_count(&t.log, "gracefully shutting down"), 1);
@@ -843,14 +807,14 @@ START_TEST(test_fast_closes_session)
     sl_te_t  t;
     int      fd;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     sl_te_start(&t);
 
     fd = open_session(t.port[0], "before");
     sl_instance_stop(t.in, SL_STOP_FAST);
     session_ends(fd);
     ck_assert_int_eq(sl_instance_join(t.in), SL_DONE);
-    refused(t.port[0]);
+    sl_te_refused(t.port[0]);
     sl_te_destroy(&t);
 }
 END_TEST
@@ -860,8 +824,8 @@ START_TEST(test_shutdown_timeout)
     sl_te_t  t;
     int      fd;
 
-    sl_te_create(&t, "worker_shutdown_timeout 200ms;\n" ECHO_CONF, NULL,
-                 NULL);
+    sl_te_create(&t, "worker_shutdown_timeout 200ms;\n" SL_TE_ECHO_CONF,
+                 NULL, NULL);
     sl_te_start(&t);
 
     fd = open_session(t.port[0], "idle from now on");
@@ -950,7 +914,7 @@ START_TEST(test_post_order)
     sl_te_t        t;
     int            i, total;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     sl_te_start(&t);
 
     memset(&st, 0, sizeof(st));
@@ -980,7 +944,7 @@ START_TEST(test_post_order)
     ck_assert_int_eq(atomic_load(&st.refused), 0);
     ck_assert_msg(flag_wait(&st.done, 1, T_WAIT), "%d of %d posts ran",
                   flag_get(&st.done), total);
-    echo_ok(t.port[0], 6, 100);          /* it served on meanwhile */
+    sl_te_echo_ok(t.port[0], 6, 100);    /* it served on meanwhile */
     sl_te_stop_join(&t, SL_STOP_GRACEFUL);
 
     /* the loop thread is gone: its writes are ours to read */
@@ -1019,7 +983,7 @@ START_TEST(test_post_after_done)
     sl_te_t  t;
     int      n = 0;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     sl_te_start(&t);
     sl_te_stop_join(&t, SL_STOP_GRACEFUL);
 
@@ -1028,7 +992,7 @@ START_TEST(test_post_after_done)
     ck_assert_int_eq(n, 0);
 
     /* a stop before run: the same once run has returned */
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     sl_instance_stop(t.in, SL_STOP_FAST);
     ck_assert_int_eq(sl_instance_post(t.in, post_count, &n), SL_OK);
     ck_assert_int_eq(sl_instance_run(t.in), SL_DONE);
@@ -1044,7 +1008,7 @@ START_TEST(test_post_null)
     sl_te_t  t;
     int      n = 0;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     ck_assert_int_eq(sl_instance_post(t.in, NULL, &n), SL_ERROR);
     ck_assert_int_eq(sl_instance_post(NULL, post_count, &n), SL_ERROR);
     ck_assert_int_eq(sl_instance_post(t.in, dummy_post, NULL), SL_OK);
@@ -1069,7 +1033,7 @@ START_TEST(test_post_before_destroy)
     sl_te_t  t;
     int      log[8] = { 0 }, i;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
 
     for (i = 0; i < 3; i++) {
         ck_assert_int_eq(sl_instance_post(t.in, post_seq, log), SL_OK);
@@ -1235,7 +1199,7 @@ START_TEST(test_run_once_poll)
 {
     sl_te_t  t;
 
-    sl_te_create(&t, "events { use poll; }\n" ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, "events { use poll; }\n" SL_TE_ECHO_CONF, NULL, NULL);
     ck_assert_int_eq(sl_instance_fd(t.in), -1);
 
     host_loop_echo(t.in, t.port[0], 1);
@@ -1268,7 +1232,7 @@ START_TEST(test_run_once_owner)
     other_t    o;
     sl_te_t    t;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     ck_assert_int_eq(sl_instance_run_once(t.in, 0), SL_OK);
 
     o.in = t.in;
@@ -1294,7 +1258,7 @@ START_TEST(test_null_args)
 
     memset(&c, 0, sizeof(c));
     c.size = sizeof(c);
-    c.conf_string = ECHO_CONF;
+    c.conf_string = SL_TE_ECHO_CONF;
 
     ck_assert_int_eq(sl_instance_create(NULL, &in, err, sizeof(err)),
                      SL_ERROR);
@@ -1454,13 +1418,13 @@ START_TEST(test_destroyed)
     char                 err[256];
     int                  n = 0;
 
-    sl_te_create(&t, ECHO_CONF, NULL, &n);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, &n);
     in = t.in;
     sl_te_destroy(&t);
 
     memset(&c, 0, sizeof(c));
     c.size = sizeof(c);
-    c.conf_string = ECHO_CONF;
+    c.conf_string = SL_TE_ECHO_CONF;
 
     ck_assert_int_eq(sl_instance_run(in), SL_ERROR);
     ck_assert_int_eq(sl_instance_run_once(in, 0), SL_ERROR);
@@ -1482,7 +1446,7 @@ START_TEST(test_destroyed_stop)
     sl_te_t         t;
     sl_instance_t  *in;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     in = t.in;
     sl_te_destroy(&t);
 
@@ -1526,14 +1490,14 @@ START_TEST(test_running_busy)
     sl_te_t    t;
 
     /* started */
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     ck_assert_int_eq(sl_instance_join(t.in), SL_ERROR);     /* no start */
     sl_te_start(&t);
     ck_assert_int_eq(sl_instance_start(t.in), SL_BUSY);
     ck_assert_int_eq(sl_instance_run(t.in), SL_BUSY);
     ck_assert_int_eq(sl_instance_run_once(t.in, 0), SL_BUSY);
     ck_assert_int_eq(sl_instance_destroy(t.in), SL_BUSY);
-    echo_ok(t.port[0], 8, 1000);                 /* left untouched */
+    sl_te_echo_ok(t.port[0], 8, 1000);           /* left untouched */
 
     memset(&x, 0, sizeof(x));
     flag_init(&x.ran);
@@ -1549,7 +1513,7 @@ START_TEST(test_running_busy)
     sl_te_destroy(&t);
 
     /* run by another thread of the host's */
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     x.in = t.in;
     ck_assert_int_eq(pthread_create(&th, NULL, run_thread, &x), 0);
     sync_loop(t.in);                             /* it runs now */
@@ -1558,7 +1522,7 @@ START_TEST(test_running_busy)
     ck_assert_int_eq(sl_instance_start(t.in), SL_BUSY);
     ck_assert_int_eq(sl_instance_destroy(t.in), SL_BUSY);
     ck_assert_int_eq(sl_instance_join(t.in), SL_ERROR);     /* no start */
-    echo_ok(t.port[0], 9, 1000);
+    sl_te_echo_ok(t.port[0], 9, 1000);
     sl_instance_stop(t.in, SL_STOP_GRACEFUL);
     ck_assert_int_eq(pthread_join(th, NULL), 0);
     ck_assert_int_eq(x.run, SL_DONE);
@@ -1653,8 +1617,8 @@ START_TEST(test_conf_errors)
     (void) close(s);
 
     /* what an embedded instance is anyway */
-    sl_te_create(&t, "daemon off;\nmaster_process off;\n" ECHO_CONF, NULL,
-                 NULL);
+    sl_te_create(&t, "daemon off;\nmaster_process off;\n" SL_TE_ECHO_CONF,
+                 NULL, NULL);
     ck_assert_str_eq(t.err, "");
     sl_te_destroy(&t);
 
@@ -1751,17 +1715,6 @@ END_TEST
 
 /* --- the suite ----------------------------------------------------------- */
 
-static TCase *
-tcase(Suite *s, const char *name, int timeout)
-{
-    TCase  *tc = tcase_create(name);
-
-    sl_t_fixture(tc);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(s, tc);
-    return tc;
-}
-
 static Suite *
 embed_api_suite(void)
 {
@@ -1774,14 +1727,14 @@ embed_api_suite(void)
         exit(1);
     }
 
-    tc = tcase(s, "lifecycle", 60);
+    tc = sl_te_tcase(s, "lifecycle", 60);
     tcase_add_test(tc, test_lifecycle_string);
     tcase_add_test(tc, test_lifecycle_file);
 
-    tc = tcase(s, "eight", 300);
+    tc = sl_te_tcase(s, "eight", 300);
     tcase_add_test(tc, test_eight_instances);
 
-    tc = tcase(s, "stop", 60);
+    tc = sl_te_tcase(s, "stop", 60);
     tcase_add_test(tc, test_stop_before_run);
     tcase_add_test(tc, test_stop_twice);
     tcase_add_test(tc, test_stop_fast_overrides);
@@ -1790,23 +1743,23 @@ embed_api_suite(void)
     tcase_add_test(tc, test_stop_burst_graceful);
     tcase_add_test(tc, test_stop_burst_fast);
 
-    tc = tcase(s, "session", 60);
+    tc = sl_te_tcase(s, "session", 60);
     tcase_add_test(tc, test_graceful_finishes_session);
     tcase_add_test(tc, test_fast_closes_session);
     tcase_add_test(tc, test_shutdown_timeout);
 
-    tc = tcase(s, "post", 120);
+    tc = sl_te_tcase(s, "post", 120);
     tcase_add_test(tc, test_post_order);
     tcase_add_test(tc, test_post_after_done);
     tcase_add_test(tc, test_post_null);
     tcase_add_test(tc, test_post_before_destroy);
 
-    tc = tcase(s, "host_loop", 60);
+    tc = sl_te_tcase(s, "host_loop", 60);
     tcase_add_test(tc, test_run_once_fd);
     tcase_add_test(tc, test_run_once_poll);
     tcase_add_test(tc, test_run_once_owner);
 
-    tc = tcase(s, "bad_input", 60);
+    tc = sl_te_tcase(s, "bad_input", 60);
     tcase_add_test(tc, test_null_args);
     tcase_add_test(tc, test_conf_size);
     tcase_add_test(tc, test_conf_source);

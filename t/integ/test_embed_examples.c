@@ -37,6 +37,8 @@
 
 #include "sl_test.h"
 #include "sl_proc.h"
+#include "sl_t_embed.h"
+#include "sl_t_host.h"
 #include "sl_t_net.h"
 #include "sl_t_tls.h"
 
@@ -55,12 +57,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define T_BUILD      60000      /* ms for one compiler run */
 #define T_START      20000      /* for "ready" */
 #define T_IO         20000      /* for one exchange */
 #define T_STOP       20000      /* from the signal to the exit */
 #define START_TRIES  5          /* ports taken in between */
-#define MAX_ARGS     64
 
 typedef enum {
     LINK_SHARED = 0,
@@ -81,108 +81,13 @@ typedef struct {
 } example_t;
 
 
-/* --- argument vectors ---------------------------------------------------- */
-
-typedef struct {
-    char   *v[MAX_ARGS + 1];
-    int     n;
-} args_t;
-
-static void
-args_add(args_t *a, const char *word)
-{
-    ck_assert_msg(a->n < MAX_ARGS, "more than %d arguments", MAX_ARGS);
-    a->v[a->n++] = (char *) word;
-    a->v[a->n] = NULL;
-}
-
-/* every blank-separated word of text */
-static void
-args_split(args_t *a, const char *text)
-{
-    char  *copy = sl_t_printf("%s", text), *save, *w;
-
-    for (w = strtok_r(copy, " \t\n", &save); w != NULL;
-         w = strtok_r(NULL, " \t\n", &save))
-    {
-        args_add(a, w);
-    }
-}
-
-static char *
-args_text(const args_t *a)
-{
-    char  *s = sl_t_printf("%s", a->v[0]);
-    int    i;
-
-    for (i = 1; i < a->n; i++) {
-        s = sl_t_printf("%s %s", s, a->v[i]);
-    }
-
-    return s;
-}
-
-
 /* --- the installed tree, through pkg-config ------------------------------ */
-
-static const char *
-need_env(const char *name)
-{
-    const char  *v = getenv(name);
-
-    ck_assert_msg(v != NULL && v[0] != '\0', "%s is not set: build with "
-                  "`make -f BUILDDIR/Makefile tests` (it installs into "
-                  "BUILDDIR/t/destdir) and run with `sh t/run.sh BUILDDIR`",
-                  name);
-    return v;
-}
-
-/*
- * pkg-config's words for sluice, from the installed sluice.pc only:
- * PKG_CONFIG_SYSROOT_DIR puts DESTDIR before its -I and -L (and before
- * OpenSSL's too, which then name directories that do not exist there:
- * harmless, the compiler's own paths still find OpenSSL).
- */
-static void
-pkg_config(args_t *words, int static_libs)
-{
-    const char  *destdir = need_env("SLUICE_DESTDIR");
-    const char  *pcdir = need_env("SLUICE_PKG_CONFIG_PATH");
-    sl_t_out_t   out;
-    args_t       cmd = { .n = 0 };
-    int          rc;
-
-    ck_assert_msg(sl_t_exists(sl_t_path(pcdir, "sluice.pc")),
-                  "no sluice.pc in SLUICE_PKG_CONFIG_PATH=%s", pcdir);
-
-    args_add(&cmd, "env");
-    args_add(&cmd, sl_t_printf("PKG_CONFIG_PATH=%s", pcdir));
-    args_add(&cmd, sl_t_printf("PKG_CONFIG_SYSROOT_DIR=%s", destdir));
-    args_add(&cmd, "pkg-config");
-    args_add(&cmd, "--cflags");
-    args_add(&cmd, "--libs");
-    if (static_libs) {
-        args_add(&cmd, "--static");
-    }
-    args_add(&cmd, "sluice");
-
-    rc = sl_t_run(cmd.v, &out, T_BUILD);
-    ck_assert_msg(rc == 0, "`%s` failed (%s): %s%s", args_text(&cmd),
-                  rc == 127 ? "is pkg-config installed?" : "exit status",
-                  out.out, out.err);
-
-    ck_assert_msg(strstr(out.out, sl_t_printf("-I%s/", destdir)) != NULL
-                  && strstr(out.out, sl_t_printf("-L%s/", destdir)) != NULL,
-                  "pkg-config's flags do not point into %s: %s", destdir,
-                  out.out);
-    args_split(words, out.out);
-}
 
 /* the -L of pkg-config's words that is under DESTDIR */
 static char *
-installed_libdir(const args_t *words)
+installed_libdir(const sl_t_args_t *words)
 {
-    const char  *destdir = need_env("SLUICE_DESTDIR");
+    const char  *destdir = sl_t_host_env("SLUICE_DESTDIR");
     size_t       len = strlen(destdir);
     int          i;
 
@@ -201,56 +106,38 @@ installed_libdir(const args_t *words)
 
 /* --- building ------------------------------------------------------------ */
 
-/* -lsluice becomes -l:libsluice.a: the archive, in pkg-config's -L */
-static void
-use_archive(args_t *words)
-{
-    int  i, found = 0;
-
-    for (i = 0; i < words->n; i++) {
-        if (strcmp(words->v[i], "-lsluice") == 0) {
-            words->v[i] = "-l:libsluice.a";
-            found = 1;
-        }
-    }
-
-    ck_assert_msg(found, "no -lsluice in pkg-config --static's words");
-}
-
 static void
 build(example_t *ex, const char *name, link_e link)
 {
     const char  *src;
     sl_t_out_t   out;
-    args_t       words = { .n = 0 }, cc = { .n = 0 };
-    int          i, rc;
+    sl_t_args_t  words = { .n = 0 }, cc = { .n = 0 };
+    int          rc;
 
     ex->name = name;
     ex->link = link;
     ex->bin = sl_t_path(sl_t_mkdir(), name);
     src = sl_t_path(sl_t_src(), sl_t_printf("examples/embed/%s.c", name));
 
-    pkg_config(&words, link != LINK_SHARED);
+    sl_t_host_pkg_config(&words, 1, link != LINK_SHARED);
     ex->libdir = installed_libdir(&words);
     if (link == LINK_ARCHIVE) {
-        use_archive(&words);
+        sl_t_host_use_archive(&words);
     }
 
-    args_add(&cc, "cc");
+    sl_t_args_add(&cc, "cc");
     if (link == LINK_STATIC) {
-        args_add(&cc, "-static");
+        sl_t_args_add(&cc, "-static");
     }
-    args_split(&cc, "-std=c11 -Wall -Wextra -Werror");
-    args_add(&cc, src);
-    args_add(&cc, "-o");
-    args_add(&cc, ex->bin);
-    for (i = 0; i < words.n; i++) {
-        args_add(&cc, words.v[i]);
-    }
+    sl_t_args_split(&cc, SL_T_HOST_CFLAGS);
+    sl_t_args_add(&cc, src);
+    sl_t_args_add(&cc, "-o");
+    sl_t_args_add(&cc, ex->bin);
+    sl_t_args_append(&cc, &words);
 
-    rc = sl_t_run(cc.v, &out, T_BUILD);
+    rc = sl_t_run(cc.v, &out, SL_T_HOST_BUILD_MS);
     ck_assert_msg(rc == 0, "building %s (%s) failed with %d:\n%s\n%.6000s%s",
-                  name, link_names[link], rc, args_text(&cc), out.err,
+                  name, link_names[link], rc, sl_t_args_text(&cc), out.err,
                   out.out);
 }
 
@@ -271,23 +158,23 @@ ready_or_gone(void *data)
  * args with "@PORT1@"... replaced by ports.
  */
 static void
-command(args_t *cmd, example_t *ex, const char *const *args, const int *ports,
-    int nports)
+command(sl_t_args_t *cmd, example_t *ex, const char *const *args,
+    const int *ports, int nports)
 {
     const char  *wrapper = getenv("SLUICE_WRAPPER");
     char        *arg;
     int          i, j;
 
     if (ex->link == LINK_SHARED) {
-        args_add(cmd, "env");
-        args_add(cmd, sl_t_printf("LD_LIBRARY_PATH=%s", ex->libdir));
+        sl_t_args_add(cmd, "env");
+        sl_t_args_add(cmd, sl_t_printf("LD_LIBRARY_PATH=%s", ex->libdir));
     }
 
     if (wrapper != NULL && ex->link != LINK_STATIC) {
-        args_split(cmd, wrapper);
+        sl_t_args_split(cmd, wrapper);
     }
 
-    args_add(cmd, ex->bin);
+    sl_t_args_add(cmd, ex->bin);
 
     for (i = 0; args[i] != NULL; i++) {
         arg = (char *) args[i];
@@ -295,7 +182,7 @@ command(args_t *cmd, example_t *ex, const char *const *args, const int *ports,
             arg = sl_t_replace(arg, sl_t_printf("@PORT%d@", j + 1),
                                sl_t_printf("%d", ports[j]));
         }
-        args_add(cmd, arg);
+        sl_t_args_add(cmd, arg);
     }
 }
 
@@ -304,7 +191,7 @@ static sl_t_proc_t *
 start(example_t *ex, const char *const *args, int *ports, int nports)
 {
     sl_t_proc_t  *p;
-    args_t        cmd;
+    sl_t_args_t   cmd;
     int           try, i;
 
     for (try = 0; try < START_TRIES; try++) {
@@ -317,8 +204,8 @@ start(example_t *ex, const char *const *args, int *ports, int nports)
         p = sl_t_spawn(cmd.v);
 
         ck_assert_msg(sl_t_wait_for(ready_or_gone, p, NULL, T_START) == 0,
-                      "%s did not say ready; stderr:\n%s", args_text(&cmd),
-                      sl_t_stderr(p));
+                      "%s did not say ready; stderr:\n%s",
+                      sl_t_args_text(&cmd), sl_t_stderr(p));
 
         if (sl_t_running(p)) {
             return p;
@@ -326,7 +213,7 @@ start(example_t *ex, const char *const *args, int *ports, int nports)
 
         ck_assert_msg(strstr(sl_t_stderr(p), "Address already in use")
                       != NULL, "%s exited at start; stdout:\n%s\nstderr:\n%s",
-                      args_text(&cmd), sl_t_stdout(p), sl_t_stderr(p));
+                      sl_t_args_text(&cmd), sl_t_stdout(p), sl_t_stderr(p));
     }
 
     ck_abort_msg("%s: no free ports in %d tries", ex->name, START_TRIES);
@@ -425,28 +312,14 @@ check_linkage(example_t *ex, sl_t_proc_t *p)
 
 /* --- sockets ------------------------------------------------------------- */
 
-/* the byte at off of the stream with this seed */
-static unsigned char
-byte_at(uint32_t seed, size_t off)
-{
-    uint32_t  x = seed * 2654435761u + (uint32_t) off * 40503u;
-
-    x ^= x >> 15;
-    x *= 2246822519u;
-    x ^= x >> 13;
-    return (unsigned char) x;
-}
-
+/* len bytes of the stream of seed (sl_te_byte()) */
 static unsigned char *
 pattern(uint32_t seed, size_t len)
 {
     unsigned char  *buf = malloc(len);
-    size_t          i;
 
     ck_assert_ptr_nonnull(buf);
-    for (i = 0; i < len; i++) {
-        buf[i] = byte_at(seed, i);
-    }
+    sl_te_fill(buf, seed, 0, len);
     return buf;
 }
 

@@ -54,33 +54,7 @@ extern char **environ;
                                    taken to be full (no assertion hangs on
                                    it: only how far a client gets) */
 
-#define ECHO_CONF                                                             \
-    "stream { server { listen 127.0.0.1:@PORT@; echo; } }\n"
-
-#define TLS_CERT                                                              \
-    "ssl_certificate @CERTS@/ecdsa.crt; ssl_certificate_key @CERTS@/ecdsa.key;"
-
 static char  why[1024];
-
-static void
-echo_ok(int port, uint32_t seed, size_t len)
-{
-    why[0] = '\0';
-    ck_assert_msg(sl_te_echo(port, seed, len, T_IO, why, sizeof(why)) == 0,
-                  "echo on port %d: %s", port, why);
-}
-
-static void
-refused(int port)
-{
-    int  fd = sl_te_connect(port, 0);
-
-    if (fd >= 0) {
-        (void) close(fd);
-    }
-    ck_assert_msg(fd == -ECONNREFUSED, "connect to %d: %s", port,
-                  fd >= 0 ? "accepted" : strerror(-fd));
-}
 
 /* the session ends with a FIN or a reset, and nothing came before it */
 static void
@@ -610,14 +584,14 @@ host_echo_thread(void)
                  "echo; } }", NULL, NULL);
     sl_te_start(&t);
 
-    echo_ok(t.port[0], 1, 100000);
+    sl_te_echo_ok(t.port[0], 1, 100000);
     for (i = 0; i < RESETS; i++) {
         ck_assert_msg(reset_while_written(t.port[0], 256 * 1024, 0, why,
                                           sizeof(why)) == 0, "%s", why);
         ck_assert_msg(reset_while_written(t.port[0], 64 * 1024, 1, why,
                                           sizeof(why)) == 0, "%s", why);
     }
-    echo_ok(t.port[0], 2, 100000);
+    sl_te_echo_ok(t.port[0], 2, 100000);
 
     sl_te_stop_join(&t, SL_STOP_GRACEFUL);
     ck_assert_msg(sl_te_log_wait(&t.log, "(32: Broken pipe)", 0),
@@ -657,7 +631,7 @@ host_tls_here(void)
     sl_te_t      t;
 
     sl_te_create(&t, "stream { server { listen 127.0.0.1:@PORT@ ssl "
-                 "sndbuf=16k; " TLS_CERT " echo; } }", NULL, NULL);
+                 "sndbuf=16k; " SL_TE_TLS_CERT " echo; } }", NULL, NULL);
     d.port = t.port[0];
     d.ctx = sl_te_tls_ctx();
     ck_assert_ptr_nonnull(d.ctx);
@@ -698,7 +672,7 @@ host_splice_here(void)
 {
     sl_te_t  be, px;
 
-    sl_te_create(&be, ECHO_CONF, NULL, NULL);
+    sl_te_create(&be, SL_TE_ECHO_CONF, NULL, NULL);
     sl_te_start(&be);
 
     sl_te_create(&px, sl_t_printf(
@@ -838,12 +812,7 @@ rec_wait(int (*cond)(void *), void *arg, int ms)
     (void) pthread_mutex_lock(&R.lock);
 
     while (!(ok = cond(arg)) && sl_t_msec() < deadline) {
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        ts = sl_te_after(20);
         (void) pthread_cond_timedwait(&R.cond, &R.lock, &ts);
     }
 
@@ -1367,7 +1336,7 @@ START_TEST(test_handler_one_byte)
 
     hstart(&t, "one", "", "handler_buffer_size 4k;");
 
-    echo_ok(t.port[0], SEED, len);          /* then the client closes */
+    sl_te_echo_ok(t.port[0], SEED, len);    /* then the client closes */
     wait_closes(1);
 
     r = rec_at(0);
@@ -1739,7 +1708,7 @@ START_TEST(test_handler_tls)
     int       i;
 
     ck_assert_ptr_nonnull(ctx);
-    hstart(&t, "echo", "ssl", TLS_CERT);
+    hstart(&t, "echo", "ssl", SL_TE_TLS_CERT);
 
     for (i = 0; i < 4; i++) {
         ck_assert_msg(sl_te_tls_echo(ctx, t.port[0], SEED + (uint32_t) i,
@@ -1764,7 +1733,7 @@ START_TEST(test_handler_tls_vars)
     ssize_t       n;
     int           fd;
 
-    hstart(&t, "vars", "ssl", TLS_CERT);
+    hstart(&t, "vars", "ssl", SL_TE_TLS_CERT);
 
     fd = connect_ok(t.port[0], 0);
     ck_assert_int_eq(fcntl(fd, F_SETFL, 0), 0);
@@ -2126,7 +2095,7 @@ START_TEST(test_reload_under_traffic)
     sl_te_t       t;
     int           i, reloads = sl_te_load(50, 10);
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     confs_init(&c, &t);
     sl_te_start(&t);
 
@@ -2144,11 +2113,11 @@ START_TEST(test_reload_under_traffic)
     for (i = 0; i < reloads; i++) {
         reload_ok(t.in, i % 2 == 0 ? &c.b : &c.a);
         if (i % 2 == 0) {
-            echo_ok(t.port[1], (uint32_t) i, 1000);
+            sl_te_echo_ok(t.port[1], (uint32_t) i, 1000);
         } else {
-            refused(t.port[1]);
+            sl_te_refused(t.port[1]);
         }
-        echo_ok(t.port[0], (uint32_t) i, 1000);
+        sl_te_echo_ok(t.port[0], (uint32_t) i, 1000);
     }
 
     ck_assert_int_eq(sl_te_log_count(&t.log, "reconfigured"), reloads);
@@ -2182,7 +2151,7 @@ START_TEST(test_reload_errors)
     char                err[512], buf[8];
     int                 fd, s, e;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     confs_init(&c, &t);
     sl_te_start(&t);
     fd = connect_ok(t.port[0], 0);
@@ -2193,7 +2162,7 @@ START_TEST(test_reload_errors)
     ck_assert_int_eq(sl_instance_reload(t.in, &bad, err, sizeof(err)),
                      SL_ERROR);
     ck_assert_str_eq(err, "unknown directive \"bogus\" in STRING:2");
-    echo_ok(t.port[0], 1, 1000);
+    sl_te_echo_ok(t.port[0], 1, 1000);
 
     /* the new port is taken: the carried-over socket goes back */
     s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -2212,7 +2181,7 @@ START_TEST(test_reload_errors)
     ck_assert_str_eq(err, sl_t_printf("bind() to 127.0.0.1:%d failed (98: "
                                       "Address already in use)", t.port[1]));
     (void) close(s);
-    echo_ok(t.port[0], 2, 1000);
+    sl_te_echo_ok(t.port[0], 2, 1000);
 
     bad.conf_string = NULL;
     ck_assert_int_eq(sl_instance_reload(t.in, &bad, err, sizeof(err)),
@@ -2245,7 +2214,7 @@ START_TEST(test_reload_after_stop)
     int      fd;
 
     /* stopping: a session holds the graceful stop open */
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     confs_init(&c, &t);
     sl_te_start(&t);
     fd = connect_ok(t.port[0], 0);
@@ -2254,14 +2223,14 @@ START_TEST(test_reload_after_stop)
     sl_instance_stop(t.in, SL_STOP_GRACEFUL);
     ck_assert_int_eq(sl_instance_reload(t.in, &c.b, err, sizeof(err)),
                      SL_DONE);
-    refused(t.port[1]);
+    sl_te_refused(t.port[1]);
     (void) close(fd);
     ck_assert_int_eq(sl_instance_join(t.in), SL_DONE);
 
     /* finished */
     ck_assert_int_eq(sl_instance_reload(t.in, &c.b, err, sizeof(err)),
                      SL_DONE);
-    refused(t.port[1]);
+    sl_te_refused(t.port[1]);
     sl_te_destroy(&t);
 }
 END_TEST
@@ -2294,7 +2263,7 @@ START_TEST(test_reload_from_loop)
     confs_t          c;
     sl_te_t          t;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     confs_init(&c, &t);
     sl_te_start(&t);
 
@@ -2311,8 +2280,8 @@ START_TEST(test_reload_from_loop)
     (void) pthread_mutex_unlock(&p.lock);
 
     ck_assert_msg(p.rc == SL_OK, "%s", p.err);
-    echo_ok(t.port[1], 1, 1000);
-    echo_ok(t.port[0], 2, 1000);
+    sl_te_echo_ok(t.port[1], 1, 1000);
+    sl_te_echo_ok(t.port[0], 2, 1000);
 
     hstop(&t);
     (void) pthread_cond_destroy(&p.cond);
@@ -2326,15 +2295,15 @@ START_TEST(test_reload_before_run)
     confs_t  c;
     sl_te_t  t;
 
-    sl_te_create(&t, ECHO_CONF, NULL, NULL);
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
     confs_init(&c, &t);
 
     reload_ok(t.in, &c.b);
     reload_ok(t.in, &c.a);
     reload_ok(t.in, &c.b);
     sl_te_start(&t);
-    echo_ok(t.port[1], 1, 1000);
-    echo_ok(t.port[0], 2, 1000);
+    sl_te_echo_ok(t.port[1], 1, 1000);
+    sl_te_echo_ok(t.port[0], 2, 1000);
 
     hstop(&t);
     ck_assert_int_eq(sl_te_nfds(), fds);
@@ -2342,17 +2311,6 @@ START_TEST(test_reload_before_run)
 END_TEST
 
 /* --- the suite ----------------------------------------------------------- */
-
-static TCase *
-tcase(Suite *s, const char *name, int timeout)
-{
-    TCase  *tc = tcase_create(name);
-
-    sl_t_fixture(tc);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(s, tc);
-    return tc;
-}
 
 static Suite *
 embed_host_suite(void)
@@ -2365,10 +2323,10 @@ embed_host_suite(void)
         exit(1);
     }
 
-    tc = tcase(s, "hostile", 120);
+    tc = sl_te_tcase(s, "hostile", 120);
     tcase_add_test(tc, test_hostile_host);
 
-    tc = tcase(s, "handler", 60);
+    tc = sl_te_tcase(s, "handler", 60);
     tcase_add_test(tc, test_handler_one_byte);
     tcase_add_test(tc, test_handler_split);
     tcase_add_test(tc, test_handler_error_400);
@@ -2389,7 +2347,7 @@ embed_host_suite(void)
     tcase_add_test(tc, test_handler_stop_fast);
     tcase_add_test(tc, test_handler_destroy_unstopped);
 
-    tc = tcase(s, "reload", 180);
+    tc = sl_te_tcase(s, "reload", 180);
     tcase_add_test(tc, test_reload_under_traffic);
     tcase_add_test(tc, test_reload_errors);
     tcase_add_test(tc, test_reload_after_stop);

@@ -339,6 +339,45 @@ sl_te_stop_join_at(const char *file, int line, sl_te_t *t, int how)
     }
 }
 
+/* --- what the suites assert --------------------------------------------- */
+
+TCase *
+sl_te_tcase(Suite *s, const char *name, int timeout)
+{
+    TCase  *tc = tcase_create(name);
+
+    sl_t_fixture(tc);
+    tcase_set_timeout(tc, timeout);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+void
+sl_te_echo_ok_at(const char *file, int line, int port, uint32_t seed,
+    size_t len)
+{
+    char  why[1024];
+
+    why[0] = '\0';
+    if (sl_te_echo(port, seed, len, SL_TE_T_IO, why, sizeof(why)) != 0) {
+        sl_te_fail(file, line, "echo on port %d: %s", port, why);
+    }
+}
+
+void
+sl_te_refused_at(const char *file, int line, int port)
+{
+    int  fd = sl_te_connect(port, 0);
+
+    if (fd >= 0) {
+        (void) close(fd);
+    }
+    if (fd != -ECONNREFUSED) {
+        sl_te_fail(file, line, "connect to %d: %s", port,
+                   fd >= 0 ? "accepted" : strerror(-fd));
+    }
+}
+
 /* --- the process --------------------------------------------------------- */
 
 int
@@ -443,6 +482,21 @@ long long
 sl_te_deadline(int ms)
 {
     return sl_t_msec() + sl_t_timeout(ms);
+}
+
+struct timespec
+sl_te_after(int ms)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long) (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    return ts;
 }
 
 /* --- bytes --------------------------------------------------------------- */

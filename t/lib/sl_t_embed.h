@@ -9,6 +9,8 @@
  *     by a sink that other threads can wait on;
  *   - what a test compares before and after: open descriptors, threads,
  *     allocated heap;
+ *   - what the suites assert alike: an echo that works, a connect that
+ *     is refused (the test's own thread);
  *   - clients that any thread may run (they never call Check: they say
  *     what went wrong in a text, and the test's own thread asserts),
  *     plain and TLS, with every byte checked against a seeded pattern,
@@ -20,16 +22,30 @@
 #ifndef SL_T_EMBED_H
 #define SL_T_EMBED_H
 
+#include <check.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <openssl/ssl.h>
 
 #include "sluice.h"
 
 #define SL_TE_PORTS  2
+#define SL_TE_T_IO   20000      /* ms for one exchange */
+
+/* a configuration: an echo server on @PORT@ */
+#define SL_TE_ECHO_CONF                                                       \
+    "stream { server { listen 127.0.0.1:@PORT@; echo; } }\n"
+
+/* the words of a server block for the certificate of sl_te_certs() */
+#define SL_TE_TLS_CERT                                                        \
+    "ssl_certificate @CERTS@/ecdsa.crt; ssl_certificate_key @CERTS@/ecdsa.key;"
+
+/* a TCase of s with sl_t_fixture() and that timeout (seconds) */
+TCase *sl_te_tcase(Suite *s, const char *name, int timeout);
 
 /* --- the log sink -------------------------------------------------------- */
 
@@ -95,6 +111,18 @@ void sl_te_stop_join_at(const char *file, int line, sl_te_t *t, int how);
  */
 const char *sl_te_certs(void);
 
+/* --- what the suites assert (the test's own thread) --------------------- */
+
+/* an echo of len bytes of seed's stream on port must work (SL_TE_T_IO) */
+#define sl_te_echo_ok(port, seed, len)                                        \
+    sl_te_echo_ok_at(__FILE__, __LINE__, port, seed, len)
+/* a connect to port must be refused */
+#define sl_te_refused(port)  sl_te_refused_at(__FILE__, __LINE__, port)
+
+void sl_te_echo_ok_at(const char *file, int line, int port, uint32_t seed,
+    size_t len);
+void sl_te_refused_at(const char *file, int line, int port);
+
 /* --- the process --------------------------------------------------------- */
 
 /* under valgrind: scale loads down */
@@ -120,6 +148,8 @@ int sl_te_threads_settle(int want, int ms);
 size_t sl_te_heap(void);
 /* a deadline ms (scaled by CK_TIMEOUT_MULTIPLIER) from now */
 long long sl_te_deadline(int ms);
+/* the CLOCK_REALTIME time ms (not scaled) from now: a timedwait's tick */
+struct timespec sl_te_after(int ms);
 
 /* --- clients (any thread; no Check) -------------------------------------- */
 

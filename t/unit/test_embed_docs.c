@@ -37,6 +37,7 @@
 
 #include "sl_test.h"
 #include "sl_proc.h"
+#include "sl_t_host.h"
 
 #include <ctype.h>
 #include <glob.h>
@@ -44,12 +45,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define T_BUILD      60000      /* ms for one compiler or pkg-config run */
 #define MIN_BLOCKS   11         /* the ```c blocks of the docs, at least */
 #define MAX_BLOCKS   256
 #define MAX_FILES    64
 #define MAX_NAMES    256
-#define MAX_ARGS     96
 #define MAX_OUTPUT   6000       /* of the compiler's, in a failure */
 
 /* the file whose reference must name every function of libsluice.sym */
@@ -401,61 +400,7 @@ all_blocks(void)
 }
 
 
-/* --- argument vectors ---------------------------------------------------- */
-
-typedef struct {
-    char   *v[MAX_ARGS + 1];
-    int     n;
-} args_t;
-
-static void
-args_add(args_t *a, const char *word)
-{
-    ck_assert_msg(a->n < MAX_ARGS, "more than %d arguments", MAX_ARGS);
-    a->v[a->n++] = (char *) word;
-    a->v[a->n] = NULL;
-}
-
-/* every blank-separated word of text */
-static void
-args_split(args_t *a, const char *text)
-{
-    char  *copy = sl_t_printf("%s", text), *save, *w;
-
-    for (w = strtok_r(copy, " \t\n", &save); w != NULL;
-         w = strtok_r(NULL, " \t\n", &save))
-    {
-        args_add(a, w);
-    }
-}
-
-static char *
-args_text(const args_t *a)
-{
-    char  *s = sl_t_printf("%s", a->v[0]);
-    int    i;
-
-    for (i = 1; i < a->n; i++) {
-        s = sl_t_printf("%s %s", s, a->v[i]);
-    }
-
-    return s;
-}
-
-
-/* --- the installed tree, through pkg-config ------------------------------ */
-
-static const char *
-need_env(const char *name)
-{
-    const char  *v = getenv(name);
-
-    ck_assert_msg(v != NULL && v[0] != '\0', "%s is not set: build with "
-                  "`make -f BUILDDIR/Makefile tests` (it installs into "
-                  "BUILDDIR/t/destdir) and run with `sh t/run.sh BUILDDIR`",
-                  name);
-    return v;
-}
+/* --- building a block ---------------------------------------------------- */
 
 /* does this build need sanitizer options to link (see the top)? */
 static int
@@ -465,72 +410,6 @@ sanitized(void)
 
     return flags != NULL && strstr(flags, "-fsanitize") != NULL;
 }
-
-/*
- * pkg-config's words for sluice, from the installed sluice.pc alone:
- * PKG_CONFIG_SYSROOT_DIR puts DESTDIR before its -I and -L (and before
- * OpenSSL's too, which then name directories that do not exist there:
- * harmless, the compiler's own paths still find OpenSSL).
- */
-static void
-pkg_config(args_t *words, int libs, int static_libs)
-{
-    const char  *destdir = need_env("SLUICE_DESTDIR");
-    const char  *pcdir = need_env("SLUICE_PKG_CONFIG_PATH");
-    sl_t_out_t   out;
-    args_t       cmd = { .n = 0 };
-    int          rc;
-
-    ck_assert_msg(sl_t_exists(sl_t_path(pcdir, "sluice.pc")),
-                  "no sluice.pc in SLUICE_PKG_CONFIG_PATH=%s", pcdir);
-
-    args_add(&cmd, "env");
-    args_add(&cmd, sl_t_printf("PKG_CONFIG_PATH=%s", pcdir));
-    args_add(&cmd, sl_t_printf("PKG_CONFIG_SYSROOT_DIR=%s", destdir));
-    args_add(&cmd, "pkg-config");
-    args_add(&cmd, "--cflags");
-    if (libs) {
-        args_add(&cmd, "--libs");
-    }
-    if (static_libs) {
-        args_add(&cmd, "--static");
-    }
-    args_add(&cmd, "sluice");
-
-    rc = sl_t_run(cmd.v, &out, T_BUILD);
-    ck_assert_msg(rc == 0, "`%s` failed (%s): %s%s", args_text(&cmd),
-                  rc == 127 ? "is pkg-config installed?" : "exit status",
-                  out.out, out.err);
-
-    ck_assert_msg(strstr(out.out, sl_t_printf("-I%s/", destdir)) != NULL,
-                  "pkg-config's flags do not point into %s: %s", destdir,
-                  out.out);
-    ck_assert_msg(!libs || strstr(out.out, sl_t_printf("-L%s/", destdir))
-                           != NULL,
-                  "pkg-config's libraries are not in %s: %s", destdir,
-                  out.out);
-
-    args_split(words, out.out);
-}
-
-/* -lsluice becomes -l:libsluice.a: the archive, in pkg-config's -L */
-static void
-use_archive(args_t *words)
-{
-    int  i, found = 0;
-
-    for (i = 0; i < words->n; i++) {
-        if (strcmp(words->v[i], "-lsluice") == 0) {
-            words->v[i] = "-l:libsluice.a";
-            found = 1;
-        }
-    }
-
-    ck_assert_msg(found, "no -lsluice in pkg-config --static's words");
-}
-
-
-/* --- building a block ---------------------------------------------------- */
 
 /* the file's name for block blk: docs/embedding.md, 3 -> embedding-3 */
 static char *
@@ -557,8 +436,8 @@ build(const block_t *blk, build_e how)
     char        *dir = sl_t_mkdir(), *name = block_name(blk), *src, *out;
     const char  *flags = getenv("SLUICE_HOST_FLAGS");
     sl_t_out_t   res;
-    args_t       words = { .n = 0 }, cc = { .n = 0 };
-    int          i, rc, archive;
+    sl_t_args_t  words = { .n = 0 }, cc = { .n = 0 };
+    int          rc, archive;
 
     src = sl_t_path(dir, sl_t_printf("%s.c", name));
     out = sl_t_path(dir, blk->program ? name : sl_t_printf("%s.o", name));
@@ -566,37 +445,35 @@ build(const block_t *blk, build_e how)
                 blk->text);
 
     archive = how == BUILD_STATIC && sanitized();
-    pkg_config(&words, blk->program, how == BUILD_STATIC);
+    sl_t_host_pkg_config(&words, blk->program, how == BUILD_STATIC);
     if (archive && blk->program) {
-        use_archive(&words);
+        sl_t_host_use_archive(&words);
     }
 
-    args_add(&cc, "cc");
+    sl_t_args_add(&cc, "cc");
     if (how == BUILD_STATIC && !archive && blk->program) {
-        args_add(&cc, "-static");
+        sl_t_args_add(&cc, "-static");
     }
     if (flags != NULL) {
-        args_split(&cc, flags);         /* the sanitizers' options */
+        sl_t_args_split(&cc, flags);    /* the sanitizers' options */
     }
-    args_split(&cc, "-std=c11 -Wall -Wextra -Werror");
+    sl_t_args_split(&cc, SL_T_HOST_CFLAGS);
     if (!blk->program) {
-        args_add(&cc, "-c");
+        sl_t_args_add(&cc, "-c");
     }
-    args_add(&cc, src);
-    args_add(&cc, "-o");
-    args_add(&cc, out);
-    for (i = 0; i < words.n; i++) {
-        args_add(&cc, words.v[i]);
-    }
+    sl_t_args_add(&cc, src);
+    sl_t_args_add(&cc, "-o");
+    sl_t_args_add(&cc, out);
+    sl_t_args_append(&cc, &words);
 
-    rc = sl_t_run_in(dir, cc.v, &res, T_BUILD);
+    rc = sl_t_run_in(dir, cc.v, &res, SL_T_HOST_BUILD_MS);
     ck_assert_msg(rc == 0, "%s, block %d (the ```c at line %d: its line N "
                   "is the file's line %d+N), %s %s: exit %d\n%s\n%.*s%s",
                   blk->file, blk->number, blk->line, blk->line, what,
-                  blk->program ? "link" : "compile", rc, args_text(&cc),
+                  blk->program ? "link" : "compile", rc, sl_t_args_text(&cc),
                   MAX_OUTPUT, res.err, res.out);
     ck_assert_msg(sl_t_exists(out), "%s, block %d: %s made no %s", blk->file,
-                  blk->number, args_text(&cc), out);
+                  blk->number, sl_t_args_text(&cc), out);
 }
 
 /* block number i of all, with the count the loop was made for */
