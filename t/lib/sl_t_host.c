@@ -146,3 +146,21 @@ sl_t_host_use_archive_at(const char *file, int line, sl_t_args_t *words)
     sl_t_host_assert(file, line, found,
                      "no -lsluice in pkg-config --static's words");
 }
+
+int
+sl_t_host_sanitized(void)
+{
+    const char  *flags = getenv("SLUICE_HOST_FLAGS");
+
+    return flags != NULL && strstr(flags, "-fsanitize") != NULL;
+}
+
+void
+sl_t_host_flags(sl_t_args_t *cc)
+{
+    const char  *flags = getenv("SLUICE_HOST_FLAGS");
+
+    if (flags != NULL) {
+        sl_t_args_split(cc, flags);
+    }
+}

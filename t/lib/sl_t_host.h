@@ -93,4 +93,13 @@ void sl_t_host_pkg_config_at(const char *file, int line, sl_t_args_t *words,
 void sl_t_host_use_archive_at(const char *file, int line,
     sl_t_args_t *words);
 
+/*
+ * Does this build's library need sanitizer options to link a host
+ * (SLUICE_HOST_FLAGS holds -fsanitize=...)? Such a host cannot be linked
+ * with -static: the installed libsluice.a goes in a dynamic one instead.
+ */
+int sl_t_host_sanitized(void);
+/* appends SLUICE_HOST_FLAGS, the options this build's hosts need */
+void sl_t_host_flags(sl_t_args_t *cc);
+
 #endif /* SL_T_HOST_H */

@@ -402,15 +402,6 @@ all_blocks(void)
 
 /* --- building a block ---------------------------------------------------- */
 
-/* does this build need sanitizer options to link (see the top)? */
-static int
-sanitized(void)
-{
-    const char  *flags = getenv("SLUICE_HOST_FLAGS");
-
-    return flags != NULL && strstr(flags, "-fsanitize") != NULL;
-}
-
 /* the file's name for block blk: docs/embedding.md, 3 -> embedding-3 */
 static char *
 block_name(const block_t *blk)
@@ -434,7 +425,6 @@ build(const block_t *blk, build_e how)
 {
     const char  *what = how == BUILD_SHARED ? "shared" : "static";
     char        *dir = sl_t_mkdir(), *name = block_name(blk), *src, *out;
-    const char  *flags = getenv("SLUICE_HOST_FLAGS");
     sl_t_out_t   res;
     sl_t_args_t  words = { .n = 0 }, cc = { .n = 0 };
     int          rc, archive;
@@ -444,7 +434,7 @@ build(const block_t *blk, build_e how)
     sl_t_writef(dir, sl_t_printf("%s.c", name), "%.*s", (int) blk->len,
                 blk->text);
 
-    archive = how == BUILD_STATIC && sanitized();
+    archive = how == BUILD_STATIC && sl_t_host_sanitized();
     sl_t_host_pkg_config(&words, blk->program, how == BUILD_STATIC);
     if (archive && blk->program) {
         sl_t_host_use_archive(&words);
@@ -454,9 +444,7 @@ build(const block_t *blk, build_e how)
     if (how == BUILD_STATIC && !archive && blk->program) {
         sl_t_args_add(&cc, "-static");
     }
-    if (flags != NULL) {
-        sl_t_args_split(&cc, flags);    /* the sanitizers' options */
-    }
+    sl_t_host_flags(&cc);
     sl_t_args_split(&cc, SL_T_HOST_CFLAGS);
     if (!blk->program) {
         sl_t_args_add(&cc, "-c");
