@@ -429,8 +429,8 @@ sl_conf_handler(sl_conf_t *cf, sl_int_t last)
     sl_command_t  *cmd;
     sl_uint_t      i, known = 0;
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        m = sl_modules[i];
+    for (i = 0; i < cf->cycle->modules_n; i++) {
+        m = cf->cycle->modules[i];
 
         for (cmd = m->commands; cmd != NULL && cmd->name.len; cmd++) {
             if (!sl_str_eq(name, &cmd->name)) {

@@ -80,7 +80,9 @@ sl_init_cycle(sl_cycle_t *old)
     }
     sl_strlow(cycle->hostname.data, (u_char *) hostname, cycle->hostname.len);
 
-    if (sl_cycle_create_confs(cycle) != SL_OK) {
+    if (sl_cycle_init_modules(cycle) != SL_OK
+        || sl_cycle_create_confs(cycle) != SL_OK)
+    {
         goto failed;
     }
 
@@ -112,7 +114,8 @@ sl_init_cycle(sl_cycle_t *old)
     }
 
     if (sl_cycle_init_confs(cycle) != SL_OK
-        || sl_cycle_open_files(cycle) != SL_OK)
+        || sl_cycle_open_files(cycle) != SL_OK
+        || sl_modules_init_module(cycle) != SL_OK)
     {
         goto failed;
     }
@@ -173,23 +176,23 @@ sl_cycle_create_confs(sl_cycle_t *cycle)
     sl_uint_t          i;
 
     cycle->conf_ctx = sl_pcalloc(cycle->pool,
-                                 sl_modules_total() * sizeof(void *));
+                                 sl_modules_max() * sizeof(void *));
     if (cycle->conf_ctx == NULL) {
         return SL_ERROR;
     }
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->type != SL_CORE_MODULE) {
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (cycle->modules[i]->type != SL_CORE_MODULE) {
             continue;
         }
 
-        cm = sl_modules[i]->ctx;
+        cm = cycle->modules[i]->ctx;
         if (cm->create_conf == NULL) {
             continue;
         }
 
-        cycle->conf_ctx[i] = cm->create_conf(cycle);
-        if (cycle->conf_ctx[i] == NULL) {
+        cycle->conf_ctx[cycle->modules[i]->index] = cm->create_conf(cycle);
+        if (cycle->conf_ctx[cycle->modules[i]->index] == NULL) {
             return SL_ERROR;
         }
     }
@@ -203,17 +206,17 @@ sl_cycle_init_confs(sl_cycle_t *cycle)
     sl_core_module_t  *cm;
     sl_uint_t          i;
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->type != SL_CORE_MODULE) {
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (cycle->modules[i]->type != SL_CORE_MODULE) {
             continue;
         }
 
-        cm = sl_modules[i]->ctx;
+        cm = cycle->modules[i]->ctx;
         if (cm->init_conf == NULL) {
             continue;
         }
 
-        if (cm->init_conf(cycle, cycle->conf_ctx[i]) == SL_CONF_ERROR) {
+        if (cm->init_conf(cycle, cycle->conf_ctx[cycle->modules[i]->index]) == SL_CONF_ERROR) {
             return SL_ERROR;
         }
     }

@@ -19,6 +19,15 @@ struct sl_cycle_s {
     void             **conf_ctx;    /* by module index */
     sl_pool_t         *pool;
 
+    /* this configuration's modules, NULL-terminated: see sl_module.h */
+    sl_module_t      **modules;
+    sl_uint_t          modules_n;
+    sl_array_t         loaded;      /* sl_module_object_t *: load_module */
+    /* the first block that used the modules, for load_module's error */
+    const char        *modules_used_block;
+    sl_str_t           modules_used_file;
+    sl_uint_t          modules_used_line;
+
     sl_log_t          *log;         /* the log in force */
     sl_log_t           new_log;     /* the error_log chain of this config */
 

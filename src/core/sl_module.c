@@ -1,5 +1,9 @@
 /*
- * sl_module.c -- numbering the static module list.
+ * sl_module.c -- numbering the built-in modules, and each cycle's table of
+ * modules: what every walk over "the modules" goes through.
+ *
+ * It never writes a module structure after sl_preinit_modules(): loaded
+ * modules are numbered by sl_module_loader.c, once per opened object.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -7,6 +11,7 @@
 #include <pthread.h>
 
 static pthread_once_t  sl_modules_once = PTHREAD_ONCE_INIT;
+static sl_uint_t       sl_modules_n;
 
 static void
 sl_number_modules(void)
@@ -24,6 +29,8 @@ sl_number_modules(void)
             }
         }
     }
+
+    sl_modules_n = i;
 }
 
 void
@@ -33,29 +40,93 @@ sl_preinit_modules(void)
 }
 
 sl_uint_t
-sl_count_modules(sl_uint_t type)
+sl_modules_builtin(void)
+{
+    sl_preinit_modules();
+    return sl_modules_n;
+}
+
+sl_uint_t
+sl_modules_max(void)
+{
+    return sl_modules_builtin() + SL_MAX_DYNAMIC_MODULES;
+}
+
+sl_int_t
+sl_cycle_init_modules(sl_cycle_t *cycle)
+{
+    sl_uint_t  n = sl_modules_builtin();
+
+    cycle->modules = sl_pcalloc(cycle->pool,
+                                (sl_modules_max() + 1) * sizeof(sl_module_t *));
+    if (cycle->modules == NULL) {
+        return SL_ERROR;
+    }
+
+    sl_memcpy(cycle->modules, sl_modules, n * sizeof(sl_module_t *));
+    cycle->modules_n = n;
+
+    return sl_array_init(&cycle->loaded, cycle->pool, 2, sizeof(void *));
+}
+
+sl_uint_t
+sl_count_modules(sl_cycle_t *cycle, sl_uint_t type)
 {
     sl_uint_t  i, n = 0;
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->type == type) {
-            n++;
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (cycle->modules[i]->type == type
+            && cycle->modules[i]->ctx_index >= n)
+        {
+            n = cycle->modules[i]->ctx_index + 1;
         }
     }
 
     return n;
 }
 
-sl_uint_t
-sl_modules_total(void)
+sl_module_t *
+sl_cycle_find_module(sl_cycle_t *cycle, const char *name)
 {
-    sl_uint_t  n = 0;
+    sl_uint_t  i;
 
-    while (sl_modules[n] != NULL) {
-        n++;
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (sl_strcmp(cycle->modules[i]->name, name) == 0) {
+            return cycle->modules[i];
+        }
     }
 
-    return n;
+    return NULL;
+}
+
+void
+sl_conf_modules_used(sl_conf_t *cf, const char *block)
+{
+    sl_cycle_t  *cycle = cf->cycle;
+
+    if (cycle->modules_used_block != NULL) {
+        return;
+    }
+
+    cycle->modules_used_block = block;
+    cycle->modules_used_line = cf->conf_file->start_line;
+    cycle->modules_used_file = cf->conf_file->name;
+}
+
+sl_int_t
+sl_modules_init_module(sl_cycle_t *cycle)
+{
+    sl_uint_t  i;
+
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (cycle->modules[i]->init_module != NULL
+            && cycle->modules[i]->init_module(cycle) != SL_OK)
+        {
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
 }
 
 sl_int_t
@@ -63,9 +134,9 @@ sl_modules_init_process(sl_cycle_t *cycle)
 {
     sl_uint_t  i;
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->init_process != NULL
-            && sl_modules[i]->init_process(cycle) != SL_OK)
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (cycle->modules[i]->init_process != NULL
+            && cycle->modules[i]->init_process(cycle) != SL_OK)
         {
             return SL_ERROR;
         }
@@ -79,9 +150,9 @@ sl_modules_exit_process(sl_cycle_t *cycle)
 {
     sl_uint_t  i;
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->exit_process != NULL) {
-            sl_modules[i]->exit_process(cycle);
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (cycle->modules[i]->exit_process != NULL) {
+            cycle->modules[i]->exit_process(cycle);
         }
     }
 }

@@ -216,6 +216,39 @@ sl_get_options(int argc, char *const *argv, sl_options_t *o)
     return SL_OK;
 }
 
+/*
+ * "built-in modules: ...": every module of the static list, and those
+ * --add-module added; "dynamic modules: ..." those --add-dynamic-module
+ * built, with the module ABI they were built for.
+ */
+static u_char *
+sl_show_modules(u_char *p, u_char *last)
+{
+    sl_uint_t  i;
+
+    p = sl_slprintf(p, last, "built-in modules:");
+    for (i = 0; sl_modules[i] != NULL; i++) {
+        p = sl_slprintf(p, last, " %s", sl_modules[i]->name);
+    }
+    for (i = 0; sl_static_handler_modules[i] != NULL; i++) {
+        p = sl_slprintf(p, last, " %s", sl_static_handler_modules[i]->name);
+    }
+
+    p = sl_slprintf(p, last, "%Nmodule ABI: %d.%d, handler API: %d.%d%N",
+                    SL_MODULE_ABI_MAJOR, SL_MODULE_ABI_MINOR,
+                    SL_HANDLER_API_MAJOR, SL_HANDLER_API_MINOR);
+
+    if (sl_dynamic_module_names[0] != NULL) {
+        p = sl_slprintf(p, last, "dynamic modules:");
+        for (i = 0; sl_dynamic_module_names[i] != NULL; i++) {
+            p = sl_slprintf(p, last, " %s", sl_dynamic_module_names[i]);
+        }
+        p = sl_slprintf(p, last, "%N");
+    }
+
+    return p;
+}
+
 static void
 sl_show_version(sl_options_t *o)
 {
@@ -254,6 +287,7 @@ sl_show_version(sl_options_t *o)
             "built with " OPENSSL_VERSION_TEXT "%N"
             "TLS SNI support enabled%N"
             "configure arguments: %s%N", SL_CONFIGURE);
+        p = sl_show_modules(p, last);
     }
 
     (void) sl_write_fd(STDERR_FILENO, buf, (size_t) (p - buf));

@@ -109,8 +109,19 @@ void sl_embed_capture_end(sl_instance_t *in);
 sl_cycle_t *sl_embed_build_cycle(sl_instance_t *in,
     const sl_instance_conf_t *conf);
 /* the host handler registered under name, or NULL */
+/*
+ * A struct of size bytes at p, of which this library knows ours: larger
+ * only with a zero tail. SL_OK or SL_ERROR.
+ */
+sl_int_t sl_embed_check_size(size_t size, size_t ours, const void *p);
 const sl_handler_reg_t *sl_embed_find_handler(sl_instance_t *in,
     sl_str_t *name);
+
+/*
+ * No instance was ever made in this process: it is the daemon, whose one
+ * thread may touch any session (of a loaded handler module).
+ */
+sl_uint_t sl_embed_in_daemon(void);
 
 /* sl_instance_loop.c */
 /* this thread, as a number unique among the live threads */

@@ -847,6 +847,47 @@ sl_embed_handler_merge_srv_conf(sl_conf_t *cf, void *parent, void *child)
     return SL_CONF_OK;
 }
 
+/*
+ * The handler of a handler module the configuration loaded, registered as
+ * a host's would be (without data): *out stays NULL when there is none of
+ * that name.
+ */
+static sl_int_t
+sl_embed_module_handler(sl_conf_t *cf, sl_str_t *name,
+    const sl_handler_reg_t **out)
+{
+    const sl_stream_handler_t  *h;
+    sl_handler_reg_t           *reg;
+    char                       *copy;
+
+    h = sl_cycle_find_handler_module(cf->cycle, name);
+    if (h == NULL) {
+        return SL_OK;
+    }
+
+    if (h->data == NULL
+        || sl_embed_check_size(h->size, sizeof(sl_stream_handler_t), h)
+           != SL_OK)
+    {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "handler module \"%V\" has "
+                          "no data callback or a wrong size", name);
+        return SL_ERROR;
+    }
+
+    reg = sl_pcalloc(cf->pool, sizeof(sl_handler_reg_t));
+    copy = sl_pnalloc(cf->pool, name->len + 1);
+    if (reg == NULL || copy == NULL) {
+        return SL_ERROR;
+    }
+
+    sl_memcpy(copy, name->data, name->len);
+    copy[name->len] = '\0';
+    reg->name = copy;
+    reg->handler = h;
+    *out = reg;
+    return SL_OK;
+}
+
 static char *
 sl_embed_handler(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
@@ -864,6 +905,12 @@ sl_embed_handler(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         hscf->reg = sl_embed_find_handler(cf->cycle->embed, &value[1]);
     }
 
+    if (hscf->reg == NULL
+        && sl_embed_module_handler(cf, &value[1], &hscf->reg) != SL_OK)
+    {
+        return SL_CONF_ERROR;
+    }
+
     if (hscf->reg == NULL) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "no handler \"%V\" is "
                           "registered", &value[1]);
@@ -877,6 +924,25 @@ sl_embed_handler(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
 /* --- the public session functions ---------------------------------------- */
 
+/*
+ * Is the calling thread the session's: its instance's loop thread, or the
+ * daemon's one thread. One that runs no instance in a host does not even
+ * look at the handle.
+ */
+static sl_uint_t
+sl_embed_may_touch(sl_session_t *ss)
+{
+    if (ss == NULL) {
+        return 0;
+    }
+
+    if (sl_embed_runs_any()) {
+        return ss->in != NULL && sl_embed_on_loop(ss->in);
+    }
+
+    return sl_embed_in_daemon();
+}
+
 /* usable by the handler: not over, not handed to the proxy */
 static sl_uint_t
 sl_embed_usable(sl_session_t *ss, const char *what)
@@ -885,7 +951,7 @@ sl_embed_usable(sl_session_t *ss, const char *what)
      * Another thread: nothing of the session may be touched, not its log;
      * one that runs no instance does not even look at the handle.
      */
-    if (ss == NULL || !sl_embed_runs_any() || !sl_embed_on_loop(ss->in)) {
+    if (!sl_embed_may_touch(ss)) {
         return 0;
     }
 
@@ -1055,7 +1121,7 @@ sl_session_var(sl_session_t *ss, const char *name, const char **value,
     sl_str_t                     n;
     u_char                       low[64];
 
-    if (ss == NULL || !sl_embed_runs_any() || !sl_embed_on_loop(ss->in)
+    if (!sl_embed_may_touch(ss)
         || ss->closed
         || name == NULL || value == NULL || len == NULL)
     {

@@ -35,6 +35,12 @@ static sl_int_t sl_embed_start(sl_instance_t *in,
 
 /* --- the registry -------------------------------------------------------- */
 
+sl_uint_t
+sl_embed_in_daemon(void)
+{
+    return atomic_load(&sl_embed_live) == NULL;
+}
+
 static sl_int_t
 sl_embed_register(sl_instance_t *in)
 {
@@ -160,7 +166,7 @@ sl_embed_capture_end(sl_instance_t *in)
  * Trailing bytes of a newer, larger struct are accepted only when they
  * are zero: whatever they would ask for, this library cannot do.
  */
-static sl_int_t
+sl_int_t
 sl_embed_check_size(size_t size, size_t ours, const void *p)
 {
     const u_char  *b = p;

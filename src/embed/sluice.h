@@ -341,6 +341,85 @@ sl_instance_t *sl_session_instance(sl_session_t *s);
  */
 int sl_session_proxy(sl_session_t *s, const char *upstream);
 
+/* --- handler modules ------------------------------------------------------ */
+
+/*
+ * A handler module is a shared object that serves one protocol through an
+ * sl_stream_handler_t, loaded by the daemon or an instance with
+ * "load_module NAME.so;" and chosen with "handler NAME;". It declares
+ * itself once, after its handler:
+ *
+ *     SL_HANDLER_MODULE(upper, &upper_handler);
+ *
+ * which exports the record load_module checks: a module built against
+ * handler API major M loads into any sluice of major M. See
+ * docs/modules.md. The record's layout (shared with the full modules'
+ * SDK, sl_module_abi.h) follows.
+ */
+#ifndef SL_MODULE_ABI_T_DEFINED
+#define SL_MODULE_ABI_T_DEFINED
+
+#define SL_MODULE_ABI_MAGIC     0x534c4d31u     /* "SLM1" */
+#define SL_MODULE_KIND_FULL     1               /* sl_module_t: the SDK */
+#define SL_MODULE_KIND_HANDLER  2               /* sl_stream_handler_t */
+
+/* the handler tier's API: a handler module needs the same major */
+#define SL_HANDLER_API_MAJOR    1
+#define SL_HANDLER_API_MINOR    0
+
+typedef struct {
+    unsigned int          magic;          /* SL_MODULE_ABI_MAGIC */
+    unsigned short        abi_major;      /* of the module's tier */
+    unsigned short        abi_minor;
+    unsigned short        kind;           /* SL_MODULE_KIND_* */
+    unsigned char         ptr_size;       /* sizeof(void *) */
+    unsigned char         off_size;       /* sizeof(off_t), 0: unused */
+    unsigned char         time_size;      /* sizeof(time_t), 0: unused */
+    unsigned char         openssl_major;  /* 0: does not use OpenSSL */
+    const char           *version;        /* the sluice it was built for */
+    const char           *name;           /* the module's name */
+    const void           *body;           /* by kind: see below */
+    const char           *order;          /* goes before this module; NULL */
+} sl_module_abi_t;
+
+/*
+ * body: for SL_MODULE_KIND_FULL a NULL-terminated array of sl_module_t *;
+ * for SL_MODULE_KIND_HANDLER a const sl_stream_handler_t *.
+ *
+ * A shared object exports its record as sl_module_abi, a pointer to it;
+ * a static build (--add-module) compiles the module with
+ * SL_STATIC_MODULE defined, and the record keeps its own name only.
+ */
+#ifdef SL_STATIC_MODULE
+#define SL_MODULE_ABI_EXPORT(name)
+#else
+#define SL_MODULE_ABI_EXPORT(name)                                            \
+    extern const sl_module_abi_t *const sl_module_abi;                        \
+    const sl_module_abi_t *const sl_module_abi = &sl_module_abi_##name;
+#endif
+
+#ifndef SL_MODULE_ORDER
+#define SL_MODULE_ORDER  0              /* configure: module_order */
+#endif
+
+#endif /* SL_MODULE_ABI_T_DEFINED */
+
+#define SLUICE_VERSION_STR_(a, b, c)  #a "." #b "." #c
+#define SLUICE_VERSION_STR(a, b, c)   SLUICE_VERSION_STR_(a, b, c)
+/* "0.1.0": the version this header belongs to */
+#define SLUICE_VERSION                                                        \
+    SLUICE_VERSION_STR(SLUICE_VERSION_MAJOR, SLUICE_VERSION_MINOR,            \
+                       SLUICE_VERSION_PATCH)
+
+#define SL_HANDLER_MODULE(name, handler)                                      \
+    extern const sl_module_abi_t  sl_module_abi_##name;                       \
+    const sl_module_abi_t  sl_module_abi_##name = {                           \
+        SL_MODULE_ABI_MAGIC, SL_HANDLER_API_MAJOR, SL_HANDLER_API_MINOR,      \
+        SL_MODULE_KIND_HANDLER, sizeof(void *), 0, 0, 0, SLUICE_VERSION,      \
+        #name, (handler), SL_MODULE_ORDER                                     \
+    };                                                                        \
+    SL_MODULE_ABI_EXPORT(name)
+
 #ifdef __cplusplus
 }
 #endif

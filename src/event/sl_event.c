@@ -110,20 +110,20 @@ sl_events_create_ctx(sl_cycle_t *cycle)
     }
 
     *ctx = sl_pcalloc(cycle->pool,
-                      sl_count_modules(SL_EVENT_MODULE) * sizeof(void *));
+                      sl_count_modules(cycle, SL_EVENT_MODULE) * sizeof(void *));
     if (*ctx == NULL) {
         return NULL;
     }
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->type != SL_EVENT_MODULE) {
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (cycle->modules[i]->type != SL_EVENT_MODULE) {
             continue;
         }
 
-        m = sl_modules[i]->ctx;
+        m = cycle->modules[i]->ctx;
         if (m->create_conf != NULL) {
-            (*ctx)[sl_modules[i]->ctx_index] = m->create_conf(cycle);
-            if ((*ctx)[sl_modules[i]->ctx_index] == NULL) {
+            (*ctx)[cycle->modules[i]->ctx_index] = m->create_conf(cycle);
+            if ((*ctx)[cycle->modules[i]->ctx_index] == NULL) {
                 return NULL;
             }
         }
@@ -138,14 +138,14 @@ sl_events_init_ctx(sl_cycle_t *cycle, void ***ctx)
     sl_event_module_t  *m;
     sl_uint_t           i;
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->type != SL_EVENT_MODULE) {
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (cycle->modules[i]->type != SL_EVENT_MODULE) {
             continue;
         }
 
-        m = sl_modules[i]->ctx;
+        m = cycle->modules[i]->ctx;
         if (m->init_conf != NULL
-            && m->init_conf(cycle, (*ctx)[sl_modules[i]->ctx_index])
+            && m->init_conf(cycle, (*ctx)[cycle->modules[i]->ctx_index])
                == SL_CONF_ERROR)
         {
             return SL_CONF_ERROR;
@@ -167,6 +167,8 @@ sl_events_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     if (*slot != NULL) {
         return "is duplicate";
     }
+
+    sl_conf_modules_used(cf, "events");
 
     *slot = sl_events_create_ctx(cf->cycle);
     if (*slot == NULL) {
@@ -226,17 +228,17 @@ sl_event_core_create_conf(sl_cycle_t *cycle)
  * name, or NULL past the last.
  */
 static const sl_str_t *
-sl_event_backend_name(sl_uint_t n)
+sl_event_backend_name(sl_cycle_t *cycle, sl_uint_t n)
 {
     sl_event_module_t  *m;
     sl_uint_t           i;
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->type != SL_EVENT_MODULE) {
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (cycle->modules[i]->type != SL_EVENT_MODULE) {
             continue;
         }
 
-        m = sl_modules[i]->ctx;
+        m = cycle->modules[i]->ctx;
         if (m->actions != NULL && n-- == 0) {
             return &m->name;
         }
@@ -260,7 +262,7 @@ sl_event_core_init_conf(sl_cycle_t *cycle, void *conf)
         return SL_CONF_OK;
     }
 
-    best = sl_event_backend_name(0);
+    best = sl_event_backend_name(cycle, 0);
     if (best == NULL) {
         sl_log_error(SL_LOG_EMERG, cycle->log, 0,
                      "no event module is built in: configure found none of "
@@ -286,7 +288,7 @@ sl_event_use(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    for (i = 0; (name = sl_event_backend_name(i)) != NULL; i++) {
+    for (i = 0; (name = sl_event_backend_name(cf->cycle, i)) != NULL; i++) {
         if (sl_str_eq(&value[1], (sl_str_t *) name)) {
             ecf->use = *name;
             return SL_CONF_OK;

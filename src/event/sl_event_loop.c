@@ -8,7 +8,8 @@
 
 static sl_int_t sl_event_loop_connections(sl_event_loop_t *loop,
     sl_uint_t n);
-static const sl_event_actions_t *sl_event_find_backend(sl_str_t *name);
+static const sl_event_actions_t *sl_event_find_backend(sl_cycle_t *cycle,
+    sl_str_t *name);
 
 sl_event_loop_t *
 sl_event_loop_new(sl_pool_t *pool, sl_log_t *log, sl_time_cache_t *time,
@@ -93,17 +94,17 @@ sl_event_loop_connections(sl_event_loop_t *loop, sl_uint_t n)
 }
 
 static const sl_event_actions_t *
-sl_event_find_backend(sl_str_t *name)
+sl_event_find_backend(sl_cycle_t *cycle, sl_str_t *name)
 {
     sl_event_module_t  *em;
     sl_uint_t           i;
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->type != SL_EVENT_MODULE) {
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (cycle->modules[i]->type != SL_EVENT_MODULE) {
             continue;
         }
 
-        em = sl_modules[i]->ctx;
+        em = cycle->modules[i]->ctx;
         if (em->actions != NULL && sl_str_eq(&em->name, name)) {
             return em->actions;
         }
@@ -122,7 +123,7 @@ sl_event_loop_create(sl_cycle_t *cycle)
 
     ecf = sl_event_get_conf(cycle->conf_ctx, sl_event_core_module);
 
-    actions = sl_event_find_backend(&ecf->use);
+    actions = sl_event_find_backend(cycle, &ecf->use);
     if (actions == NULL) {
         sl_log_error(SL_LOG_EMERG, cycle->log, 0, "no event method \"%V\" "
                      "in this build", &ecf->use);

@@ -37,8 +37,8 @@ sl_module_t  sl_stream_module = {
 };
 
 #define sl_stream_each_module(i)                                              \
-    for (i = 0; sl_modules[i] != NULL; i++)                                   \
-        if (sl_modules[i]->type == SL_STREAM_MODULE)
+    for (i = 0; i < cf->cycle->modules_n; i++)                                \
+        if (cf->cycle->modules[i]->type == SL_STREAM_MODULE)
 
 /* the main conf and the stream{}-level srv conf of every stream module */
 static sl_int_t
@@ -47,7 +47,7 @@ sl_stream_create_confs(sl_conf_t *cf, sl_stream_conf_ctx_t *ctx)
     sl_stream_module_t  *module;
     sl_uint_t            i, mi, n;
 
-    n = sl_count_modules(SL_STREAM_MODULE);
+    n = sl_count_modules(cf->cycle, SL_STREAM_MODULE);
 
     ctx->main_conf = sl_pcalloc(cf->pool, n * sizeof(void *));
     ctx->srv_conf = sl_pcalloc(cf->pool, n * sizeof(void *));
@@ -56,8 +56,8 @@ sl_stream_create_confs(sl_conf_t *cf, sl_stream_conf_ctx_t *ctx)
     }
 
     sl_stream_each_module(i) {
-        module = sl_modules[i]->ctx;
-        mi = sl_modules[i]->ctx_index;
+        module = cf->cycle->modules[i]->ctx;
+        mi = cf->cycle->modules[i]->ctx_index;
 
         if (module->create_main_conf != NULL) {
             ctx->main_conf[mi] = module->create_main_conf(cf);
@@ -84,7 +84,7 @@ sl_stream_preconfiguration(sl_conf_t *cf)
     sl_uint_t            i;
 
     sl_stream_each_module(i) {
-        module = sl_modules[i]->ctx;
+        module = cf->cycle->modules[i]->ctx;
         if (module->preconfiguration != NULL
             && module->preconfiguration(cf) != SL_OK)
         {
@@ -102,7 +102,7 @@ sl_stream_postconfiguration(sl_conf_t *cf)
     sl_uint_t            i;
 
     sl_stream_each_module(i) {
-        module = sl_modules[i]->ctx;
+        module = cf->cycle->modules[i]->ctx;
         if (module->postconfiguration != NULL
             && module->postconfiguration(cf) != SL_OK)
         {
@@ -124,8 +124,8 @@ sl_stream_merge_servers(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf)
     char                        *rv;
 
     sl_stream_each_module(i) {
-        module = sl_modules[i]->ctx;
-        mi = sl_modules[i]->ctx_index;
+        module = cf->cycle->modules[i]->ctx;
+        mi = cf->cycle->modules[i]->ctx_index;
 
         if (module->init_main_conf != NULL) {
             rv = module->init_main_conf(cf, ctx->main_conf[mi]);
@@ -254,6 +254,8 @@ sl_stream_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     if (*slot != NULL) {
         return "is duplicate";
     }
+
+    sl_conf_modules_used(cf, "stream");
 
     ctx = sl_pcalloc(cf->pool, sizeof(sl_stream_conf_ctx_t));
     if (ctx == NULL) {

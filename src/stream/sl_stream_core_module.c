@@ -317,7 +317,7 @@ sl_stream_core_create_main_conf(sl_conf_t *cf)
     }
 
     cmcf->cycle = cf->cycle;
-    cmcf->nmodules = sl_count_modules(SL_STREAM_MODULE);
+    cmcf->nmodules = sl_count_modules(cf->cycle, SL_STREAM_MODULE);
     return cmcf;
 }
 
@@ -451,19 +451,19 @@ sl_stream_core_server_ctx(sl_conf_t *cf)
     }
 
     ctx->main_conf = stream_ctx->main_conf;
-    ctx->srv_conf = sl_pcalloc(cf->pool, sl_count_modules(SL_STREAM_MODULE)
+    ctx->srv_conf = sl_pcalloc(cf->pool, sl_count_modules(cf->cycle, SL_STREAM_MODULE)
                                          * sizeof(void *));
     if (ctx->srv_conf == NULL) {
         return NULL;
     }
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->type != SL_STREAM_MODULE) {
+    for (i = 0; i < cf->cycle->modules_n; i++) {
+        if (cf->cycle->modules[i]->type != SL_STREAM_MODULE) {
             continue;
         }
 
-        module = sl_modules[i]->ctx;
-        mi = sl_modules[i]->ctx_index;
+        module = cf->cycle->modules[i]->ctx;
+        mi = cf->cycle->modules[i]->ctx_index;
 
         if (module->create_srv_conf != NULL) {
             ctx->srv_conf[mi] = module->create_srv_conf(cf);

@@ -188,7 +188,7 @@ sl_stream_upstream_block_ctx(sl_conf_t *cf, sl_stream_upstream_srv_conf_t *uscf,
     }
 
     ctx->main_conf = stream_ctx->main_conf;
-    ctx->srv_conf = sl_pcalloc(cf->pool, sl_count_modules(SL_STREAM_MODULE)
+    ctx->srv_conf = sl_pcalloc(cf->pool, sl_count_modules(cf->cycle, SL_STREAM_MODULE)
                                          * sizeof(void *));
     if (ctx->srv_conf == NULL) {
         return SL_CONF_ERROR;
@@ -197,13 +197,13 @@ sl_stream_upstream_block_ctx(sl_conf_t *cf, sl_stream_upstream_srv_conf_t *uscf,
     ctx->srv_conf[sl_stream_upstream_module.ctx_index] = uscf;
     uscf->srv_conf = ctx->srv_conf;
 
-    for (i = 0; sl_modules[i] != NULL; i++) {
-        if (sl_modules[i]->type != SL_STREAM_MODULE) {
+    for (i = 0; i < cf->cycle->modules_n; i++) {
+        if (cf->cycle->modules[i]->type != SL_STREAM_MODULE) {
             continue;
         }
 
-        module = sl_modules[i]->ctx;
-        mi = sl_modules[i]->ctx_index;
+        module = cf->cycle->modules[i]->ctx;
+        mi = cf->cycle->modules[i]->ctx_index;
 
         if (module->create_srv_conf != NULL && ctx->srv_conf[mi] == NULL) {
             ctx->srv_conf[mi] = module->create_srv_conf(cf);

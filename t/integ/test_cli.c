@@ -10,7 +10,8 @@
 #define _GNU_SOURCE
 #endif
 
-#include "sl_auto_config.h"
+#include "sl_config.h"
+#include "sl_core.h"
 #include "sl_test.h"
 #include "sl_proc.h"
 #include "sl_t_master.h"
@@ -245,16 +246,38 @@ END_TEST
 
 #define VERSION_LINE  "sluice version: " SL_VER "\n"
 
+/* "built-in modules: ..." as the build's static list has them */
+static char *
+builtin_modules_line(void)
+{
+    char       *line = sl_t_printf("built-in modules:");
+    sl_uint_t   i;
+
+    for (i = 0; sl_modules[i] != NULL; i++) {
+        line = sl_t_printf("%s %s", line, sl_modules[i]->name);
+    }
+
+    return sl_t_printf("%s\n", line);
+}
+
 START_TEST(test_V)
 {
     sl_t_out_t  o;
+    char       *want;
+
+    want = sl_t_printf(VERSION_LINE
+                       "built by " SL_COMPILER "\n"
+                       "built with " OPENSSL_VERSION_TEXT "\n"
+                       "TLS SNI support enabled\n"
+                       "configure arguments: " SL_CONFIGURE "\n"
+                       "%s"
+                       "module ABI: %d.%d, handler API: %d.%d\n",
+                       builtin_modules_line(), SL_MODULE_ABI_MAJOR,
+                       SL_MODULE_ABI_MINOR, SL_HANDLER_API_MAJOR,
+                       SL_HANDLER_API_MINOR);
 
     ck_assert_int_eq(sluice(&o, "-V"), 0);
-    ck_assert_str_eq(o.err, VERSION_LINE
-                     "built by " SL_COMPILER "\n"
-                     "built with " OPENSSL_VERSION_TEXT "\n"
-                     "TLS SNI support enabled\n"
-                     "configure arguments: " SL_CONFIGURE "\n");
+    ck_assert_str_eq(o.err, want);
     ck_assert_str_eq(o.out, "");
 }
 END_TEST

@@ -126,7 +126,7 @@ session(sl_stream_phase_handler_t *engine)
 {
     sl_stream_session_t  *s;
     sl_connection_t      *c;
-    sl_uint_t             n = sl_count_modules(SL_STREAM_MODULE);
+    sl_uint_t             n = sl_modules_max();
     sl_log_t             *log;
     int                   fds[2];
 
