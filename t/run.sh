@@ -27,6 +27,14 @@ if [ -f "$top/$B/t/destdir.stamp" ]; then
     SLUICE_HOST_FLAGS=$(cat "$top/$B/t/host-flags" 2>/dev/null)
     export SLUICE_HOST_FLAGS
 fi
+# the worked examples of examples/modules: a sluice with them built in
+# (--add-module), and the objects --add-dynamic-module made of them
+if [ -x "$top/$B/t/mods-static/sluice" ]; then
+    export SLUICE_MODULES_BIN="$top/$B/t/mods-static/sluice"
+fi
+if [ -d "$top/$B/t/mods-dynamic" ]; then
+    export SLUICE_MODULES_DIR="$top/$B/t/mods-dynamic"
+fi
 mkdir -p "$SLUICE_TMP"
 trap 'rm -rf "$SLUICE_TMP"' EXIT INT TERM
 
