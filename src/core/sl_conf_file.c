@@ -427,7 +427,7 @@ sl_conf_handler(sl_conf_t *cf, sl_int_t last)
     sl_str_t      *name = cf->args->elts;
     sl_module_t   *m;
     sl_command_t  *cmd;
-    sl_uint_t      i, known = 0;
+    sl_uint_t      i, late, known = 0;
 
     for (i = 0; i < cf->cycle->modules_n; i++) {
         m = cf->cycle->modules[i];
@@ -452,6 +452,16 @@ sl_conf_handler(sl_conf_t *cf, sl_int_t last)
     if (known) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0,
                           "\"%V\" directive is not allowed here", name);
+    } else if ((late = sl_conf_late_load_module(cf)) != 0
+               && cf->cycle->modules_used_block != NULL)
+    {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "unknown directive \"%V\": "
+                          "the \"load_module\" at %V:%ui comes too late, it "
+                          "must come before the \"%s\" block at %V:%ui", name,
+                          &cf->conf_file->name, late,
+                          cf->cycle->modules_used_block,
+                          &cf->cycle->modules_used_file,
+                          cf->cycle->modules_used_line);
     } else {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "unknown directive \"%V\"",
                           name);

@@ -113,6 +113,49 @@ sl_conf_modules_used(sl_conf_t *cf, const char *block)
     cycle->modules_used_file = cf->conf_file->name;
 }
 
+/*
+ * For an unknown directive: the line of a main-context "load_module" later
+ * in the file being read, which may have been meant to provide it; 0 when
+ * there is none. Only the cold path of an error reads this far ahead.
+ */
+sl_uint_t
+sl_conf_late_load_module(sl_conf_t *cf)
+{
+    static const char  word[] = "load_module";
+    u_char            *p, *bol;
+    sl_uint_t          line;
+
+    if (cf->conf_file == NULL || cf->conf_file->pos == NULL) {
+        return 0;
+    }
+
+    line = cf->conf_file->line;
+    bol = NULL;
+
+    for (p = cf->conf_file->pos; p < cf->conf_file->end; p++) {
+        if (*p == '\n') {
+            line++;
+            bol = p + 1;
+            continue;
+        }
+
+        if (bol == NULL || (*p == ' ' || *p == '\t')) {
+            continue;
+        }
+
+        if ((size_t) (cf->conf_file->end - p) > sizeof(word) - 1
+            && sl_strncmp(p, word, sizeof(word) - 1) == 0
+            && (p[sizeof(word) - 1] == ' ' || p[sizeof(word) - 1] == '\t'))
+        {
+            return line;
+        }
+
+        bol = NULL;
+    }
+
+    return 0;
+}
+
 sl_int_t
 sl_modules_init_module(sl_cycle_t *cycle)
 {

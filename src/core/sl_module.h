@@ -114,6 +114,11 @@ const void *sl_cycle_find_handler_module(sl_cycle_t *cycle, sl_str_t *name);
  * begun (events, stream): load_module after it is an error naming it.
  */
 void sl_conf_modules_used(sl_conf_t *cf, const char *block);
+/*
+ * The line of a "load_module" at the start of a line later in the file
+ * being read, or 0: a hint for the error of a directive nothing knows.
+ */
+sl_uint_t sl_conf_late_load_module(sl_conf_t *cf);
 
 /* every module's init_module hook, once a configuration is read */
 sl_int_t sl_modules_init_module(sl_cycle_t *cycle);

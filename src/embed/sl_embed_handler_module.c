@@ -888,6 +888,27 @@ sl_embed_module_handler(sl_conf_t *cf, sl_str_t *name,
     return SL_OK;
 }
 
+/* and when a load_module further down was meant to bring it, says so */
+static void
+sl_embed_no_handler(sl_conf_t *cf, sl_str_t *name)
+{
+    sl_uint_t  late = sl_conf_late_load_module(cf);
+
+    if (late == 0 || cf->cycle->modules_used_block == NULL) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "no handler \"%V\" is "
+                          "registered", name);
+        return;
+    }
+
+    sl_conf_log_error(SL_LOG_EMERG, cf, 0, "no handler \"%V\" is "
+                      "registered: the \"load_module\" at %V:%ui comes too "
+                      "late, it must come before the \"%s\" block at %V:%ui",
+                      name, &cf->conf_file->name, late,
+                      cf->cycle->modules_used_block,
+                      &cf->cycle->modules_used_file,
+                      cf->cycle->modules_used_line);
+}
+
 static char *
 sl_embed_handler(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
@@ -912,8 +933,7 @@ sl_embed_handler(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
 
     if (hscf->reg == NULL) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "no handler \"%V\" is "
-                          "registered", &value[1]);
+        sl_embed_no_handler(cf, &value[1]);
         return SL_CONF_ERROR;
     }
 
