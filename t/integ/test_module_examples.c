@@ -477,7 +477,7 @@ START_TEST(test_upper_text)
 END_TEST
 
 /*
- * 3 MB through small socket buffers to a client that reads 1 KiB only
+ * 3 MB (256 KiB under valgrind) through small socket buffers to a client that reads 1 KiB only
  * when it cannot send: the handler meets SL_AGAIN again and again. Then
  * the half-close: everything comes back before the FIN.
  */
@@ -486,7 +486,7 @@ START_TEST(test_upper_slow_reader)
     static unsigned char  buf[16384];
     upper_srv_t           u;
     struct pollfd         pfd;
-    size_t                total = 3 * 1024 * 1024, sent = 0, got = 0, i;
+    size_t                total, sent = 0, got = 0, i;
     size_t                len;
     ssize_t               n;
     long long             end;
@@ -496,6 +496,8 @@ START_TEST(test_upper_slow_reader)
         return;
     }
 
+    /* under valgrind (slow mode) less, through the same small buffers */
+    total = (size_t) sl_te_load(3 * 1024 * 1024, 256 * 1024);
     fd = sl_t_connect_buf("127.0.0.1", u.port, 16384);
     nonblocking(fd);
     end = sl_t_msec() + sl_t_timeout(60000);
@@ -814,7 +816,8 @@ START_TEST(test_chargen_stalled_client)
     }
 
     /* reading again: the stream goes on exactly, for 2 MB more */
-    chargen_check(fd, 72, off, 2 * 1024 * 1024);
+    chargen_check(fd, 72, off, (size_t) sl_te_load(2 * 1024 * 1024,
+                                                   256 * 1024));
     close(fd);
 
     sl_t_sluice_stop(&srv);
@@ -864,7 +867,7 @@ START_TEST(test_discard)
 {
     static unsigned char  buf[65536];
     sl_t_sluice_t         srv;
-    size_t                total = 4 * 1024 * 1024, sent;
+    size_t                total, sent;
     char                 *line;
     int                   fd;
 
@@ -872,6 +875,7 @@ START_TEST(test_discard)
         return;
     }
 
+    total = (size_t) sl_te_load(4 * 1024 * 1024, 512 * 1024);
     memset(buf, 'd', sizeof(buf));
     fd = sl_t_connect("127.0.0.1", srv.port);
     for (sent = 0; sent < total; sent += sizeof(buf)) {
