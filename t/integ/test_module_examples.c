@@ -15,11 +15,12 @@
  *   outoftree  SLUICE_BIN with "load_module" of a .so built here from the
  *              example's sources against the installed tree (pkg-config,
  *              as a third party would: sl_t_host.h)
- *   embed      upper only: an embedded instance whose host registers
- *              upper's handler itself (the test includes upper.c)
+ *   embed      upper only: an embedded instance (this process) whose
+ *              configuration loads SLUICE_MODULES_DIR/upper.so
  *
- * A variant whose binary, directory or installed tree is missing is
- * skipped with a message on stderr; the checks are the same in all.
+ * make tests builds what every variant needs (objs/Makefile: examples)
+ * and t/run.sh exports where: a variant that misses its binary,
+ * directory or installed tree fails, saying which.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -52,15 +53,6 @@
 #include <unistd.h>
 
 #include <openssl/ssl.h>
-
-/*
- * upper.c itself, its handler given to the embedded instance: the
- * declaration macro (the loader's business) becomes a pointer to it.
- */
-#undef SL_HANDLER_MODULE
-#define SL_HANDLER_MODULE(name, h)                                            \
-    static const sl_stream_handler_t *const  name##_module_handler = h
-#include "../../examples/modules/upper/upper.c"
 
 #define T_IO        20000       /* ms for one exchange */
 #define T_STALL     20000       /* ms for the socket buffers to fill */
@@ -97,13 +89,14 @@ static const char *
 skip(int v, const char *fmt, ...)
 {
     va_list  ap;
+    char     why[512];
 
-    fprintf(stderr, "test_module_examples: SKIP (%s variant): ",
-            variant_names[v]);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    ck_abort_msg("the %s variant cannot run: %s (make tests builds what it "
+                 "needs; run the suite through t/run.sh)", variant_names[v],
+                 why);
     return NULL;
 }
 
@@ -368,12 +361,6 @@ access_log_line(const char *path, int n)
 
 /* --- upper --------------------------------------------------------------- */
 
-/* the embedded host's registration of upper's handler */
-static sl_handler_reg_t  upper_regs[] = {
-    { "upper", NULL, NULL },
-    { NULL, NULL, NULL }
-};
-
 typedef struct {
     int             embedded;
     sl_t_sluice_t   srv;
@@ -392,9 +379,14 @@ upper_start(upper_srv_t *u, int v)
     memset(u, 0, sizeof(*u));
 
     if (v == V_EMBED) {
-        upper_regs[0].handler = upper_module_handler;
+        const char  *dir = getenv("SLUICE_MODULES_DIR");
+
+        if (dir == NULL) {
+            skip(v, "SLUICE_MODULES_DIR is not set");
+        }
         u->embedded = 1;
-        sl_te_create(&u->te, UPPER_CONF, upper_regs, NULL);
+        sl_te_create(&u->te, sl_t_printf("load_module %s/upper.so;\n%s", dir,
+                                         UPPER_CONF), NULL, NULL);
         sl_te_start(&u->te);
         u->port = u->te.port[0];
         return 1;
