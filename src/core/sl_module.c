@@ -49,7 +49,7 @@ sl_modules_builtin(void)
 sl_uint_t
 sl_modules_max(void)
 {
-    return sl_modules_builtin() + SL_MAX_DYNAMIC_MODULES;
+    return sl_modules_builtin() + SL_MODULE_SLOTS;
 }
 
 sl_int_t
@@ -66,7 +66,7 @@ sl_cycle_init_modules(sl_cycle_t *cycle)
     sl_memcpy(cycle->modules, sl_modules, n * sizeof(sl_module_t *));
     cycle->modules_n = n;
 
-    return sl_array_init(&cycle->loaded, cycle->pool, 2, sizeof(void *));
+    return SL_OK;
 }
 
 sl_uint_t

@@ -56,8 +56,14 @@ typedef struct {
 #define SL_MODULE_ABI_MAJOR   1
 #define SL_MODULE_ABI_MINOR   0
 
-/* the modules loaded by one cycle, at most; a slot is freed on unload */
+/* the modules one configuration may load, at most */
 #define SL_MAX_DYNAMIC_MODULES  64
+/*
+ * The numbers loaded modules can have in one process: those of older
+ * configurations (still serving their sessions) and of other embedded
+ * instances count too. A number comes back when its object is unloaded.
+ */
+#define SL_MODULE_SLOTS         256
 
 /*
  * Declares a full module: its name (that of its object, NAME.so) and

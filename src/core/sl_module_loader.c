@@ -36,8 +36,14 @@ struct sl_module_object_s {
     sl_dl_t                 dl;
     const sl_module_abi_t  *abi;
     char                   *path;       /* malloc'd: as first loaded */
-    uint64_t                slots;      /* its modules' numbers */
+    sl_uint_t               nmodules;   /* its sl_module_t, if full */
 };
+
+/* an object as one cycle loaded it: cycle->loaded's elements */
+typedef struct {
+    sl_module_object_t     *obj;
+    char                   *path;       /* the cycle's: as its line said */
+} sl_module_use_t;
 
 /* what one load_module asks: the file, and where to say why not */
 typedef struct {
@@ -49,7 +55,8 @@ static char *sl_load_module(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
 static pthread_mutex_t      sl_loader_lock = PTHREAD_MUTEX_INITIALIZER;
 static sl_module_object_t  *sl_loader_objects;
-static uint64_t             sl_loader_slots;
+/* the numbers of loaded modules taken: 1 in slot N is index builtin + N */
+static u_char               sl_loader_taken[SL_MODULE_SLOTS];
 
 static sl_command_t  sl_module_loader_commands[] = {
 
@@ -179,10 +186,11 @@ sl_loader_check_abi(sl_loader_req_t *rq, const sl_module_abi_t *abi)
 
 /* the modules a full record lists: at least one, each with a name */
 static sl_int_t
-sl_loader_check_body(sl_loader_req_t *rq, const sl_module_abi_t *abi)
+sl_loader_check_body(sl_loader_req_t *rq, sl_module_object_t *obj)
 {
-    sl_module_t *const  *m;
-    sl_uint_t            n = 0;
+    const sl_module_abi_t  *abi = obj->abi;
+    sl_module_t *const     *m;
+    sl_uint_t               n = 0;
 
     if (abi->name == NULL || abi->name[0] == '\0' || abi->body == NULL) {
         snprintf(rq->err, sizeof(rq->err), "\"%s\" has a module record "
@@ -209,6 +217,8 @@ sl_loader_check_body(sl_loader_req_t *rq, const sl_module_abi_t *abi)
         return SL_ERROR;
     }
 
+    obj->nmodules = n;
+
     return SL_OK;
 }
 
@@ -231,33 +241,59 @@ static sl_int_t
 sl_loader_number(sl_loader_req_t *rq, sl_module_object_t *obj)
 {
     sl_module_t *const  *m;
-    sl_uint_t            slot;
+    sl_uint_t            slot = 0;
 
     if (obj->abi->kind != SL_MODULE_KIND_FULL) {
         return SL_OK;
     }
 
+    if (obj->nmodules > SL_MAX_DYNAMIC_MODULES) {
+        snprintf(rq->err, sizeof(rq->err), "\"%s\" declares %lu modules, "
+                 "more than the %d a configuration may load", rq->path,
+                 (unsigned long) obj->nmodules, SL_MAX_DYNAMIC_MODULES);
+        return SL_ERROR;
+    }
+
     for (m = obj->abi->body; *m != NULL; m++) {
-        for (slot = 0; slot < SL_MAX_DYNAMIC_MODULES; slot++) {
-            if (!(sl_loader_slots & ((uint64_t) 1 << slot))) {
-                break;
-            }
+        while (slot < SL_MODULE_SLOTS && sl_loader_taken[slot]) {
+            slot++;
         }
 
-        if (slot == SL_MAX_DYNAMIC_MODULES) {
-            sl_loader_slots &= ~obj->slots;
-            snprintf(rq->err, sizeof(rq->err), "\"%s\": more than %d modules "
-                     "are loaded", rq->path, SL_MAX_DYNAMIC_MODULES);
+        if (slot == SL_MODULE_SLOTS) {
+            snprintf(rq->err, sizeof(rq->err), "\"%s\": more than %d "
+                     "modules are loaded in this process (those of the "
+                     "configurations still serving count)", rq->path,
+                     SL_MODULE_SLOTS);
             return SL_ERROR;
         }
 
-        sl_loader_slots |= (uint64_t) 1 << slot;
-        obj->slots |= (uint64_t) 1 << slot;
+        sl_loader_taken[slot] = 1;
         (*m)->index = sl_modules_builtin() + slot;
         (*m)->ctx_index = sl_loader_builtin_of_type((*m)->type) + slot;
     }
 
     return SL_OK;
+}
+
+/* the numbers of the modules of obj come back (under the lock) */
+static void
+sl_loader_unnumber(sl_module_object_t *obj)
+{
+    sl_module_t *const  *m;
+    sl_uint_t            n = 0;
+
+    if (obj->abi == NULL || obj->abi->kind != SL_MODULE_KIND_FULL) {
+        return;
+    }
+
+    /* only those numbered: a failed sl_loader_number() stops half-way */
+    for (m = obj->abi->body; *m != NULL && n < obj->nmodules; m++, n++) {
+        if ((*m)->index >= sl_modules_builtin()
+            && (*m)->index < sl_modules_max())
+        {
+            sl_loader_taken[(*m)->index - sl_modules_builtin()] = 0;
+        }
+    }
 }
 
 static sl_int_t
@@ -285,7 +321,7 @@ sl_loader_open(sl_loader_req_t *rq, sl_module_object_t *obj)
     obj->abi = *rec;
 
     if (sl_loader_check_abi(rq, obj->abi) != SL_OK
-        || sl_loader_check_body(rq, obj->abi) != SL_OK)
+        || sl_loader_check_body(rq, obj) != SL_OK)
     {
         return SL_ERROR;
     }
@@ -342,6 +378,7 @@ sl_loader_get(sl_loader_req_t *rq)
     obj->dl = dl;
 
     if (sl_loader_open(rq, obj) != SL_OK) {
+        sl_loader_unnumber(obj);
         pthread_mutex_unlock(&sl_loader_lock);
         sl_loader_free(obj);
         return NULL;
@@ -371,7 +408,7 @@ sl_loader_put(sl_module_object_t *obj)
         /* void */
     }
     *pp = obj->next;
-    sl_loader_slots &= ~obj->slots;
+    sl_loader_unnumber(obj);
 
     pthread_mutex_unlock(&sl_loader_lock);
 
@@ -383,43 +420,81 @@ sl_loader_put(sl_module_object_t *obj)
 static void
 sl_loader_cycle_cleanup(void *data)
 {
-    sl_cycle_t           *cycle = data;
-    sl_module_object_t  **obj = cycle->loaded.elts;
-    sl_uint_t             i;
+    sl_cycle_t       *cycle = data;
+    sl_module_use_t  *use = cycle->loaded.elts;
+    sl_uint_t         i;
 
     for (i = 0; i < cycle->loaded.nelts; i++) {
-        sl_loader_put(obj[i]);
+        sl_loader_put(use[i].obj);
     }
 
     cycle->loaded.nelts = 0;
 }
 
-/* a module name the cycle has already, from another object or built in */
+static sl_uint_t sl_loader_is_handler(const sl_module_abi_t *abi,
+    sl_str_t *name);
+
+/* a handler module whose name a handler built in has already */
 static sl_int_t
-sl_loader_check_names(sl_conf_t *cf, sl_module_object_t *obj)
+sl_loader_check_handler(sl_conf_t *cf, sl_module_object_t *obj, char *path)
 {
-    sl_module_object_t  **other = cf->cycle->loaded.elts;
-    sl_module_t *const   *m;
-    sl_uint_t             i;
+    sl_str_t   name;
+    sl_uint_t  i;
+
+    name.data = (u_char *) obj->abi->name;
+    name.len = sl_strlen(obj->abi->name);
+
+    for (i = 0; sl_static_handler_modules[i] != NULL; i++) {
+        if (sl_loader_is_handler(sl_static_handler_modules[i], &name)) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "handler module \"%V\" "
+                              "of \"%s\" is built into this sluice", &name,
+                              path);
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
+}
+
+/*
+ * What the cycle cannot take: the same object twice, a module name it
+ * has already (from another object, or built in), more modules than a
+ * configuration may load.
+ */
+static sl_int_t
+sl_loader_check_names(sl_conf_t *cf, sl_module_object_t *obj, char *path)
+{
+    sl_module_use_t     *use = cf->cycle->loaded.elts;
+    sl_module_t *const  *m;
+    sl_uint_t            i;
 
     for (i = 0; i < cf->cycle->loaded.nelts; i++) {
-        if (other[i] == obj) {
+        if (use[i].obj == obj) {
             sl_conf_log_error(SL_LOG_EMERG, cf, 0, "module \"%s\" is already "
                               "loaded from \"%s\"", obj->abi->name,
-                              other[i]->path);
+                              use[i].path);
             return SL_ERROR;
         }
 
-        if (sl_strcmp(other[i]->abi->name, obj->abi->name) == 0) {
+        if (sl_strcmp(use[i].obj->abi->name, obj->abi->name) == 0) {
             sl_conf_log_error(SL_LOG_EMERG, cf, 0, "module \"%s\" of \"%s\" "
                               "is already loaded from \"%s\"", obj->abi->name,
-                              obj->path, other[i]->path);
+                              path, use[i].path);
             return SL_ERROR;
         }
     }
 
     if (obj->abi->kind != SL_MODULE_KIND_FULL) {
-        return SL_OK;
+        return sl_loader_check_handler(cf, obj, path);
+    }
+
+    if (cf->cycle->modules_n - sl_modules_builtin() + obj->nmodules
+        > SL_MAX_DYNAMIC_MODULES)
+    {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "\"%s\": more than %d "
+                          "modules would be loaded by this configuration",
+                          path, SL_MAX_DYNAMIC_MODULES);
+        return SL_ERROR;
     }
 
     for (m = obj->abi->body; *m != NULL; m++) {
@@ -427,7 +502,7 @@ sl_loader_check_names(sl_conf_t *cf, sl_module_object_t *obj)
             sl_conf_log_error(SL_LOG_EMERG, cf, 0, "module \"%s\" of \"%s\" "
                               "is already in this sluice (built in, or "
                               "loaded by an earlier load_module)",
-                              (*m)->name, obj->path);
+                              (*m)->name, path);
             return SL_ERROR;
         }
     }
@@ -486,14 +561,17 @@ sl_loader_add(sl_conf_t *cf, sl_module_object_t *obj)
 
 /* the cycle holds a reference to obj from now on, whatever comes next */
 static sl_int_t
-sl_loader_keep(sl_conf_t *cf, sl_module_object_t *obj)
+sl_loader_keep(sl_conf_t *cf, sl_module_object_t *obj, char *path)
 {
-    sl_pool_cleanup_t   *cln;
-    sl_module_object_t **slot;
+    sl_pool_cleanup_t  *cln;
+    sl_module_use_t    *use;
 
-    if (cf->cycle->loaded.nelts == 0) {
+    if (cf->cycle->loaded.elts == NULL) {
         cln = sl_pool_cleanup_add(cf->cycle->pool, 0);
-        if (cln == NULL) {
+        if (cln == NULL
+            || sl_array_init(&cf->cycle->loaded, cf->cycle->pool, 2,
+                             sizeof(sl_module_use_t)) != SL_OK)
+        {
             sl_loader_put(obj);
             return SL_ERROR;
         }
@@ -501,13 +579,14 @@ sl_loader_keep(sl_conf_t *cf, sl_module_object_t *obj)
         cln->data = cf->cycle;
     }
 
-    slot = sl_array_push(&cf->cycle->loaded);
-    if (slot == NULL) {
+    use = sl_array_push(&cf->cycle->loaded);
+    if (use == NULL) {
         sl_loader_put(obj);
         return SL_ERROR;
     }
 
-    *slot = obj;
+    use->obj = obj;
+    use->path = path;
     return SL_OK;
 }
 
@@ -591,12 +670,14 @@ sl_load_module(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         return SL_CONF_ERROR;
     }
 
-    if (sl_loader_check_names(cf, obj) != SL_OK) {
+    if (sl_loader_check_names(cf, obj, (char *) rq.path) != SL_OK) {
         sl_loader_put(obj);
         return SL_CONF_ERROR;
     }
 
-    if (sl_loader_keep(cf, obj) != SL_OK || sl_loader_add(cf, obj) != SL_OK) {
+    if (sl_loader_keep(cf, obj, (char *) rq.path) != SL_OK
+        || sl_loader_add(cf, obj) != SL_OK)
+    {
         return SL_CONF_ERROR;
     }
 
@@ -616,8 +697,8 @@ sl_loader_is_handler(const sl_module_abi_t *abi, sl_str_t *name)
 const void *
 sl_cycle_find_handler_module(sl_cycle_t *cycle, sl_str_t *name)
 {
-    sl_module_object_t  **obj = cycle->loaded.elts;
-    sl_uint_t             i;
+    sl_module_use_t  *use = cycle->loaded.elts;
+    sl_uint_t         i;
 
     for (i = 0; sl_static_handler_modules[i] != NULL; i++) {
         if (sl_loader_is_handler(sl_static_handler_modules[i], name)) {
@@ -626,8 +707,8 @@ sl_cycle_find_handler_module(sl_cycle_t *cycle, sl_str_t *name)
     }
 
     for (i = 0; i < cycle->loaded.nelts; i++) {
-        if (sl_loader_is_handler(obj[i]->abi, name)) {
-            return obj[i]->abi->body;
+        if (sl_loader_is_handler(use[i].obj->abi, name)) {
+            return use[i].obj->abi->body;
         }
     }
 

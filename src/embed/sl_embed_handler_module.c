@@ -926,6 +926,15 @@ sl_embed_handler(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         hscf->reg = sl_embed_find_handler(cf->cycle->embed, &value[1]);
     }
 
+    if (hscf->reg != NULL
+        && sl_cycle_find_handler_module(cf->cycle, &value[1]) != NULL)
+    {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "handler \"%V\" is both "
+                          "registered by the program and a handler module",
+                          &value[1]);
+        return SL_CONF_ERROR;
+    }
+
     if (hscf->reg == NULL
         && sl_embed_module_handler(cf, &value[1], &hscf->reg) != SL_OK)
     {
