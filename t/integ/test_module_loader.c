@@ -1387,6 +1387,43 @@ START_TEST(test_embed_refused)
 END_TEST
 
 
+static long
+host_data(sl_session_t *s, const char *p, size_t n)
+{
+    (void) s;
+    (void) p;
+    return (long) n;
+}
+
+/* a name the program registers and a loaded handler module has too */
+START_TEST(test_embed_handler_both)
+{
+    static const sl_stream_handler_t  h = {
+        sizeof(sl_stream_handler_t), NULL, host_data, NULL, NULL, NULL
+    };
+    sl_handler_reg_t    regs[] = { { "upper", &h, NULL }, { NULL, NULL, NULL } };
+    sl_instance_conf_t  c;
+    sl_instance_t      *in = (sl_instance_t *) &c;
+    char                err[1024];
+
+    memset(&c, 0, sizeof(c));
+    c.size = sizeof(c);
+    c.handlers = regs;
+    c.conf_string = sl_t_printf("load_module %s;
+stream { server {
+"
+                                "listen 127.0.0.1:%d; handler upper; } }
+",
+                                fix("upper.so"), sl_t_loopback_port());
+
+    ck_assert_int_eq(sl_instance_create(&c, &in, err, sizeof(err)), SL_ERROR);
+    ck_assert_ptr_null(in);
+    ck_assert_str_eq(err, "handler \"upper\" is both registered by the "
+                     "program and a handler module in STRING:3");
+}
+END_TEST
+
+
 /* an instance of its own thread: created and run there */
 typedef struct {
     sl_instance_conf_t   conf;
@@ -1756,6 +1793,7 @@ module_loader_suite(void)
     tcase_add_test(tc, test_embed_two_builds);
     tcase_add_test(tc, test_embed_reload_many);
     tcase_add_test(tc, test_embed_full_table);
+    tcase_add_test(tc, test_embed_handler_both);
 
     tc = tcase_create("version");
     sl_t_fixture(tc);
