@@ -1409,11 +1409,8 @@ START_TEST(test_embed_handler_both)
     memset(&c, 0, sizeof(c));
     c.size = sizeof(c);
     c.handlers = regs;
-    c.conf_string = sl_t_printf("load_module %s;
-stream { server {
-"
-                                "listen 127.0.0.1:%d; handler upper; } }
-",
+    c.conf_string = sl_t_printf("load_module %s;\nstream { server {\n"
+                                "listen 127.0.0.1:%d; handler upper; } }\n",
                                 fix("upper.so"), sl_t_loopback_port());
 
     ck_assert_int_eq(sl_instance_create(&c, &in, err, sizeof(err)), SL_ERROR);
