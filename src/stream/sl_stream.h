@@ -30,7 +30,7 @@ typedef struct sl_stream_phase_handler_s  sl_stream_phase_handler_t;
 /* the contexts: free bits of the SL_*_CONF space (sl_conf_file.h) */
 #define SL_STREAM_MAIN_CONF   0x04000000
 #define SL_STREAM_SRV_CONF    0x08000000
-#define SL_STREAM_UPS_CONF    0x10000000   /* upstream{}, reserved */
+#define SL_STREAM_UPS_CONF    0x10000000   /* upstream{} (balancers) */
 
 /* $status, as nginx's stream module gives it */
 #define SL_STREAM_OK                     200
