@@ -18,6 +18,14 @@ export SLUICE_TMP="${TMPDIR:-/tmp}/sluice-test.$$"
 if [ -x "$top/$B/t/sluice-kqueue" ]; then
     export SLUICE_BIN_KQUEUE="$top/$B/t/sluice-kqueue"
 fi
+# the fork() that fails on demand (t/lib/forkfail), and a sluice whose
+# master's table holds two workers, for test_process_spawnfail
+if [ -f "$top/$B/t/libsl_t_forkfail.so" ]; then
+    export SLUICE_FORKFAIL_LIB="$top/$B/t/libsl_t_forkfail.so"
+fi
+if [ -x "$top/$B/t/sluice-table2" ]; then
+    export SLUICE_BIN_TABLE2="$top/$B/t/sluice-table2"
+fi
 # the installed tree of `make install DESTDIR=...` (objs/t/destdir), and
 # the directory of its sluice.pc: the embedding suites build against them
 if [ -f "$top/$B/t/destdir.stamp" ]; then

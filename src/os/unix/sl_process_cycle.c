@@ -23,12 +23,19 @@
 
 extern char  **environ;
 
+#ifndef SL_MAX_PROCESSES
+/* the table of workers: every generation still running has its slots */
 #define SL_MAX_PROCESSES      1024
+#endif
 #define SL_SHM_SIZE           4096
 /* a fast stop: TERM again after this many ms, doubled each time, KILL after
  * a second */
 #define SL_TERMINATE_DELAY    50
 #define SL_TERMINATE_KILL     1000
+/* workers that could not be started (fork() failed, the table was full):
+ * tried again after this many ms, doubled each time up to the most */
+#define SL_RESPAWN_DELAY      100
+#define SL_RESPAWN_DELAY_MAX  5000
 
 typedef struct {
     pid_t          pid;
@@ -52,6 +59,7 @@ typedef struct {
     pid_t          parent;        /* the old master, for a new binary */
     sl_shm_t       shm;           /* the accept mutex lives there */
     sl_msec_t      delay;         /* a fast stop: until the next signal */
+    sl_msec_t      respawn_delay; /* before the last try at missing workers */
     int            status;        /* in a worker: its exit status */
     unsigned       accept_mutex:1;    /* the workers take turns */
     unsigned       daemonized:1;
@@ -59,6 +67,9 @@ typedef struct {
     unsigned       noaccepting:1;     /* WINCH: no workers */
     unsigned       restart:1;         /* start the workers again */
     unsigned       quitting:1;
+    unsigned       respawn_timer:1;   /* a try at missing workers is due */
+    unsigned       retire:1;          /* a reload's old workers: they quit
+                                         once a new one runs */
 } sl_master_t;
 
 static int sl_single_process_cycle(sl_master_t *m);
@@ -66,7 +77,11 @@ static int sl_master_process_cycle(sl_master_t *m);
 static sl_int_t sl_master_wake(sl_master_t *m);
 static int sl_master_exit(sl_master_t *m);
 static void sl_master_exit_sockets(sl_master_t *m);
+static void sl_master_timer(sl_master_t *m, sl_msec_t delay);
 static sl_int_t sl_start_worker_processes(sl_master_t *m);
+static sl_int_t sl_spawn_workers(sl_master_t *m);
+static sl_int_t sl_master_respawn_timer(sl_master_t *m);
+static void sl_master_check_workers(sl_master_t *m);
 static sl_int_t sl_spawn_worker(sl_master_t *m, sl_worker_t *w,
     sl_uint_t n);
 static void sl_signal_workers(sl_master_t *m, int signo, sl_uint_t old_only);
@@ -437,9 +452,8 @@ sl_serve(sl_event_loop_t *loop, sl_uint_t single)
 static int
 sl_master_process_cycle(sl_master_t *m)
 {
-    struct itimerval  itv;
-    sigset_t          empty;
-    sl_int_t          rc;
+    sigset_t   empty;
+    sl_int_t   rc;
 
     m->workers = sl_calloc(SL_MAX_PROCESSES * sizeof(sl_worker_t),
                            m->cycle->log);
@@ -454,18 +468,12 @@ sl_master_process_cycle(sl_master_t *m)
         return m->status;
     }
 
+    sl_master_check_workers(m);
     sigemptyset(&empty);
 
     for ( ;; ) {
         if (m->delay) {
-            sl_memzero(&itv, sizeof(itv));
-            itv.it_value.tv_sec = (time_t) (m->delay / 1000);
-            itv.it_value.tv_usec = (suseconds_t) (m->delay % 1000) * 1000;
-
-            if (setitimer(ITIMER_REAL, &itv, NULL) == -1) {
-                sl_log_error(SL_LOG_ALERT, m->cycle->log, errno,
-                             "setitimer() failed");
-            }
+            sl_master_timer(m, m->delay);
         }
 
         (void) sigsuspend(&empty);
@@ -479,6 +487,22 @@ sl_master_process_cycle(sl_master_t *m)
         if (rc == SL_ABORT) {
             return sl_master_exit(m);
         }
+    }
+}
+
+/* SIGALRM after delay ms: a fast stop's next step, or a try at workers */
+static void
+sl_master_timer(sl_master_t *m, sl_msec_t delay)
+{
+    struct itimerval  itv;
+
+    sl_memzero(&itv, sizeof(itv));
+    itv.it_value.tv_sec = (time_t) (delay / 1000);
+    itv.it_value.tv_usec = (suseconds_t) (delay % 1000) * 1000;
+
+    if (setitimer(ITIMER_REAL, &itv, NULL) == -1) {
+        sl_log_error(SL_LOG_ALERT, m->cycle->log, errno,
+                     "setitimer() failed");
     }
 }
 
@@ -501,6 +525,7 @@ sl_master_wake(sl_master_t *m)
     if (sl_sig_terminate) {
         if (m->delay == 0) {
             sl_log_signal(log, (int) sl_sig_terminate, ", exiting");
+            sl_sig_alarm = 0;           /* a try at workers', not ours */
             m->delay = SL_TERMINATE_DELAY;
             sl_signal_workers(m, SIGTERM, 0);
 
@@ -538,6 +563,13 @@ sl_master_wake(sl_master_t *m)
         }
     }
 
+    if (sl_sig_alarm) {
+        sl_sig_alarm = 0;
+        if (sl_master_respawn_timer(m) == SL_DONE) {
+            return SL_DONE;
+        }
+    }
+
     if (sl_respawn_workers(m) == SL_DONE) {
         return SL_DONE;
     }
@@ -568,6 +600,7 @@ sl_master_wake(sl_master_t *m)
         }
     }
 
+    sl_master_check_workers(m);
     return SL_OK;
 }
 
@@ -612,41 +645,188 @@ sl_master_exit(sl_master_t *m)
 static sl_int_t
 sl_start_worker_processes(sl_master_t *m)
 {
-    sl_core_conf_t  *ccf = sl_ccf(m->cycle);
-    sl_worker_t     *w;
-    sl_uint_t        n, i;
-    sl_int_t         rc;
-
     sl_log_error(SL_LOG_NOTICE, m->cycle->log, 0, "start worker processes");
 
-    n = (sl_uint_t) ccf->worker_processes;
+    return sl_spawn_workers(m);
+}
 
-    for (i = 0; i < n; i++) {
-        w = NULL;
+/* does worker number n of this generation run, or is it to be respawned? */
+static sl_uint_t
+sl_worker_present(sl_master_t *m, sl_uint_t n)
+{
+    sl_worker_t  *w;
 
-        /* a slot of a worker that exited for good, or a new one */
-        for (w = m->workers; w < m->workers + m->nworkers; w++) {
-            if (w->exited && !w->respawn) {
-                break;
-            }
-        }
-
-        if (w == m->workers + m->nworkers) {
-            if (m->nworkers == SL_MAX_PROCESSES) {
-                sl_log_error(SL_LOG_ALERT, m->cycle->log, 0, "no more than "
-                             "%d processes can be spawned", SL_MAX_PROCESSES);
-                return SL_ERROR;
-            }
-            m->nworkers++;
-        }
-
-        rc = sl_spawn_worker(m, w, i);
-        if (rc != SL_OK) {
-            return rc;
+    for (w = m->workers; w < m->workers + m->nworkers; w++) {
+        if (w->generation == m->generation && w->worker == n && !w->exiting
+            && (!w->exited || w->respawn))
+        {
+            return 1;
         }
     }
 
+    return 0;
+}
+
+/* the workers that this generation still lacks */
+static sl_uint_t
+sl_workers_missing(sl_master_t *m)
+{
+    sl_uint_t  i, n, missing = 0;
+
+    n = (sl_uint_t) sl_ccf(m->cycle)->worker_processes;
+
+    for (i = 0; i < n; i++) {
+        if (!sl_worker_present(m, i)) {
+            missing++;
+        }
+    }
+
+    return missing;
+}
+
+/* the slot of a worker that exited for good, or a new one; NULL: full */
+static sl_worker_t *
+sl_worker_slot(sl_master_t *m)
+{
+    sl_worker_t  *w;
+
+    for (w = m->workers; w < m->workers + m->nworkers; w++) {
+        if (w->exited && !w->respawn) {
+            return w;
+        }
+    }
+
+    if (m->nworkers == SL_MAX_PROCESSES) {
+        sl_log_error(SL_LOG_ALERT, m->cycle->log, 0, "no more than %d "
+                     "processes can be spawned", SL_MAX_PROCESSES);
+        return NULL;
+    }
+
+    return &m->workers[m->nworkers++];
+}
+
+/*
+ * A reload's old workers quit only once a worker of the new generation
+ * runs: until then they are all that serves.
+ */
+static void
+sl_retire_old_workers(sl_master_t *m)
+{
+    sl_worker_t  *w;
+
+    if (!m->retire) {
+        return;
+    }
+
+    for (w = m->workers; w < m->workers + m->nworkers; w++) {
+        if (w->generation == m->generation && !w->exited && !w->exiting) {
+            m->retire = 0;
+            sl_signal_workers(m, SIGQUIT, 1);
+            return;
+        }
+    }
+}
+
+/*
+ * Starts the workers this generation lacks. The first that cannot be
+ * started (fork() failed, the table is full) ends the round: the next
+ * would fail as well. sl_master_check_workers() sets the next try.
+ */
+static sl_int_t
+sl_spawn_workers(sl_master_t *m)
+{
+    sl_worker_t  *w;
+    sl_uint_t     i, n;
+    sl_int_t      rc;
+
+    n = (sl_uint_t) sl_ccf(m->cycle)->worker_processes;
+
+    for (i = 0; i < n; i++) {
+        if (sl_worker_present(m, i)) {
+            continue;
+        }
+
+        w = sl_worker_slot(m);
+        if (w == NULL) {
+            break;
+        }
+
+        rc = sl_spawn_worker(m, w, i);
+        if (rc == SL_DONE) {
+            return SL_DONE;
+        }
+
+        if (rc != SL_OK) {
+            break;
+        }
+    }
+
+    sl_retire_old_workers(m);
     return SL_OK;
+}
+
+/* SIGALRM, not for a fast stop: the try at the missing workers is due */
+static sl_int_t
+sl_master_respawn_timer(sl_master_t *m)
+{
+    sl_uint_t  retire = m->retire;
+
+    if (!m->respawn_timer) {
+        return SL_OK;
+    }
+
+    m->respawn_timer = 0;
+
+    if (sl_sig_terminate || sl_sig_quit || m->noaccepting) {
+        return SL_OK;
+    }
+
+    if (sl_spawn_workers(m) == SL_DONE) {
+        return SL_DONE;
+    }
+
+    if (retire && !m->retire) {
+        sl_log_error(SL_LOG_NOTICE, m->cycle->log, 0, "a worker process of "
+                     "the new configuration runs, the old ones are shutting "
+                     "down");
+    }
+
+    return SL_OK;
+}
+
+/*
+ * Never fewer workers than asked for because a spawn failed: while some
+ * are missing, they are tried again on a timer, less and less often.
+ */
+static void
+sl_master_check_workers(sl_master_t *m)
+{
+    sl_uint_t  missing;
+
+    if (sl_sig_terminate || sl_sig_quit || m->noaccepting) {
+        return;
+    }
+
+    missing = sl_workers_missing(m);
+
+    if (missing == 0) {
+        m->respawn_delay = 0;
+        return;
+    }
+
+    if (m->respawn_timer) {
+        return;
+    }
+
+    m->respawn_delay = m->respawn_delay == 0
+                       ? SL_RESPAWN_DELAY
+                       : sl_min(m->respawn_delay * 2, SL_RESPAWN_DELAY_MAX);
+    m->respawn_timer = 1;
+    sl_master_timer(m, m->respawn_delay);
+
+    sl_log_error(SL_LOG_NOTICE, m->cycle->log, 0, "worker processes "
+                 "missing: %ui, trying again in %M ms", missing,
+                 m->respawn_delay);
 }
 
 /* SL_DONE: this is the worker, and it has done its work */
@@ -918,6 +1098,7 @@ sl_master_reconfigure(sl_master_t *m)
     sl_master_accept_mutex(m);
 
     m->old_cycle = old;
+    m->retire = 1;
     rc = sl_start_worker_processes(m);
     m->old_cycle = NULL;
 
@@ -925,8 +1106,17 @@ sl_master_reconfigure(sl_master_t *m)
         return SL_DONE;
     }
 
-    /* the old workers finish their sessions; what they listened on goes */
-    sl_signal_workers(m, SIGQUIT, 1);
+    if (m->retire) {
+        sl_log_error(SL_LOG_ALERT, cycle->log, 0, "no worker process of the "
+                     "new configuration could be started, the old worker "
+                     "processes are kept until one is");
+    }
+
+    /*
+     * The old workers finish their sessions once told to quit (by
+     * sl_retire_old_workers()). What they listened on and the new cycle
+     * did not take goes: those still serving have sockets of their own.
+     */
     sl_close_listening_sockets(old);
     sl_destroy_cycle(old);
     return SL_OK;
