@@ -17,8 +17,11 @@
  * sl_ssl_connection_t, replaced by the TLS one that retries the stalled
  * call, and its event armed; once the stalled call succeeds, the saved
  * handler is put back and its event posted, so the protocol above sees an
- * ordinary readiness event. The saved pointers are part of this header
- * because tests assert them.
+ * ordinary readiness event. A timer the protocol set on a swapped event
+ * is still the protocol's: when it fires, the saved handler runs with the
+ * event, timedout set, as on a plain connection (the handler clears it),
+ * and the swap stays. The saved pointers are part of this header because
+ * tests assert them.
  */
 #ifndef SL_SSL_H
 #define SL_SSL_H

@@ -539,11 +539,23 @@ sl_ssl_handshake_handler(sl_event_t *ev)
 
 /* --- the handler swap ---------------------------------------------------- */
 
-/* a read stalled on writing: the write event retries the read */
+/*
+ * A read stalled on writing: the write event retries the read. A timer
+ * on the write event is the protocol's (its handler set it): the timeout
+ * goes to that handler, on that event, which takes timedout as always; run
+ * as a retry of the read it would be lost, and left set it would be seen
+ * later, by a handler of a live connection. The swap stays: the read still
+ * waits for the socket.
+ */
 static void
 sl_ssl_write_handler(sl_event_t *wev)
 {
     sl_connection_t  *c = wev->data;
+
+    if (wev->timedout) {
+        c->ssl->saved_write_handler(wev);
+        return;
+    }
 
     c->read->ready = 1;
     c->read->handler(c->read);
@@ -554,6 +566,12 @@ static void
 sl_ssl_read_handler(sl_event_t *rev)
 {
     sl_connection_t  *c = rev->data;
+
+    if (rev->timedout) {
+        /* the protocol's timer, as in sl_ssl_write_handler() */
+        c->ssl->saved_read_handler(rev);
+        return;
+    }
 
     c->write->ready = 1;
     c->write->handler(c->write);

@@ -4,7 +4,8 @@
  * session through, proxy_ssl_verify with the right CA, another CA and a
  * name that does not match, SNI sent or not, a client certificate asked
  * by the server (mTLS), sessions resumed with proxy_ssl_session_reuse and
- * not without. The bulk of each TLS mode (1 GiB each way, sha256
+ * not without; proxy_timeout on a TLS client whose renegotiation stalls
+ * our read on a write. The bulk of each TLS mode (1 GiB each way, sha256
  * checked) is test_proxy_gib's.
  */
 #ifndef _GNU_SOURCE
@@ -28,6 +29,10 @@
 
 #ifndef SL_HAVE_stream_proxy_MODULE
 #define SL_HAVE_stream_proxy_MODULE  0
+#endif
+
+#ifndef SL_HAVE_stream_log_MODULE
+#define SL_HAVE_stream_log_MODULE  0
 #endif
 
 #define T_IO        20000       /* ms for one exchange */
@@ -472,6 +477,101 @@ START_TEST(test_tls_proxy_conf)
 }
 END_TEST
 
+/*
+ * From now on the client reads nothing: what it sends still goes to the
+ * socket, a read finds no data. A handshake it starts then stops after
+ * its first flight, however fast the server answers.
+ */
+static void
+deaf(sl_tt_peer_t *p)
+{
+    BIO  *b = BIO_new(BIO_s_mem());
+
+    ck_assert_ptr_nonnull(b);
+    BIO_set_mem_eof_return(b, -1);
+    SSL_set0_rbio(p->ssl, b);
+}
+
+/*
+ * A server certificate with 2000 more names (about 45 KiB): a TLS 1.2
+ * flight far larger than the small socket buffers of the test below.
+ */
+static void
+huge_cert(void)
+{
+    char  *san;
+    int    i;
+
+    san = sl_t_printf("DNS:localhost,IP:127.0.0.1");
+    for (i = 0; i < 2000; i++) {
+        san = sl_t_printf("%s,DNS:name-%04d.sluice.test", san, i);
+    }
+
+    ck_assert_int_eq(sl_tt_cert(sl_tt_pki(), "huge", SL_TT_RSA, "localhost",
+                                san, "ca", NULL), 0);
+}
+
+/*
+ * Issue 13: the client starts a renegotiation and reads no more. Our
+ * SSL_read must send the server's flight, which does not fit in the
+ * socket: the client connection's write handler is swapped for the
+ * retry of the read, while proxy_timeout's timer is on that write event.
+ * The timeout must end the session (upstream closed, logged with 200),
+ * not be taken for a retry of the read that re-arms the timer for ever.
+ */
+START_TEST(test_timeout_while_read_wants_write)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  u;
+    sl_tt_peer_t    p;
+    sl_tt_opts_t    o;
+    char            buf[16];
+    int             fd, want;
+
+    if (!SL_HAVE_stream_log_MODULE) {
+        return;
+    }
+
+    huge_cert();
+    sl_t_backend_start(&u, "U", SL_TB_ECHO, 0);
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "    log_format f '$status $bytes_sent';\n"
+        "    server { listen 127.0.0.1:@PORT@ ssl sndbuf=4k;"
+        " ssl_certificate %s; ssl_certificate_key %s;"
+        " ssl_protocols TLSv1.2; ssl_renegotiation on;"
+        " access_log logs/a.log f;"
+        " proxy_pass 127.0.0.1:%d; proxy_timeout 500ms; }\n"
+        "}\n", pki("huge.crt"), pki("huge.key"), u.port));
+
+    fd = sl_t_connect_buf("127.0.0.1", srv.port, 4096);
+    memset(&o, 0, sizeof(o));
+    o.max_version = TLS1_2_VERSION;
+    ck_assert_int_eq(sl_tt_peer_init(&p, fd, 0, &o), 0);
+    ck_assert(sl_tt_handshake(&p, T_IO));
+    ck_assert_int_eq(sl_tt_read(&p, buf, sizeof(buf), T_IO), 2);
+    ck_assert_int_eq(memcmp(buf, "U\n", 2), 0);
+
+    /* the ClientHello goes; the server's answer is not read */
+    deaf(&p);
+    ck_assert_int_eq(SSL_renegotiate(p.ssl), 1);
+    ck_assert_int_eq(sl_tt_peer_step(&p, &want), 0);
+    ck_assert_int_eq(want, SSL_ERROR_WANT_READ);
+    ck_assert_int_eq(p.handshakes, 2);
+
+    /* proxy_timeout ends it: the upstream connection is let go */
+    ck_assert_str_eq(record(&u, 1), "U 0 fin");
+    sl_t_wait_file(sl_t_path(srv.dir, "logs/a.log"), "\n", T_IO);
+    ck_assert_int_eq(strncmp(sl_t_read(sl_t_path(srv.dir, "logs/a.log")),
+                             "200 ", 4), 0);
+    sl_t_wait_file(srv.log, "connection timed out", T_IO);
+
+    sl_tt_peer_free(&p);
+    close(fd);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 START_TEST(test_not_built)
 {
     ck_assert_int_eq(SL_HAVE_stream_proxy_MODULE, 0);
@@ -509,6 +609,7 @@ proxy_ssl_suite(void)
     tcase_add_test(tc, test_protocols_ciphers_conf_command);
     tcase_add_test(tc, test_proxy_protocol_then_tls);
     tcase_add_test(tc, test_tls_proxy_conf);
+    tcase_add_test(tc, test_timeout_while_read_wants_write);
     suite_add_tcase(s, tc);
 
     return s;

@@ -6,7 +6,8 @@
  * stream, the handshake timeout (silent and stalled clients), garbage and
  * plain text on a TLS port, 64 MiB each way with random write sizes and
  * TLS 1.3 KeyUpdates on the way, checked by hash; TLS 1.2 renegotiation
- * (allowed, with data in flight, and refused). On the default back end:
+ * (allowed, with data in flight, and refused), and echo_timeout while a
+ * write waits for a renegotiation left half-way. On the default back end:
  * SNI server selection and ssl_reject_handshake, ALPN, client
  * certificates (on, optional, optional_no_ca), session resumption through
  * the cache and through tickets, RSA against ECDSA certificates, the
@@ -31,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,6 +44,10 @@
 
 #ifndef SL_HAVE_stream_ssl_MODULE
 #define SL_HAVE_stream_ssl_MODULE  0
+#endif
+
+#ifndef SL_HAVE_stream_log_MODULE
+#define SL_HAVE_stream_log_MODULE  0
 #endif
 
 #define T_IO        20000       /* ms for one exchange */
@@ -697,6 +704,80 @@ START_TEST(test_renegotiation)
     client_close(&p);
 
     wait_log(&srv, "notice", "SSL renegotiation disabled");
+    assert_log_clean(&srv);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/*
+ * From now on the client reads nothing: what it sends still goes to the
+ * socket, a read finds no data. A handshake it starts then stops after
+ * its first flight, however fast the server answers.
+ */
+static void
+deaf(sl_tt_peer_t *p)
+{
+    BIO  *b = BIO_new(BIO_s_mem());
+
+    ck_assert_ptr_nonnull(b);
+    BIO_set_mem_eof_return(b, -1);
+    SSL_set0_rbio(p->ssl, b);
+}
+
+/*
+ * Issue 13, the mirror of test_proxy_ssl's: echo's SSL_write must first
+ * read the client's flight of a renegotiation the client started and then
+ * left. The data and the ClientHello come in one segment (TCP_CORK), so
+ * that one read takes both: the data first, then the ClientHello, whose
+ * answer goes. The echo's write then wants to read, the read handler is
+ * swapped for the retry of the write, and echo_timeout's timer is on the
+ * read event: it must end the session (a reset, logged with 200) rather
+ * than run a retry of the write that re-arms the timer for ever.
+ */
+START_TEST(test_timeout_while_write_wants_read)
+{
+    sl_t_sluice_t  srv;
+    sl_tt_opts_t   o;
+    sl_tt_peer_t   p;
+    char           buf[16384], *alog;
+    int            fd, on = 1, off = 0, reset = 0, want;
+
+    if (!SL_HAVE_stream_log_MODULE) {
+        return;
+    }
+
+    start_tls(&srv, _i, sl_t_printf(
+        "log_format f '$status $bytes_received';\n"
+        "server { listen 127.0.0.1:@PORT@ ssl; %s ssl_renegotiation on;"
+        " access_log logs/a.log f; echo; echo_timeout 500ms; }",
+        cert("rsa")));
+
+    memset(&o, 0, sizeof(o));
+    o.max_version = TLS1_2_VERSION;
+    fd = sl_t_connect("127.0.0.1", srv.port);
+    ck_assert(client_fd(&p, fd, &o));
+
+    ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)),
+                     0);
+    ck_assert(sl_tt_write(&p, "data", 4, T_IO));
+    deaf(&p);
+    ck_assert(SSL_renegotiate(p.ssl));
+    ck_assert_int_eq(sl_tt_peer_step(&p, &want), 0);
+    ck_assert_int_eq(want, SSL_ERROR_WANT_READ);
+    ck_assert_int_eq(p.handshakes, 2);
+    ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off,
+                                sizeof(off)), 0);
+
+    /* the server's flight, then its reset at echo_timeout */
+    (void) sl_t_recv_all(fd, buf, sizeof(buf), &reset, T_IO);
+    ck_assert(reset);
+
+    sl_t_wait_file(sl_t_path(srv.dir, "logs/a.log"), "\n", T_IO);
+    alog = sl_t_read(sl_t_path(srv.dir, "logs/a.log"));
+    ck_assert_msg(strncmp(alog, "200 ", 4) == 0, "%s", alog);
+    wait_log(&srv, "info", "connection timed out");
+
+    client_close(&p);
     assert_log_clean(&srv);
     sl_t_sluice_stop(&srv);
 }
@@ -1437,6 +1518,8 @@ tls_suite(void)
     tcase_add_loop_test(tc, test_garbage_and_plain_text, 0, NBACKENDS);
     tcase_add_loop_test(tc, test_bulk_64m_keyupdate, 0, NBACKENDS);
     tcase_add_loop_test(tc, test_renegotiation, 0, NBACKENDS);
+    tcase_add_loop_test(tc, test_timeout_while_write_wants_read, 0,
+                        NBACKENDS);
     suite_add_tcase(s, tc);
 
     tcase_add_test(tc1, test_sni);

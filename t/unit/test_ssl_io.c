@@ -36,6 +36,7 @@ typedef struct {
     size_t            chunk;        /* bytes per recv; 0: 64 KiB */
     unsigned          once:1;       /* one recv per handler call */
     sl_uint_t         reads;        /* read handler calls */
+    sl_uint_t         read_timeouts;
 
     /* writing */
     const u_char     *out;
@@ -45,6 +46,7 @@ typedef struct {
     size_t            again_size;   /* the size refused by SL_AGAIN */
     unsigned          random_writes:1;
     sl_uint_t         writes;       /* write handler calls */
+    sl_uint_t         write_timeouts;
     sl_uint_t         write_agains;
 
     unsigned          eof:1;
@@ -147,6 +149,13 @@ on_read(sl_event_t *rev)
     size_t            size;
     ssize_t           n;
 
+    if (rev->timedout) {
+        /* a timer of ours, as a protocol's: taken, and the stream goes on */
+        rev->timedout = 0;
+        s->read_timeouts++;
+        return;
+    }
+
     s->reads++;
 
     for ( ;; ) {
@@ -215,6 +224,12 @@ on_write(sl_event_t *wev)
     side_t           *s = c->data;
     size_t            size;
     ssize_t           n;
+
+    if (wev->timedout) {
+        wev->timedout = 0;
+        s->write_timeouts++;
+        return;
+    }
 
     s->writes++;
 
@@ -688,14 +703,35 @@ START_TEST(test_keyupdate_while_full)
 END_TEST
 
 /*
+ * A timer of the protocol's on ev, whose handler is swapped: when it
+ * fires, the protocol's handler of ev sees the timeout (issue 13), once,
+ * and the swap stays, with no timedout left on either event.
+ */
+static void
+swapped_timeout(sl_connection_t *c, sl_event_t *ev, sl_uint_t *timeouts)
+{
+    sl_event_handler_pt  swapped = ev->handler;
+
+    sl_add_timer(ev, 50);
+    sl_te_run_until(*timeouts > 0 || !ev->timer_set, 5000);
+
+    ck_assert_msg(*timeouts == 1, "%s: the timeout did not reach the "
+                  "handler of its event", sl_te.be->name);
+    ck_assert_ptr_eq((void *) ev->handler, (void *) swapped);
+    ck_assert(!c->read->timedout && !c->write->timedout);
+}
+
+/*
  * SSL_read returns SSL_ERROR_WANT_WRITE: with ssl_renegotiation on, the
  * client's renegotiation ClientHello arrives while our socket's send
  * buffer is full; SSL_read must answer with the server's flight, which
  * does not fit. The protocol's write handler is saved and ours installed;
  * when the socket drains it runs the read again, the flight goes, and the
- * protocol's handler is back, its event posted: it writes the rest.
+ * protocol's handler is back, its event posted: it writes the rest. With
+ * timer, the protocol's timer on the write event fires in between.
  */
-START_TEST(test_read_wants_write)
+static void
+read_wants_write(int _i, sl_uint_t timer)
 {
     static u_char      out[1 << 20], in[4096];
     sl_connection_t   *c;
@@ -752,6 +788,11 @@ START_TEST(test_read_wants_write)
     ck_assert_ptr_eq((void *) c->read->handler, (void *) on_read);
     ck_assert(!c->read->ready && !c->write->ready);
 
+    if (timer) {
+        swapped_timeout(c, c->write, &S.write_timeouts);
+        ck_assert(c->ssl->saved_write_handler == on_write);
+    }
+
     /* the peer drains; the flight goes; the handshake completes */
     S.out_len = sizeof(out);
     pump_until(c->ssl->saved_write_handler == NULL, NULL, 0);
@@ -765,8 +806,23 @@ START_TEST(test_read_wants_write)
     digest_check(S.md, in, sizeof(in));
     ck_assert(!S.error && !P.error);
 
+    /* no timeout seen late, by the handlers of a live stream */
+    ck_assert_uint_eq(S.write_timeouts, timer);
+    ck_assert_uint_eq(S.read_timeouts, 0);
+
     close_pair(c, fds[1]);
     sl_te_close();
+}
+
+START_TEST(test_read_wants_write)
+{
+    read_wants_write(_i, 0);
+}
+END_TEST
+
+START_TEST(test_read_wants_write_timer)
+{
+    read_wants_write(_i, 1);
 }
 END_TEST
 
@@ -776,9 +832,11 @@ END_TEST
  * ClientHello, and the next SSL_write must first read the client's
  * flight. The protocol's read handler is saved, ours retries the write
  * when the flight comes; then the read handler is back and posted. Every
- * byte arrives once, in order.
+ * byte arrives once, in order. With timer, the protocol's timer on the
+ * read event fires in between.
  */
-START_TEST(test_write_wants_read)
+static void
+write_wants_read(int _i, sl_uint_t timer)
 {
     static u_char      out[8 << 20], in[100000];
     sl_connection_t   *c;
@@ -833,6 +891,11 @@ START_TEST(test_write_wants_read)
         ck_assert_ptr_eq((void *) c->write->handler, (void *) on_write);
         ck_assert_uint_eq(S.sent, 65536);
 
+        if (timer) {
+            swapped_timeout(c, c->read, &S.read_timeouts);
+            ck_assert(c->ssl->saved_read_handler == on_read);
+        }
+
         pump_until(c->ssl->saved_read_handler == NULL, NULL, 0);
         ck_assert_ptr_eq((void *) c->read->handler, (void *) on_read);
 
@@ -844,10 +907,25 @@ START_TEST(test_write_wants_read)
         digest_check(S.md, in, sizeof(in));
         ck_assert(!S.error && !P.error);
 
+        /* no timeout seen late, by the handlers of a live stream */
+        ck_assert_uint_eq(S.read_timeouts, timer);
+        ck_assert_uint_eq(S.write_timeouts, 0);
+
         close_pair(c, fds[1]);
     }
 
     sl_te_close();
+}
+
+START_TEST(test_write_wants_read)
+{
+    write_wants_read(_i, 0);
+}
+END_TEST
+
+START_TEST(test_write_wants_read_timer)
+{
+    write_wants_read(_i, 1);
 }
 END_TEST
 
@@ -2227,6 +2305,10 @@ ssl_io_suite(void)
     tcase_add_loop_test(tc, test_keyupdate_while_full, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_read_wants_write, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_write_wants_read, 0, SL_TE_NBACKENDS);
+    tcase_add_loop_test(tc, test_read_wants_write_timer, 0,
+                        SL_TE_NBACKENDS);
+    tcase_add_loop_test(tc, test_write_wants_read_timer, 0,
+                        SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_renegotiation_refused, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_renegotiation_allowed_and_flood, 0,
                         SL_TE_NBACKENDS);
