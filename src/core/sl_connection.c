@@ -186,29 +186,46 @@ sl_reusable_connection(sl_connection_t *c, sl_uint_t reusable)
     }
 }
 
-/* asks the oldest idle connections to close, to free their slots */
+/*
+ * Asks the oldest idle connections to close, to free their slots. A
+ * connection whose handler cannot close it now (a TLS close_notify that
+ * waits for the peer's window) would stay at the tail and be picked again
+ * and again: it is taken off the queue instead, and the next one tried.
+ * Each pick leaves the queue, so the loop ends.
+ */
 static void
 sl_drain_connections(sl_event_loop_t *loop)
 {
     sl_connection_t  *c;
     sl_queue_t       *q;
-    sl_uint_t         i;
+    sl_uint_t         freed, free_n;
 
     if (loop->reusable_connection_n > 0) {
         sl_log_error(SL_LOG_WARN, loop->log, 0, "%ui worker_connections are "
                      "not enough, reusing connections", loop->connection_n);
     }
 
-    for (i = 0; i < SL_DRAIN_CONNECTIONS; i++) {
-        if (sl_queue_empty(&loop->reusable_connections)) {
-            break;
-        }
+    freed = 0;
 
+    while (freed < SL_DRAIN_CONNECTIONS
+           && !sl_queue_empty(&loop->reusable_connections))
+    {
         q = sl_queue_last(&loop->reusable_connections);
         c = sl_queue_data(q, sl_connection_t, queue);
 
+        free_n = loop->free_connection_n;
+
         c->close = 1;
         c->read->handler(c->read);
+
+        if (c->reusable) {
+            /* still open: out of the way, its own end frees it later */
+            sl_reusable_connection(c, 0);
+        }
+
+        if (loop->free_connection_n > free_n) {
+            freed++;
+        }
     }
 }
 

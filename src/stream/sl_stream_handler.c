@@ -183,6 +183,8 @@ sl_stream_close_connection(sl_connection_t *c)
 
         if (sl_ssl_shutdown(c) == SL_AGAIN) {
             c->ssl->handler = sl_stream_close_connection;
+            /* closing, no longer idle: nothing to reclaim there */
+            sl_reusable_connection(c, 0);
             return;
         }
     }

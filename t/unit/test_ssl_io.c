@@ -8,6 +8,7 @@
 #include "sl_core.h"
 #include "sl_event.h"
 #include "sl_ssl.h"
+#include "sl_stream.h"
 
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -1570,6 +1571,122 @@ START_TEST(test_shutdown_would_block)
 }
 END_TEST
 
+/* --- reclaiming idle connections (issue 13) ------------------------------ */
+
+/* an idle connection: it closes when its slot is wanted */
+static void
+on_idle_read(sl_event_t *rev)
+{
+    sl_connection_t  *c = rev->data;
+
+    if (c->close) {
+        sl_close_connection(c);
+    }
+}
+
+/* as an idle stream session ends when its slot is wanted */
+static void
+on_idle_session_read(sl_event_t *rev)
+{
+    sl_connection_t  *c = rev->data;
+
+    if (c->close) {
+        sl_stream_close_connection(c);
+    }
+}
+
+/*
+ * worker_connections run out while the oldest idle connections cannot
+ * close at once: one whose owner ignores the request, and a TLS session
+ * whose close_notify waits for a peer that never reads. The drain goes
+ * past them to the plain idle ones behind, and "not enough" is an alert
+ * only once nothing is left to reclaim.
+ */
+START_TEST(test_drain_past_tls_close)
+{
+    static u_char      out[1 << 20];
+    sl_connection_t   *c, *stuck, *fresh[4], *none;
+    sl_pool_t         *pool;
+    int                fds[2], sfds[2], ifds[3][2], nfds[4][2], xfds[2];
+    int                i;
+
+    sl_te_open(_i, 6);
+    server_ctx(&server_ssl, SL_SSL_TLSv1_3, 0);
+    fill_random(out, sizeof(out), 17);
+
+    /* the oldest: idle, but its owner does not close it when asked */
+    sl_te_socketpair(sfds);
+    stuck = sl_te_conn(sfds[0], NULL, NULL, NULL);
+    sl_reusable_connection(stuck, 1);
+
+    /* then a TLS session whose socket is full: close_notify will wait */
+    sl_te_socketpair(fds);
+    ck_assert_int_eq(small_sndbuf(fds[0]), 0);
+    c = open_side(fds[0], &server_ssl, 0);
+    peer_open(fds[1], 0, NULL);
+    ck_assert(handshake(c));
+    ck_assert_int_eq(peer_read(), 0);
+    fill_exactly(c, out, sizeof(out));
+
+    pool = sl_create_pool(SL_DEFAULT_POOL_SIZE, &sl_te.log);
+    ck_assert_ptr_nonnull(pool);
+    c->pool = pool;
+    c->read->handler = on_idle_session_read;
+    sl_reusable_connection(c, 1);
+
+    /* three plain idle ones behind them */
+    for (i = 0; i < 3; i++) {
+        sl_te_socketpair(ifds[i]);
+        sl_reusable_connection(sl_te_conn(ifds[i][0], on_idle_read, NULL,
+                                          NULL), 1);
+    }
+
+    /* the last free slot, then three that take the idle ones' */
+    for (i = 0; i < 4; i++) {
+        sl_te_socketpair(nfds[i]);
+        fresh[i] = sl_get_connection(sl_te.loop, nfds[i][0], &sl_te.log);
+        ck_assert_msg(fresh[i] != NULL, "%s: connection %d refused: %s",
+                      sl_te.be->name, i, sl_te_log());
+    }
+
+    ck_assert_msg(!sl_te_logged("[alert]"), "%s: %s", sl_te.be->name,
+                  sl_te_log());
+    ck_assert(logged_at("warn", "6 worker_connections are not enough, "
+                        "reusing connections"));
+
+    /* the two that could not close are open, set aside */
+    ck_assert_int_eq(stuck->fd, sfds[0]);
+    ck_assert(!stuck->reusable);
+    ck_assert_int_eq(c->fd, fds[0]);
+    ck_assert_ptr_nonnull(c->ssl);
+    ck_assert(!c->reusable);
+    ck_assert_uint_eq(sl_te.loop->reusable_connection_n, 0);
+
+    /* nothing is left to reclaim: now it is an alert */
+    sl_te_socketpair(xfds);
+    none = sl_get_connection(sl_te.loop, xfds[0], &sl_te.log);
+    ck_assert_ptr_null(none);
+    ck_assert(logged_at("alert", "6 worker_connections are not enough\n"));
+    close(xfds[0]);
+    close(xfds[1]);
+
+    for (i = 0; i < 4; i++) {
+        sl_close_connection(fresh[i]);
+        close(nfds[i][1]);
+    }
+
+    for (i = 0; i < 3; i++) {
+        close(ifds[i][1]);      /* ifds[i][0] went with its connection */
+    }
+
+    sl_close_connection(stuck);
+    close(sfds[1]);
+    close_pair(c, fds[1]);
+    sl_destroy_pool(pool);
+    sl_te_close();
+}
+END_TEST
+
 /* --- contexts: what a connection negotiates ------------------------------ */
 
 /* a full connection to ssl over a socketpair: handshake, then a byte */
@@ -2323,6 +2440,7 @@ ssl_io_suite(void)
     tcase_add_loop_test(tc, test_send_chain_coalesces, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_send_chain_again, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_shutdown_would_block, 0, SL_TE_NBACKENDS);
+    tcase_add_loop_test(tc, test_drain_past_tls_close, 0, SL_TE_NBACKENDS);
     suite_add_tcase(s, tc);
 
     /* what a context makes of a connection: one back end is enough */
