@@ -229,6 +229,25 @@ sl_drain_connections(sl_event_loop_t *loop)
     }
 }
 
+/* asks every idle session to end: a graceful shutdown */
+void
+sl_close_idle_connections(sl_event_loop_t *loop)
+{
+    sl_connection_t  *c;
+    sl_uint_t         i;
+
+    for (i = 0; i < loop->connection_n; i++) {
+        c = &loop->connections[i];
+
+        if (c->fd == SL_INVALID_FILE || !c->idle || c->read->accept) {
+            continue;
+        }
+
+        c->close = 1;
+        c->read->handler(c->read);
+    }
+}
+
 sl_uint_t
 sl_connection_peer_errno(sl_err_t err)
 {

@@ -108,7 +108,7 @@ struct sl_connection_s {
     unsigned              timedout:1;
     unsigned              error:1;
     unsigned              destroyed:1;
-    unsigned              idle:1;
+    unsigned              idle:1;         /* a shutdown may close it */
     unsigned              reusable:1;
     unsigned              close:1;
     unsigned              shared:1;
@@ -183,6 +183,12 @@ void sl_close_connection(sl_connection_t *c);
 void sl_connection_reset(sl_connection_t *c);
 /* marks an idle connection as closable when connections run short */
 void sl_reusable_connection(sl_connection_t *c, sl_uint_t reusable);
+/*
+ * A graceful shutdown: every connection whose session said it is idle
+ * (c->idle) has its read handler called with c->close set; the session
+ * ends unless input came since it last looked.
+ */
+void sl_close_idle_connections(sl_event_loop_t *loop);
 /*
  * Logs an I/O error of c at the level its errno deserves: a peer's reset
  * or broken pipe at info, the unexpected at crit. Returns SL_ERROR.

@@ -246,6 +246,10 @@ sl_embed_begin_stop(sl_instance_t *in)
     (void) sl_event_stop_accepting(in->loop);
     sl_close_listening_sockets(in->cycle);
 
+    /* sessions idle now end (shutdown_idle), the others when idle */
+    in->loop->exiting = 1;
+    sl_close_idle_connections(in->loop);
+
     if (ccf->shutdown_timeout > 0) {
         in->shutdown_timer.data = in;
         in->shutdown_timer.loop = in->loop;

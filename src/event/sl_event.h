@@ -151,7 +151,7 @@ struct sl_event_loop_s {
     sl_msec_t                  accept_mutex_delay;
     sl_uint_t                  accept_mutex_held;
     sl_uint_t                  accept_mutex_pid;    /* this process */
-    sl_uint_t                  exiting;
+    sl_uint_t                  exiting;     /* a graceful shutdown began */
     /*
      * The signal mask to wait with (epoll_pwait, ppoll, pselect): the
      * process keeps its signals blocked and unblocks them only inside the

@@ -193,6 +193,8 @@ struct sl_stream_core_srv_conf_s {
     sl_flag_t                     tcp_nodelay;
     size_t                        preread_buffer_size;
     sl_msec_t                     preread_timeout;
+    /* a graceful shutdown closes the sessions idle in both directions */
+    sl_flag_t                     shutdown_idle;
 
     unsigned                      listen:1;
 };
@@ -271,6 +273,18 @@ void sl_stream_session_handler(sl_event_t *ev);
 void sl_stream_finalize_session(sl_stream_session_t *s, sl_uint_t rc);
 /* closes the connection and frees its pool */
 void sl_stream_close_connection(sl_connection_t *c);
+/*
+ * A content handler's verdict on its session, each time it has moved
+ * what it could: idle (nothing in flight either way) or not. An idle
+ * session of a server with shutdown_idle is marked for a graceful
+ * shutdown to close (c->idle). Returns 1 when the shutdown is under way
+ * and the session should end now: idle, and no input waits in its socket
+ * or in that of peer (NULL: none), which a last SL_AGAIN may hide.
+ */
+sl_uint_t sl_stream_set_idle(sl_stream_session_t *s, sl_uint_t idle,
+    sl_connection_t *peer);
+/* 1 when no byte of c waits inside TLS, either way (or c is plain) */
+sl_uint_t sl_stream_io_quiet(sl_connection_t *c);
 /* a handler for events nobody waits for */
 void sl_stream_empty_handler(sl_event_t *ev);
 /* ", client: ..., server: ..." after a session's messages */

@@ -1,7 +1,7 @@
 /*
  * sl_stream_core_module.c -- server{}, listen, error_log, tcp_nodelay,
- * preread_buffer_size, preread_timeout; and the phase checkers that run a
- * session through its phases.
+ * preread_buffer_size, preread_timeout, shutdown_idle; and the phase
+ * checkers that run a session through its phases.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -73,6 +73,13 @@ static sl_command_t  sl_stream_core_commands[] = {
       sl_conf_set_msec_slot,
       SL_STREAM_SRV_CONF_OFFSET,
       offsetof(sl_stream_core_srv_conf_t, preread_timeout),
+      NULL },
+
+    { sl_string("shutdown_idle"),
+      SL_STREAM_MAIN_CONF | SL_STREAM_SRV_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot,
+      SL_STREAM_SRV_CONF_OFFSET,
+      offsetof(sl_stream_core_srv_conf_t, shutdown_idle),
       NULL },
 
       sl_null_command
@@ -346,6 +353,7 @@ sl_stream_core_create_srv_conf(sl_conf_t *cf)
     cscf->tcp_nodelay = SL_CONF_UNSET;
     cscf->preread_buffer_size = SL_CONF_UNSET_SIZE;
     cscf->preread_timeout = SL_CONF_UNSET_MSEC;
+    cscf->shutdown_idle = SL_CONF_UNSET;
     return cscf;
 }
 
@@ -371,6 +379,7 @@ sl_stream_core_merge_srv_conf(sl_conf_t *cf, void *parent, void *child)
                              prev->preread_buffer_size, 16384);
     sl_conf_merge_msec_value(conf->preread_timeout, prev->preread_timeout,
                              30000);
+    sl_conf_merge_value(conf->shutdown_idle, prev->shutdown_idle, 0);
     return SL_CONF_OK;
 }
 

@@ -270,6 +270,12 @@ sl_stream_echo_process(sl_stream_session_t *s)
         sl_reusable_connection(s->connection, ctx->buf.start == NULL);
     }
 
+    /* ...or by a graceful shutdown (shutdown_idle) */
+    if (sl_stream_set_idle(s, ctx->buf.start == NULL, NULL)) {
+        sl_stream_finalize_session(s, SL_STREAM_OK);
+        return;
+    }
+
     if (sl_stream_echo_wait(s, ctx, moved) != SL_OK) {
         sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
     }
@@ -290,9 +296,14 @@ sl_stream_echo_handler_event(sl_event_t *ev)
     }
 
     if (c->close) {
-        /* an idle connection whose slot is wanted for a new one */
-        sl_stream_finalize_session(s, SL_STREAM_OK);
-        return;
+        if (!c->idle || !c->loop->exiting) {
+            /* an idle connection whose slot is wanted for a new one */
+            sl_stream_finalize_session(s, SL_STREAM_OK);
+            return;
+        }
+
+        /* a graceful shutdown: closed below unless input came meanwhile */
+        c->close = 0;
     }
 
     sl_stream_echo_process(s);

@@ -183,8 +183,9 @@ sl_stream_close_connection(sl_connection_t *c)
 
         if (sl_ssl_shutdown(c) == SL_AGAIN) {
             c->ssl->handler = sl_stream_close_connection;
-            /* closing, no longer idle: nothing to reclaim there */
+            /* closing, no longer idle: nothing to reclaim or close */
             sl_reusable_connection(c, 0);
+            c->idle = 0;
             return;
         }
     }
@@ -192,6 +193,49 @@ sl_stream_close_connection(sl_connection_t *c)
     /* the log lives in the pool: the pool goes last */
     sl_close_connection(c);
     sl_destroy_pool(pool);
+}
+
+sl_uint_t
+sl_stream_io_quiet(sl_connection_t *c)
+{
+    sl_ssl_connection_t  *sc = c->ssl;
+
+    /* a record half written, or read and not yet taken, is in flight */
+    return sc == NULL
+           || (sc->pending_write == 0 && !sc->read_pending
+               && (sc->buf == NULL || sc->buf->pos == sc->buf->last));
+}
+
+/*
+ * Bytes from the peer in the socket: a handler that saw SL_AGAIN last has
+ * not read what came since (its event is on the way). An end of stream
+ * or an error loses nothing by a close.
+ */
+static sl_uint_t
+sl_stream_input_waits(sl_connection_t *c)
+{
+    u_char  byte;
+
+    return recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+sl_uint_t
+sl_stream_set_idle(sl_stream_session_t *s, sl_uint_t idle,
+    sl_connection_t *peer)
+{
+    sl_stream_core_srv_conf_t  *cscf;
+    sl_connection_t            *c = s->connection;
+
+    cscf = sl_stream_get_module_srv_conf(s, sl_stream_core_module);
+    c->idle = idle && cscf->shutdown_idle && sl_stream_io_quiet(c);
+
+    if (!c->idle || !c->loop->exiting) {
+        return 0;
+    }
+
+    /* only when it is to end: a syscall per side, not one per event */
+    return !sl_stream_input_waits(c)
+           && (peer == NULL || !sl_stream_input_waits(peer));
 }
 
 void

@@ -1658,6 +1658,30 @@ sl_stream_proxy_wait(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     return SL_OK;
 }
 
+/*
+ * Nothing in flight either way: connected, the header out, both sides
+ * open and unthrottled, every buffer and pipe empty, nothing inside TLS.
+ * Such a session waits on both peers, and a graceful shutdown may close
+ * it (shutdown_idle).
+ */
+static sl_uint_t
+sl_stream_proxy_idle(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx)
+{
+    sl_connection_t  *c = s->connection, *pc;
+
+    if (!ctx->connected || ctx->header_sent < ctx->header_len) {
+        return 0;
+    }
+
+    pc = ctx->peer.connection;
+
+    return sl_stream_proxy_drained(&ctx->up)
+           && sl_stream_proxy_drained(&ctx->down)
+           && !c->read->eof && !pc->read->eof
+           && !c->read->delayed && !pc->read->delayed
+           && sl_stream_io_quiet(pc);
+}
+
 static void
 sl_stream_proxy_process(sl_stream_session_t *s)
 {
@@ -1694,6 +1718,13 @@ sl_stream_proxy_process(sl_stream_session_t *s)
 
     if (sl_stream_proxy_wait(s, ctx, moved) != SL_OK) {
         sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (sl_stream_set_idle(s, sl_stream_proxy_idle(s, ctx),
+                           ctx->connected ? ctx->peer.connection : NULL))
+    {
+        sl_stream_proxy_finalize(s, SL_STREAM_OK);
     }
 }
 
@@ -1703,6 +1734,9 @@ sl_stream_proxy_handler_event(sl_event_t *ev)
 {
     sl_connection_t        *c = ev->data;
     sl_stream_session_t    *s = c->data;
+
+    /* a graceful shutdown: closed below unless input came meanwhile */
+    s->connection->close = 0;
 
     if (ev->timedout) {
         ev->timedout = 0;

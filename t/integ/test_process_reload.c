@@ -17,6 +17,7 @@
 #include "sl_proc.h"
 #include "sl_t_net.h"
 #include "sl_t_master.h"
+#include "sl_t_backend.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -420,6 +421,150 @@ START_TEST(test_quit_timeout)
 END_TEST
 
 
+/*
+ * shutdown_idle: an echo server whose replies cannot all be on their way
+ * at once (a small send buffer), and a proxy to an echo backend.
+ */
+static char *
+idle_conf(int backend, const char *extra)
+{
+    return sl_t_printf(
+        "events { worker_connections 256; }\n"
+        "stream {\n"
+        "    shutdown_idle on;\n%s"
+        "    server { listen 127.0.0.1:@PORT@ sndbuf=4096; echo; }\n"
+        "    server { listen 127.0.0.1:@PORT2@;\n"
+        "             proxy_pass 127.0.0.1:%d; }\n"
+        "}\n", extra, backend);
+}
+
+
+/*
+ * Sends len bytes of 'b' without reading: with more than the server can
+ * have on its way back, the echo holds data until the client reads.
+ */
+static void
+send_in_flight(int fd, size_t len)
+{
+    static char    chunk[16384];
+    struct pollfd  pfd = { fd, POLLOUT, 0 };
+    size_t         sent = 0, n;
+    ssize_t        rc;
+
+    memset(chunk, 'b', sizeof(chunk));
+
+    while (sent < len) {
+        n = len - sent < sizeof(chunk) ? len - sent : sizeof(chunk);
+        rc = send(fd, chunk, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+        if (rc > 0) {
+            sent += (size_t) rc;
+            continue;
+        }
+
+        ck_assert_msg(rc == -1 && (errno == EAGAIN || errno == EINTR),
+                      "send: %s", strerror(errno));
+        ck_assert_msg(poll(&pfd, 1, sl_t_timeout(T_WAIT)) == 1,
+                      "%zu of %zu bytes sent, then the socket stayed full",
+                      sent, len);
+    }
+}
+
+
+/* reads len bytes of 'b', then the end of the stream */
+static void
+drain_in_flight(int fd, size_t len)
+{
+    static char    buf[16384];
+    struct pollfd  pfd = { fd, POLLIN, 0 };
+    size_t         got = 0, i;
+    ssize_t        n;
+
+    while (got < len) {
+        ck_assert_msg(poll(&pfd, 1, sl_t_timeout(T_WAIT)) == 1,
+                      "%zu of %zu bytes came back, then nothing", got, len);
+        n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+            continue;
+        }
+
+        ck_assert_msg(n > 0, "%zu of %zu bytes came back, then %s", got, len,
+                      n == 0 ? "the end" : strerror(errno));
+
+        for (i = 0; i < (size_t) n; i++) {
+            if (buf[i] != 'b') {
+                ck_abort_msg("byte %zu of the echo is wrong", got + i);
+            }
+        }
+
+        got += (size_t) n;
+    }
+
+    ck_assert_uint_eq(got, len);
+}
+
+
+/*
+ * After a reload the old worker closes its idle sessions, an echo one
+ * and a proxied one, and exits once the session with data in flight has
+ * had every byte back: nothing waits for echo_timeout or proxy_timeout.
+ */
+START_TEST(test_reload_closes_idle)
+{
+    static const size_t  in_flight = 256 * 1024;
+    sl_t_backend_t       b;
+    sl_t_master_t        m;
+    sl_t_pids_t          old, w;
+    char                 id[16], *rec;
+    int                  echo_idle, proxy_idle, busy, small = 4096;
+
+    sl_t_backend_start(&b, "b1", SL_TB_ECHO, 0);
+    sl_t_master_start(&m, 1, 0, idle_conf(b.port, ""));
+    sl_t_workers(&m, &old);
+
+    echo_idle = open_session(m.port);
+
+    proxy_idle = sl_t_try_connect(m.port2);
+    ck_assert_int_ne(proxy_idle, -1);
+    sl_t_read_id(proxy_idle, id, sizeof(id), T_WAIT);
+    ck_assert_str_eq(id, "b1");
+    sl_t_echo_round(proxy_idle, 1000, T_WAIT);
+
+    busy = sl_t_try_connect(m.port);
+    ck_assert_int_ne(busy, -1);
+    ck_assert_int_eq(setsockopt(busy, SOL_SOCKET, SO_RCVBUF, &small,
+                                sizeof(small)), 0);
+    send_in_flight(busy, in_flight);
+
+    /* a changed configuration: new workers, the old one shuts down */
+    sl_t_master_conf(&m, idle_conf(b.port, "    echo_timeout 5m;\n"));
+    sl_t_signal(m.proc, SIGHUP);
+    sl_t_wait_workers(&m, &old, &w, T_WAIT);
+
+    /* the idle ones are closed at once, the proxy's backend side too */
+    expect_closed(echo_idle);
+    expect_closed(proxy_idle);
+    rec = sl_t_backend_wait_record(&b, 1, T_WAIT);
+    ck_assert_msg(strstr(rec, "b1 1000 fin") != NULL, "record: %s", rec);
+
+    /* the busy one is not cut: every byte, then it ends, idle */
+    ck_assert(sl_t_alive(old.pid[0]));
+    drain_in_flight(busy, in_flight);
+    expect_closed(busy);
+    sl_t_wait_dead(&old, T_WAIT);
+
+    (void) close(echo_idle);
+    (void) close(proxy_idle);
+    (void) close(busy);
+
+    /* the new generation serves */
+    busy = open_session(m.port);
+    (void) close(busy);
+    ck_assert_int_eq(sl_t_bad_exits(sl_t_read(m.log)), 0);
+}
+END_TEST
+
+
 static void
 fast_stop(int signo)
 {
@@ -699,6 +844,7 @@ process_reload_suite(void)
     tc = sl_t_master_tcase(s, "stop", 60);
     tcase_add_test(tc, test_quit_waits);
     tcase_add_test(tc, test_quit_timeout);
+    tcase_add_test(tc, test_reload_closes_idle);
     tcase_add_test(tc, test_term_fast);
     tcase_add_test(tc, test_int_fast);
 

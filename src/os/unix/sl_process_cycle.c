@@ -418,6 +418,10 @@ sl_serve(sl_event_loop_t *loop, sl_uint_t single)
             (void) sl_event_stop_accepting(loop);
             sl_close_listening_sockets(cycle);
 
+            /* sessions idle now end (shutdown_idle), the others when idle */
+            loop->exiting = 1;
+            sl_close_idle_connections(loop);
+
             timeout = sl_ccf(cycle)->shutdown_timeout;
             if (timeout > 0) {
                 timer.log = cycle->log;
