@@ -27,7 +27,9 @@
  * filled its buffer) and no rate, header or buffered byte stands in the
  * way; the counters are the same either way. A splice()
  * that fails for a reason of our side's kernel, not the peer's, turns it
- * off for the session, which goes on through the buffers.
+ * off for the session, which goes on through the buffers. TCP urgent data
+ * (MSG_OOB) goes on inline, as an ordinary byte in its place: recv() and
+ * splice() stop at its mark, and the relay steps over it with recv().
  *
  * Every attempt leaves a record for $upstream_addr, $upstream_bytes_sent,
  * $upstream_bytes_received, $upstream_connect_time,
@@ -44,6 +46,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 
 /* proxy_bind: an address, or a value with variables made one per session */
 typedef struct {
@@ -120,6 +123,7 @@ typedef struct {
     unsigned                         preread:1; /* buf is s->preread */
     unsigned                         shut:1;    /* dst got our FIN */
     unsigned                         bulk:1;    /* a read filled buf */
+    unsigned                         urgent:1;  /* src at the urgent mark */
 } sl_stream_proxy_pipe_t;
 
 typedef struct {
@@ -617,6 +621,76 @@ sl_stream_proxy_send_plain_header(sl_stream_session_t *s,
     return SL_OK;
 }
 
+/* --- TCP urgent data ----------------------------------------------------- */
+
+/*
+ * An urgent byte (send(MSG_OOB)) is relayed inline, as an ordinary byte in
+ * its place in the stream: a stream proxy has no out-of-band channel to
+ * pass it on, and leaving it out would change what the peers said to each
+ * other. Without SO_OOBINLINE, recv() would skip it; with it, the byte
+ * comes in order. Its urgency is not passed on.
+ */
+static void
+sl_stream_proxy_oob_inline(sl_connection_t *c)
+{
+    int  on = 1;
+
+    if (setsockopt(c->fd, SOL_SOCKET, SO_OOBINLINE, &on, sizeof(int)) == -1) {
+        /* not fatal: the byte is skipped, but nothing stalls or is lost */
+        sl_log_error(SL_LOG_ALERT, c->log, sl_socket_errno,
+                     "setsockopt(SO_OOBINLINE) failed");
+    }
+}
+
+/*
+ * Is c's next byte an urgent one? recv() stops short at that mark,
+ * splice() does not pass it at all (it says "would block" there, or 0
+ * once the FIN came), and FIONREAD (kqueue's count) stops there too: c
+ * looks drained while the urgent byte and what follows wait, and no new
+ * event will come for them. At the mark c is readable, by recv(), and
+ * its count is unknown.
+ */
+static sl_uint_t
+sl_stream_proxy_at_mark(sl_connection_t *c)
+{
+    int  mark;
+
+    if (ioctl(c->fd, SIOCATMARK, &mark) == -1 || !mark) {
+        return 0;
+    }
+
+    c->read->ready = 1;
+    c->read->available = -1;
+    return 1;
+}
+
+/*
+ * After a recv() that brought bytes: did it stop at the urgent mark where
+ * it seemed to drain src? Level-triggered back ends report src readable
+ * again anyway; edge-triggered ones have said all they will: a read that
+ * cleared ready, or kqueue's EV_EOF with its count used up (the next read
+ * would be taken for the end without a recv()). TLS reads step over the
+ * mark themselves: the library reads on until it has a record.
+ */
+static void
+sl_stream_proxy_check_mark(sl_connection_t *src)
+{
+    sl_event_t  *rev = src->read;
+
+    if (src->ssl != NULL || !(src->loop->flags & SL_USE_CLEAR_EVENT)) {
+        return;
+    }
+
+    if (rev->ready
+        && !((src->loop->flags & SL_USE_KQUEUE_EVENT) && rev->pending_eof
+             && rev->available == 0))
+    {
+        return;
+    }
+
+    (void) sl_stream_proxy_at_mark(src);
+}
+
 static void
 sl_stream_proxy_init_upstream(sl_stream_session_t *s)
 {
@@ -637,6 +711,11 @@ sl_stream_proxy_init_upstream(sl_stream_session_t *s)
             sl_stream_proxy_next_upstream(s);
             return;
         }
+    }
+
+    if (pc->ssl == NULL) {
+        /* once per try: before a byte, and not again after a handshake */
+        sl_stream_proxy_oob_inline(pc);
     }
 
     if (pscf->ssl != NULL && (pc->ssl == NULL || !pc->ssl->handshaked)) {
@@ -1165,6 +1244,9 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         return 0;
     }
 
+    p->urgent = 0;              /* a read at the mark passed it */
+    sl_stream_proxy_check_mark(src);
+
     if (rate) {
         delay = (sl_msec_t) ((off_t) n * 1000 / (off_t) rate);
         if (delay > 0) {
@@ -1238,6 +1320,10 @@ sl_stream_proxy_can_splice(sl_stream_proxy_ctx_t *ctx,
 {
     if (!ctx->splice) {
         return 0;               /* what a pipe holds is read out of it */
+    }
+
+    if (p->urgent) {
+        return 0;               /* only recv() passes the mark */
     }
 
     if (p->pipe_len > 0) {
@@ -1360,23 +1446,34 @@ sl_stream_proxy_splice_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     n = splice(src->fd, NULL, p->pipe[1], NULL, p->pipe_size - p->pipe_len,
                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 
-    if (n == -1) {
-        if (errno == EAGAIN || errno == EINTR) {
-            /*
-             * The socket had nothing, or the pipe had no room left (it
-             * counts buffers, not bytes): only an empty pipe tells.
-             */
-            if (p->pipe_len == 0) {
-                src->read->ready = 0;
-            }
-            return 0;
-        }
-
+    if (n == -1 && errno != EAGAIN && errno != EINTR) {
         return sl_stream_proxy_splice_error(s, ctx, src, src->read, errno);
     }
 
-    if (n == 0) {
-        src->read->eof = 1;
+    if (n == -1 && p->pipe_len > 0) {
+        /*
+         * The pipe may have had no room left (it counts buffers, not
+         * bytes): src stays ready, and a try once the pipe is out tells.
+         */
+        return 0;
+    }
+
+    if (n <= 0) {
+        /*
+         * "Would block" with an empty pipe: nothing to read, or src is at
+         * the urgent mark; 0: the end, or the mark with the FIN behind
+         * it. The mark is passed by a recv() into the buffer, once what
+         * the pipe holds (the bytes before it) is out.
+         */
+        if (sl_stream_proxy_at_mark(src)) {
+            p->urgent = (p->pipe_len == 0);
+            return 0;
+        }
+
+        if (n == 0) {
+            src->read->eof = 1;
+        }
+
         src->read->ready = 0;
         return 0;
     }
@@ -1433,11 +1530,14 @@ sl_stream_proxy_direction(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 
         *moved |= (sl_uint_t) (a | b);
 
-        if (ctx->splice) {
+        if (ctx->splice && !p->urgent) {
             return SL_OK;
         }
 
-        /* splice() failed: the buffered path takes over at once */
+        /*
+         * splice() failed: the buffered path takes over at once; or src
+         * is at the urgent mark: one read into the buffer passes it
+         */
     }
 #endif
 
@@ -1921,6 +2021,8 @@ sl_stream_proxy_run(sl_stream_session_t *s,
 
     c->read->handler = sl_stream_proxy_handler_event;
     c->write->handler = sl_stream_proxy_handler_event;
+
+    sl_stream_proxy_oob_inline(c);
 
     pc = &ctx->peer;
     pc->log = c->log;
