@@ -17,6 +17,7 @@
 
 #include "sl_test.h"
 #include "sl_proc.h"
+#include "sl_t_preload.h"
 #include "sl_t_net.h"
 #include "sl_t_master.h"
 
@@ -121,29 +122,6 @@ shim(const char *name)
 }
 
 
-/* the test's ASAN_OPTIONS while sluice's are set; restore_env() */
-static char  *saved_asan;
-static int    env_changed;
-
-/* the environment as it was; also the teardown, should a start fail */
-static void
-restore_env(void)
-{
-    if (!env_changed) {
-        return;
-    }
-
-    (void) unsetenv("LD_PRELOAD");
-    (void) unsetenv("SL_T_FORK_FAIL");
-
-    if (saved_asan != NULL) {
-        (void) setenv("ASAN_OPTIONS", saved_asan, 1);
-    } else {
-        (void) unsetenv("ASAN_OPTIONS");
-    }
-
-    env_changed = 0;
-}
 
 
 /*
@@ -153,21 +131,11 @@ restore_env(void)
 static void
 start_faulty(sl_t_master_t *m, int workers, const char *lib, const char *ctl)
 {
-    const char  *asan = getenv("ASAN_OPTIONS");
-
-    saved_asan = asan ? sl_t_printf("%s", asan) : NULL;
-    env_changed = 1;
-
-    /* a preloaded library comes before a shared ASan runtime: allow it */
-    ck_assert_int_eq(setenv("ASAN_OPTIONS", sl_t_printf("%s%s"
-                            "verify_asan_link_order=0",
-                            asan ? saved_asan : "", asan ? ":" : ""), 1), 0);
-    ck_assert_int_eq(setenv("LD_PRELOAD", lib, 1), 0);
-    ck_assert_int_eq(setenv("SL_T_FORK_FAIL", ctl, 1), 0);
+    sl_t_preload_begin(lib, "SL_T_FORK_FAIL", ctl);
 
     sl_t_master_start(m, workers, 0, V1);
 
-    restore_env();
+    sl_t_preload_end();
 }
 
 
@@ -338,7 +306,7 @@ process_spawnfail_suite(void)
     TCase  *tc;
 
     tc = sl_t_master_tcase(s, "fork", 60);
-    tcase_add_checked_fixture(tc, NULL, restore_env);
+    tcase_add_checked_fixture(tc, NULL, sl_t_preload_end);
     tcase_add_test(tc, test_reload_fork_fails);
     tcase_add_test(tc, test_respawn_fork_fails);
 

@@ -25,6 +25,7 @@
 #include "sl_auto_config.h"
 #include "sl_test.h"
 #include "sl_proc.h"
+#include "sl_t_preload.h"
 #include "sl_t_net.h"
 #include "sl_t_backend.h"
 #include "sl_t_tls.h"
@@ -287,29 +288,6 @@ shim(const char *name)
     return lib;
 }
 
-/* the test's ASAN_OPTIONS while sluice's are set; restore_env() */
-static char  *saved_asan;
-static int    env_changed;
-
-/* the environment as it was; also the teardown, should a start fail */
-static void
-restore_env(void)
-{
-    if (!env_changed) {
-        return;
-    }
-
-    (void) unsetenv("LD_PRELOAD");
-    (void) unsetenv("SL_T_SPLICE_FAIL");
-
-    if (saved_asan != NULL) {
-        (void) setenv("ASAN_OPTIONS", saved_asan, 1);
-    } else {
-        (void) unsetenv("ASAN_OPTIONS");
-    }
-
-    env_changed = 0;
-}
 
 /*
  * sluice with the shim preloaded, splice() failing as f says after
@@ -320,18 +298,8 @@ static void
 start_faulty(sl_t_sluice_t *srv, const char *lib, const fault_t *f,
     sl_t_backend_t *b)
 {
-    const char  *asan = getenv("ASAN_OPTIONS");
-
-    saved_asan = asan ? sl_t_printf("%s", asan) : NULL;
-    env_changed = 1;
-
-    /* a preloaded library comes before a shared ASan runtime: allow it */
-    ck_assert_int_eq(setenv("ASAN_OPTIONS", sl_t_printf("%s%s"
-                            "verify_asan_link_order=0",
-                            asan ? saved_asan : "", asan ? ":" : ""), 1), 0);
-    ck_assert_int_eq(setenv("LD_PRELOAD", lib, 1), 0);
-    ck_assert_int_eq(setenv("SL_T_SPLICE_FAIL", sl_t_printf("%s %d %d %d",
-                            f->kind, f->err, FAULT_AT, b->port), 1), 0);
+    sl_t_preload_begin(lib, "SL_T_SPLICE_FAIL", sl_t_printf("%s %d %d %d",
+                       f->kind, f->err, FAULT_AT, b->port));
 
     sl_t_sluice_start(srv, sl_t_printf(
         "stream {\n"
@@ -339,7 +307,7 @@ start_faulty(sl_t_sluice_t *srv, const char *lib, const fault_t *f,
         "    server { listen 127.0.0.1:@PORT@; proxy_pass 127.0.0.1:%d; }\n"
         "}\n", b->port));
 
-    restore_env();
+    sl_t_preload_end();
 }
 
 START_TEST(test_fallback)
@@ -503,7 +471,7 @@ proxy_gib_suite(void)
 
     tc = tcase_create("fallback");
     sl_t_fixture(tc);
-    tcase_add_checked_fixture(tc, NULL, restore_env);
+    tcase_add_checked_fixture(tc, NULL, sl_t_preload_end);
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_fallback, 0,
                         (int) (sizeof(fallbacks) / sizeof(fallbacks[0])));
