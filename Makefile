@@ -7,6 +7,7 @@
 #   make test-sanitize  the same, built with ASan + UBSan in objs-sanitize/
 #   make test-valgrind  the same under valgrind (no leaks, no errors)
 #   make test-tsan      the threaded embedding suites under ThreadSanitizer
+#   make test-hostile   the hostile-condition suites (t/hostile) at full size
 #   make certs          throwaway certificates for conf/tls-echo.conf and
 #                       conf/tls-proxy.conf
 #   make install        install (honours DESTDIR)
@@ -58,6 +59,14 @@ test-valgrind: $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile tests
 	SL_VALGRIND=1 CK_FORK=no CK_TIMEOUT_MULTIPLIER=20 sh t/run.sh $(B)
 
+# the hostile-condition suites at the sizes of their figures (make test
+# runs them small); each prints "hostile: CHECK: ..." lines
+test-hostile: $(B)/Makefile
+	sh t/deps.sh test
+	$(MAKE) -f $(B)/Makefile tests
+	SL_HOSTILE=full SL_SUITE_TIMEOUT=1800 SL_TESTS='test_hostile_*' \
+	    sh t/run.sh $(B)
+
 # ThreadSanitizer: the suites that run instances in several threads
 # (SL_TESTS chooses others). Static links are refused by TSan, so the
 # suites that build hosts from the installed tree are not among them.
@@ -80,7 +89,8 @@ install: $(B)/Makefile
 clean:
 	rm -rf $(B) $(SAN) $(TSAN) objs-fuzz
 
-.PHONY: default build run test test-sanitize test-valgrind test-tsan install clean
+.PHONY: default build run test test-sanitize test-valgrind test-hostile test-tsan \
+        install clean
 
 # make certs -- throwaway self-signed certificates for conf/tls-echo.conf
 # and conf/tls-proxy.conf (conf/NAME.crt and .key, kept when they exist;

@@ -6,6 +6,8 @@
 #                   integration suites start sluice under valgrind
 #   SL_TESTS=globs  run only the suites whose name matches one of the
 #                   space-separated globs (e.g. 'test_conf* test_cli')
+#   SL_HOSTILE=full the hostile suites (t/hostile) at their full size
+#                   (make test-hostile); by default they run small
 
 set -u
 
@@ -58,7 +60,7 @@ checks=0 failed=0 suites=0 bad=""
 
 # the suites are those with a source: a binary left by a renamed or
 # deleted suite is not run
-for src in t/unit/test_*.c t/integ/test_*.c; do
+for src in t/unit/test_*.c t/integ/test_*.c t/hostile/test_*.c; do
     t="$B/${src%.c}"
     name=$(basename "$t")
     wanted=0
