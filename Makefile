@@ -11,7 +11,8 @@
 #   make certs          throwaway certificates for conf/tls-echo.conf and
 #                       conf/tls-proxy.conf
 #   make install        install (honours DESTDIR)
-#   make fuzz           libFuzzer on the configuration language (not a test)
+#   make fuzz           libFuzzer on every target of t/fuzz (make test runs
+#                       each briefly without libFuzzer: test_fuzz_smoke)
 #   make clean          remove the build directories (objs*)
 
 B      = objs
@@ -21,9 +22,11 @@ SHELL  = /bin/sh
 
 default: build
 
-# a changed configure runs again with the arguments it was given last
+# a changed configure runs again with the arguments it was given last;
+# plain make installs nothing (t/deps.sh check only names what is missing),
+# make run and make test install first, then come here
 $(B)/Makefile: configure
-	sh t/deps.sh
+	sh t/deps.sh check
 	if [ -f $(B)/configure.args ]; then \
 	    eval ./configure "$$(cat $(B)/configure.args)"; \
 	else \
@@ -33,36 +36,41 @@ $(B)/Makefile: configure
 build: $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile all
 
-run: $(B)/Makefile
+run:
 	sh t/deps.sh
+	$(MAKE) $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile all
 	mkdir -p logs
 	$(B)/sluice -p $(CURDIR)/ -c conf/sluice.conf -g 'daemon off; master_process off;'
 
-test: $(B)/Makefile
+test:
 	sh t/deps.sh test
+	$(MAKE) $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile tests
 	sh t/run.sh $(B)
 
 $(SAN)/Makefile: configure
-	sh t/deps.sh
+	sh t/deps.sh check
 	./configure --builddir=$(SAN) --with-cc-opt='-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all' --with-ld-opt='-fsanitize=address,undefined'
 
-test-sanitize: $(SAN)/Makefile
+test-sanitize:
 	sh t/deps.sh test
+	$(MAKE) $(SAN)/Makefile
 	$(MAKE) -f $(SAN)/Makefile tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    CK_TIMEOUT_MULTIPLIER=4 sh t/run.sh $(SAN)
 
-test-valgrind: $(B)/Makefile
+test-valgrind:
 	sh t/deps.sh valgrind
+	$(MAKE) $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile tests
 	SL_VALGRIND=1 CK_FORK=no CK_TIMEOUT_MULTIPLIER=20 sh t/run.sh $(B)
 
 # the hostile-condition suites at the sizes of their figures (make test
 # runs them small); each prints "hostile: CHECK: ..." lines
-test-hostile: $(B)/Makefile
+test-hostile:
 	sh t/deps.sh test
+	$(MAKE) $(B)/Makefile
 	$(MAKE) -f $(B)/Makefile tests
 	SL_HOSTILE=full SL_SUITE_TIMEOUT=1800 SL_TESTS='test_hostile_*' \
 	    sh t/run.sh $(B)
@@ -73,11 +81,12 @@ test-hostile: $(B)/Makefile
 TSAN_TESTS = test_embed_api test_embed_host
 
 $(TSAN)/Makefile: configure
-	sh t/deps.sh
+	sh t/deps.sh check
 	./configure --builddir=$(TSAN) --with-cc-opt='-O1 -g -fno-omit-frame-pointer -fsanitize=thread' --with-ld-opt='-fsanitize=thread'
 
-test-tsan: $(TSAN)/Makefile
+test-tsan:
 	sh t/deps.sh test
+	$(MAKE) $(TSAN)/Makefile
 	$(MAKE) -f $(TSAN)/Makefile tests
 	TSAN_OPTIONS='halt_on_error=1 second_deadlock_stack=1' \
 	    CK_TIMEOUT_MULTIPLIER=4 SL_TESTS="$${SL_TESTS:-$(TSAN_TESTS)}" \
@@ -113,10 +122,11 @@ FUZZ_TIME  = 60
 FUZZ_FLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_INCS  = -Isrc/core -Isrc/os/unix -Isrc/event -Isrc/event/modules \
-             -Isrc/ssl -Isrc/stream -I$(B)
+             -Isrc/ssl -Isrc/stream -Isrc/embed -I$(B)
 FUZZ_SRCS  = $(filter-out src/core/sluice.c src/event/modules/sl_kqueue_module.c, \
              $(sort $(wildcard src/core/*.c src/os/unix/*.c src/event/*.c \
-             src/event/modules/*.c src/ssl/*.c src/stream/*.c))) \
+             src/event/modules/*.c src/ssl/*.c src/stream/*.c \
+             src/embed/*.c))) \
              $(B)/sl_modules.c
 FUZZ_OBJS  = $(patsubst %.c,$(FUZZ)/%.o,$(FUZZ_SRCS:$(B)/%=%))
 FUZZ_BINS  = $(FUZZ)/fuzz_conf $(FUZZ)/fuzz_param \
@@ -145,21 +155,33 @@ $(FUZZ)/sl_modules.o: $(B)/sl_modules.c
 
 $(FUZZ)/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz_common.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(FUZZ_INCS) -o $@ $< \
-	    $(FUZZ_OBJS) -lssl -lcrypto -lpthread
+	    $(FUZZ_OBJS) -lssl -lcrypto -ldl -lpthread
 
 fuzz-build: $(B)/Makefile fuzz-check
 	$(MAKE) $(FUZZ_BINS)
 
+# every target, FUZZ_TIME seconds each, on a copy of its corpus; an input
+# that crashes one is copied into its corpus (t/fuzz/corpus/TARGET/), so
+# that the smoke of `make test` (test_fuzz_smoke) replays it from then on
 fuzz: fuzz-build
-	for t in conf param; do \
-	    rm -rf $(FUZZ)/corpus-$$t; mkdir -p $(FUZZ)/corpus-$$t; \
+	for t in conf param proxy_protocol; do \
+	    rm -rf $(FUZZ)/corpus-$$t $(FUZZ)/crash-$$t; \
+	    mkdir -p $(FUZZ)/corpus-$$t $(FUZZ)/crash-$$t; \
 	    cp t/fuzz/corpus/$$t/* $(FUZZ)/corpus-$$t/; \
+	    case $$t in \
+	        proxy_protocol) opts='-max_len=4200' ;; \
+	        *) opts='-dict=t/fuzz/conf.dict' ;; \
+	    esac; \
 	    ASAN_OPTIONS=detect_leaks=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(FUZZ)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -timeout=10 \
-	        -rss_limit_mb=2048 -artifact_prefix=$(FUZZ)/ \
-	        -dict=t/fuzz/conf.dict $(FUZZ)/corpus-$$t \
-	    || exit 1; \
+	        -rss_limit_mb=2048 -artifact_prefix=$(FUZZ)/crash-$$t/ \
+	        $$opts $(FUZZ)/corpus-$$t \
+	    || { for f in $(FUZZ)/crash-$$t/*; do \
+	             [ -f "$$f" ] && cp "$$f" t/fuzz/corpus/$$t/; \
+	         done; \
+	         echo "make fuzz: fuzz_$$t failed; its input is kept in" \
+	              "t/fuzz/corpus/$$t/" >&2; exit 1; }; \
 	done
 
 fuzz-clean:

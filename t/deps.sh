@@ -1,7 +1,14 @@
 #!/bin/sh
-# t/deps.sh [build|test|valgrind] -- make sure the Debian packages that
-# building (and testing) sluice needs are installed. As root it installs the
-# missing ones; otherwise it prints the exact apt-get line and fails.
+# t/deps.sh [build|test|valgrind|check] -- make sure the Debian packages
+# that building (and testing) sluice needs are installed. As root it
+# installs the missing ones; otherwise it prints the exact apt-get line and
+# fails. Only `make run` and `make test*` call it so; plain `make` (and
+# configure's rerun) calls it with "check", which installs nothing: it
+# names what is missing, with the apt-get line, and fails.
+#
+# On a system without dpkg/apt it cannot tell packages apart: it prints
+# what sluice needs and goes on, and configure stops with a clear message
+# if a header or library is really missing.
 #
 # The peers of t/integ/test_proxy_nginx.c (nginx-light, curl, wrk) are
 # optional, for "test" and "valgrind": as root they are installed too, and
@@ -16,12 +23,22 @@ need="gcc make pkg-config libssl-dev check libsubunit-dev"
 # the optional ones: PACKAGE:PROGRAM
 peers="nginx-light:nginx curl:curl wrk:wrk"
 optional=""
-case "${1:-build}" in
+mode=${1:-build}
+case "$mode" in
     test) need="$need openssl socat"; optional="$peers" ;;
     valgrind) need="$need openssl socat valgrind"; optional="$peers" ;;
+    check|build) ;;
+    *) echo "usage: t/deps.sh [build|test|valgrind|check]" >&2; exit 2 ;;
 esac
 missing=""
 absent=""
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "t/deps.sh: not a Debian system, so nothing is installed; sluice" \
+         "needs a C11 compiler, make, pkg-config, OpenSSL 3.0 or later with" \
+         "its headers, and Check (plus openssl and socat for the tests)" >&2
+    exit 0
+fi
 
 # in PATH or in an sbin directory, which a user's PATH may lack
 have_prog() {
@@ -40,6 +57,14 @@ for p in $need; do
         *) missing="$missing $p" ;;
     esac
 done
+
+if [ "$mode" = check ]; then
+    [ -z "$missing" ] && exit 0
+    echo "sluice needs these Debian packages:$missing" >&2
+    echo "plain make installs nothing: run 'make run' or 'make test' as" \
+         "root, or: sudo apt-get install -y$missing" >&2
+    exit 1
+fi
 
 if [ -n "$absent" ] \
     && { [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; }
@@ -63,8 +88,8 @@ fi
 
 [ -z "$missing" ] && exit 0
 
-if ! command -v dpkg-query >/dev/null 2>&1; then
-    echo "t/deps.sh: not a Debian system; install:$missing" >&2
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "t/deps.sh: no apt-get here; install:$missing" >&2
     exit 1
 fi
 
