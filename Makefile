@@ -113,10 +113,11 @@ FUZZ_TIME  = 60
 FUZZ_FLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_INCS  = -Isrc/core -Isrc/os/unix -Isrc/event -Isrc/event/modules \
-             -Isrc/ssl -Isrc/stream -I$(B)
-FUZZ_SRCS  = $(filter-out src/core/sluice.c src/event/modules/sl_kqueue_module.c, \
+             -Isrc/ssl -Isrc/stream -Isrc/daemon -I$(B)
+FUZZ_SRCS  = $(filter-out src/daemon/sluice.c src/event/modules/sl_kqueue_module.c, \
              $(sort $(wildcard src/core/*.c src/os/unix/*.c src/event/*.c \
-             src/event/modules/*.c src/ssl/*.c src/stream/*.c))) \
+             src/event/modules/*.c src/ssl/*.c src/stream/*.c \
+             src/daemon/*.c))) \
              $(B)/sl_modules.c
 FUZZ_OBJS  = $(patsubst %.c,$(FUZZ)/%.o,$(FUZZ_SRCS:$(B)/%=%))
 FUZZ_BINS  = $(FUZZ)/fuzz_conf $(FUZZ)/fuzz_param \
