@@ -144,6 +144,24 @@ $(FUZZ)/sl_modules.o: $(B)/sl_modules.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -c $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(FUZZ_INCS) -o $@ $<
 
+# fuzz_proxy_protocol links core alone, and sees only core's headers: the
+# PROXY protocol's wire format (src/core/sl_proxy_protocol.c) needs no
+# loop, no connection and no module. Core is src/core and src/os/unix but
+# for os/unix's socket I/O, which is the event layer's (t/unit/test_layers.c);
+# an archive, so that only what the parser uses is linked.
+FUZZ_CORE_SRCS = $(filter-out src/os/unix/sl_recv.c src/os/unix/sl_send.c \
+             src/os/unix/sl_splice.c, \
+             $(sort $(wildcard src/core/*.c src/os/unix/*.c)))
+FUZZ_CORE_OBJS = $(patsubst %.c,$(FUZZ)/%.o,$(FUZZ_CORE_SRCS))
+
+$(FUZZ)/libsl_core.a: $(FUZZ_CORE_OBJS)
+	rm -f $@
+	ar rcs $@ $(FUZZ_CORE_OBJS)
+
+$(FUZZ)/fuzz_proxy_protocol: t/fuzz/fuzz_proxy_protocol.c $(FUZZ)/libsl_core.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc/core -Isrc/os/unix \
+	    -I$(B) -o $@ $< $(FUZZ)/libsl_core.a
+
 $(FUZZ)/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz_common.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(FUZZ_INCS) -o $@ $< \
 	    $(FUZZ_OBJS) -lssl -lcrypto -lpthread
@@ -166,5 +184,5 @@ fuzz: fuzz-build
 fuzz-clean:
 	rm -rf $(FUZZ)
 
-.SECONDARY: $(FUZZ_OBJS)
+.SECONDARY: $(FUZZ_OBJS) $(FUZZ_CORE_OBJS)
 .PHONY: fuzz fuzz-check fuzz-build fuzz-clean
