@@ -1,5 +1,11 @@
 /*
- * sl_process_cycle.c -- the single process, the master and the workers.
+ * sl_process_cycle.c -- the single process, the master and the workers:
+ * their cycles, what wakes them (signals, the master's timer), HUP and
+ * USR1, and the accept mutex. Spawning and reaping workers is
+ * sl_process_spawn.c's, a binary upgrade sl_process_upgrade.c's, and what
+ * a process sets about itself before it serves sl_process_setup.c's: this
+ * file makes no fork() or execve() call of its own, and never changes the
+ * process's user or limits, nor builds an environment.
  *
  * Signals stay blocked all the time but where a process waits for them:
  * the master in sigsuspend(), a worker (or the single process) inside its
@@ -15,94 +21,28 @@
 #include "sl_event.h"
 #include "sl_process.h"
 #include "sl_process_cycle.h"
+#include "sl_process_master.h"
 #include "sl_shmem.h"
-
-#include <grp.h>
-#include <sched.h>
-#include <sys/wait.h>
 
 extern char  **environ;
 
-#ifndef SL_MAX_PROCESSES
-/* the table of workers: every generation still running has its slots */
-#define SL_MAX_PROCESSES      1024
-#endif
 #define SL_SHM_SIZE           4096
 /* a fast stop: TERM again after this many ms, doubled each time, KILL after
  * a second */
 #define SL_TERMINATE_DELAY    50
 #define SL_TERMINATE_KILL     1000
-/* workers that could not be started (fork() failed, the table was full):
- * tried again after this many ms, doubled each time up to the most */
-#define SL_RESPAWN_DELAY      100
-#define SL_RESPAWN_DELAY_MAX  5000
-
-typedef struct {
-    pid_t          pid;
-    sl_uint_t      worker;        /* its number: reuseport socket, CPU */
-    sl_uint_t      generation;    /* the cycle it serves */
-    unsigned       respawn:1;     /* start it again should it die */
-    unsigned       exiting:1;     /* told to stop */
-    unsigned       exited:1;
-} sl_worker_t;
-
-typedef struct {
-    sl_cycle_t    *cycle;
-    sl_cycle_t    *old_cycle;     /* during a reload: the one replaced */
-    char *const   *argv;
-    char          *binary;        /* argv[0] as resolved at start */
-    char         **environ;       /* the environment sluice started with */
-    sl_worker_t   *workers;
-    sl_uint_t      nworkers;      /* slots in use */
-    sl_uint_t      generation;    /* bumped by every reload */
-    pid_t          new_binary;
-    pid_t          parent;        /* the old master, for a new binary */
-    sl_shm_t       shm;           /* the accept mutex lives there */
-    sl_msec_t      delay;         /* a fast stop: until the next signal */
-    sl_msec_t      respawn_delay; /* before the last try at missing workers */
-    int            status;        /* in a worker: its exit status */
-    unsigned       accept_mutex:1;    /* the workers take turns */
-    unsigned       daemonized:1;
-    unsigned       inherited:1;
-    unsigned       noaccepting:1;     /* WINCH: no workers */
-    unsigned       restart:1;         /* start the workers again */
-    unsigned       quitting:1;
-    unsigned       respawn_timer:1;   /* a try at missing workers is due */
-    unsigned       retire:1;          /* a reload's old workers: they quit
-                                         once a new one runs */
-} sl_master_t;
 
 static int sl_single_process_cycle(sl_master_t *m);
 static int sl_master_process_cycle(sl_master_t *m);
 static sl_int_t sl_master_wake(sl_master_t *m);
 static int sl_master_exit(sl_master_t *m);
 static void sl_master_exit_sockets(sl_master_t *m);
-static void sl_master_timer(sl_master_t *m, sl_msec_t delay);
-static sl_int_t sl_start_worker_processes(sl_master_t *m);
-static sl_int_t sl_spawn_workers(sl_master_t *m);
-static sl_int_t sl_master_respawn_timer(sl_master_t *m);
-static void sl_master_check_workers(sl_master_t *m);
-static sl_int_t sl_spawn_worker(sl_master_t *m, sl_worker_t *w,
-    sl_uint_t n);
-static void sl_signal_workers(sl_master_t *m, int signo, sl_uint_t old_only);
-static void sl_reap_children(sl_master_t *m);
-static sl_int_t sl_respawn_workers(sl_master_t *m);
-static sl_uint_t sl_workers_alive(sl_master_t *m);
 static sl_int_t sl_master_reconfigure(sl_master_t *m);
 static void sl_master_reopen(sl_master_t *m);
-static void sl_exec_new_binary(sl_master_t *m);
 static void sl_master_accept_mutex(sl_master_t *m);
-static int sl_worker_process_cycle(sl_master_t *m, sl_uint_t n);
 static void sl_master_forget_cycle(sl_cycle_t *old);
-static sl_int_t sl_worker_init(sl_master_t *m, sl_uint_t n);
 static void sl_worker_accept(sl_master_t *m, sl_event_loop_t *loop);
 static sl_int_t sl_serve(sl_event_loop_t *loop, sl_uint_t single);
-static char **sl_environment(sl_pool_t *pool, sl_core_conf_t *ccf,
-    char **from, char *extra);
-static char *sl_resolve_binary(const char *argv0);
-
-#define sl_ccf(cycle)                                                         \
-    ((sl_core_conf_t *) sl_get_conf((cycle)->conf_ctx, sl_core_module))
 
 /* --- starting ------------------------------------------------------------ */
 
@@ -127,26 +67,6 @@ sl_block_signals(sl_log_t *log)
     }
 
     return sl_init_signals(log);
-}
-
-/* worker_rlimit_nofile, where set: in a worker, or the single process */
-static void
-sl_set_rlimit_nofile(sl_cycle_t *cycle, sl_core_conf_t *ccf)
-{
-    struct rlimit  rlmt;
-
-    if (ccf->rlimit_nofile == SL_CONF_UNSET) {
-        return;
-    }
-
-    rlmt.rlim_cur = (rlim_t) ccf->rlimit_nofile;
-    rlmt.rlim_max = (rlim_t) ccf->rlimit_nofile;
-
-    if (setrlimit(RLIMIT_NOFILE, &rlmt) == -1) {
-        sl_log_error(SL_LOG_ALERT, cycle->log, errno,
-                     "setrlimit(RLIMIT_NOFILE, %i) failed",
-                     ccf->rlimit_nofile);
-    }
 }
 
 /*
@@ -459,9 +379,7 @@ sl_master_process_cycle(sl_master_t *m)
     sigset_t   empty;
     sl_int_t   rc;
 
-    m->workers = sl_calloc(SL_MAX_PROCESSES * sizeof(sl_worker_t),
-                           m->cycle->log);
-    if (m->workers == NULL) {
+    if (sl_workers_create(m) != SL_OK) {
         return sl_master_exit(m);
     }
 
@@ -495,7 +413,7 @@ sl_master_process_cycle(sl_master_t *m)
 }
 
 /* SIGALRM after delay ms: a fast stop's next step, or a try at workers */
-static void
+void
 sl_master_timer(sl_master_t *m, sl_msec_t delay)
 {
     struct itimerval  itv;
@@ -644,405 +562,7 @@ sl_master_exit(sl_master_t *m)
     return 0;
 }
 
-/* --- workers ------------------------------------------------------------- */
-
-static sl_int_t
-sl_start_worker_processes(sl_master_t *m)
-{
-    sl_log_error(SL_LOG_NOTICE, m->cycle->log, 0, "start worker processes");
-
-    return sl_spawn_workers(m);
-}
-
-/* does worker number n of this generation run, or is it to be respawned? */
-static sl_uint_t
-sl_worker_present(sl_master_t *m, sl_uint_t n)
-{
-    sl_worker_t  *w;
-
-    for (w = m->workers; w < m->workers + m->nworkers; w++) {
-        if (w->generation == m->generation && w->worker == n && !w->exiting
-            && (!w->exited || w->respawn))
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-/* the workers that this generation still lacks */
-static sl_uint_t
-sl_workers_missing(sl_master_t *m)
-{
-    sl_uint_t  i, n, missing = 0;
-
-    n = (sl_uint_t) sl_ccf(m->cycle)->worker_processes;
-
-    for (i = 0; i < n; i++) {
-        if (!sl_worker_present(m, i)) {
-            missing++;
-        }
-    }
-
-    return missing;
-}
-
-/* the slot of a worker that exited for good, or a new one; NULL: full */
-static sl_worker_t *
-sl_worker_slot(sl_master_t *m)
-{
-    sl_worker_t  *w;
-
-    for (w = m->workers; w < m->workers + m->nworkers; w++) {
-        if (w->exited && !w->respawn) {
-            return w;
-        }
-    }
-
-    if (m->nworkers == SL_MAX_PROCESSES) {
-        sl_log_error(SL_LOG_ALERT, m->cycle->log, 0, "no more than %d "
-                     "processes can be spawned", SL_MAX_PROCESSES);
-        return NULL;
-    }
-
-    return &m->workers[m->nworkers++];
-}
-
-/*
- * A reload's old workers quit only once a worker of the new generation
- * runs: until then they are all that serves.
- */
-static void
-sl_retire_old_workers(sl_master_t *m)
-{
-    sl_worker_t  *w;
-
-    if (!m->retire) {
-        return;
-    }
-
-    for (w = m->workers; w < m->workers + m->nworkers; w++) {
-        if (w->generation == m->generation && !w->exited && !w->exiting) {
-            m->retire = 0;
-            sl_signal_workers(m, SIGQUIT, 1);
-            return;
-        }
-    }
-}
-
-/*
- * Starts the workers this generation lacks. The first that cannot be
- * started (fork() failed, the table is full) ends the round: the next
- * would fail as well. sl_master_check_workers() sets the next try.
- */
-static sl_int_t
-sl_spawn_workers(sl_master_t *m)
-{
-    sl_worker_t  *w;
-    sl_uint_t     i, n;
-    sl_int_t      rc;
-
-    n = (sl_uint_t) sl_ccf(m->cycle)->worker_processes;
-
-    for (i = 0; i < n; i++) {
-        if (sl_worker_present(m, i)) {
-            continue;
-        }
-
-        w = sl_worker_slot(m);
-        if (w == NULL) {
-            break;
-        }
-
-        rc = sl_spawn_worker(m, w, i);
-        if (rc == SL_DONE) {
-            return SL_DONE;
-        }
-
-        if (rc != SL_OK) {
-            break;
-        }
-    }
-
-    sl_retire_old_workers(m);
-    return SL_OK;
-}
-
-/* SIGALRM, not for a fast stop: the try at the missing workers is due */
-static sl_int_t
-sl_master_respawn_timer(sl_master_t *m)
-{
-    sl_uint_t  retire = m->retire;
-
-    if (!m->respawn_timer) {
-        return SL_OK;
-    }
-
-    m->respawn_timer = 0;
-
-    if (sl_sig_terminate || sl_sig_quit || m->noaccepting) {
-        return SL_OK;
-    }
-
-    if (sl_spawn_workers(m) == SL_DONE) {
-        return SL_DONE;
-    }
-
-    if (retire && !m->retire) {
-        sl_log_error(SL_LOG_NOTICE, m->cycle->log, 0, "a worker process of "
-                     "the new configuration runs, the old ones are shutting "
-                     "down");
-    }
-
-    return SL_OK;
-}
-
-/*
- * Never fewer workers than asked for because a spawn failed: while some
- * are missing, they are tried again on a timer, less and less often.
- */
-static void
-sl_master_check_workers(sl_master_t *m)
-{
-    sl_uint_t  missing;
-
-    if (sl_sig_terminate || sl_sig_quit || m->noaccepting) {
-        return;
-    }
-
-    missing = sl_workers_missing(m);
-
-    if (missing == 0) {
-        m->respawn_delay = 0;
-        return;
-    }
-
-    if (m->respawn_timer) {
-        return;
-    }
-
-    m->respawn_delay = m->respawn_delay == 0
-                       ? SL_RESPAWN_DELAY
-                       : sl_min(m->respawn_delay * 2, SL_RESPAWN_DELAY_MAX);
-    m->respawn_timer = 1;
-    sl_master_timer(m, m->respawn_delay);
-
-    sl_log_error(SL_LOG_NOTICE, m->cycle->log, 0, "worker processes "
-                 "missing: %ui, trying again in %M ms", missing,
-                 m->respawn_delay);
-}
-
-/* SL_DONE: this is the worker, and it has done its work */
-static sl_int_t
-sl_spawn_worker(sl_master_t *m, sl_worker_t *w, sl_uint_t n)
-{
-    pid_t  pid;
-
-    pid = fork();
-
-    switch (pid) {
-
-    case -1:
-        sl_log_error(SL_LOG_ALERT, m->cycle->log, errno, "fork() failed "
-                     "while spawning \"worker process\"");
-        w->exited = 1;
-        w->respawn = 0;
-        return SL_ERROR;
-
-    case 0:
-        m->status = sl_worker_process_cycle(m, n);
-        return SL_DONE;
-
-    default:
-        break;
-    }
-
-    sl_log_error(SL_LOG_NOTICE, m->cycle->log, 0, "start worker process %i",
-                 (sl_int_t) pid);
-
-    w->pid = pid;
-    w->worker = n;
-    w->generation = m->generation;
-    w->respawn = 1;
-    w->exiting = 0;
-    w->exited = 0;
-    return SL_OK;
-}
-
-/* to every live worker, or to those of older cycles only */
-static void
-sl_signal_workers(sl_master_t *m, int signo, sl_uint_t old_only)
-{
-    sl_worker_t  *w;
-
-    for (w = m->workers; w < m->workers + m->nworkers; w++) {
-        if (w->exited || (old_only && w->generation == m->generation)) {
-            continue;
-        }
-
-        if (signo == SIGQUIT || signo == SIGTERM || signo == SIGKILL) {
-            w->exiting = 1;
-            w->respawn = 0;
-        }
-
-        if (kill(w->pid, signo) == -1) {
-            sl_log_error(SL_LOG_ALERT, m->cycle->log, errno,
-                         "kill(%i, %d) failed", (sl_int_t) w->pid, signo);
-        }
-    }
-}
-
-static void
-sl_log_exit_status(sl_master_t *m, const char *name, pid_t pid, int status,
-    sl_uint_t expected)
-{
-    sl_log_t  *log = m->cycle->log;
-
-    if (WIFSIGNALED(status)) {
-        sl_log_error(SL_LOG_ALERT, log, 0, "%s %i exited on signal %d%s",
-                     name, (sl_int_t) pid, WTERMSIG(status),
-                     WCOREDUMP(status) ? " (core dumped)" : "");
-        return;
-    }
-
-    sl_log_error(expected || WEXITSTATUS(status) == 0 ? SL_LOG_NOTICE
-                                                      : SL_LOG_ALERT,
-                 log, 0, "%s %i exited with code %d", name, (sl_int_t) pid,
-                 WEXITSTATUS(status));
-}
-
-/* the new binary is gone: this master is the master again */
-static void
-sl_new_binary_exited(sl_master_t *m, int status)
-{
-    sl_core_conf_t  *ccf = sl_ccf(m->cycle);
-
-    sl_log_exit_status(m, "new binary process", m->new_binary, status, 0);
-    m->new_binary = 0;
-
-    if (rename((char *) ccf->oldpid.data, (char *) ccf->pid.data) == -1) {
-        sl_log_error(SL_LOG_ALERT, m->cycle->log, errno, "rename() %V back "
-                     "to %V failed after the new binary process \"%s\" "
-                     "exited", &ccf->oldpid, &ccf->pid, m->binary);
-    }
-
-    if (m->noaccepting) {
-        m->noaccepting = 0;
-        m->restart = 1;
-    }
-}
-
-static void
-sl_reap_children(sl_master_t *m)
-{
-    sl_worker_t  *w;
-    pid_t         pid;
-    int           status;
-
-    for ( ;; ) {
-        pid = waitpid(-1, &status, WNOHANG);
-
-        if (pid == 0) {
-            return;
-        }
-
-        if (pid == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno != ECHILD) {
-                sl_log_error(SL_LOG_ALERT, m->cycle->log, errno,
-                             "waitpid() failed");
-            }
-            return;
-        }
-
-        if (pid == m->new_binary) {
-            sl_new_binary_exited(m, status);
-            continue;
-        }
-
-        for (w = m->workers; w < m->workers + m->nworkers; w++) {
-            if (w->pid == pid && !w->exited) {
-                break;
-            }
-        }
-
-        if (w == m->workers + m->nworkers) {
-            continue;                   /* not ours: a reparented orphan */
-        }
-
-        sl_log_exit_status(m, "worker process", pid, status, w->exiting);
-        w->exited = 1;
-
-        /* a worker that died holding the accept mutex does not keep it */
-        if (m->shm.addr != NULL
-            && sl_shmtx_force_unlock((sl_shmtx_t *) m->shm.addr,
-                                     (sl_uint_t) pid))
-        {
-            sl_log_error(SL_LOG_ALERT, m->cycle->log, 0, "the accept mutex "
-                         "held by %i was unlocked", (sl_int_t) pid);
-        }
-
-        if (w->respawn && WIFEXITED(status)
-            && WEXITSTATUS(status) == SL_FATAL_EXIT)
-        {
-            sl_log_error(SL_LOG_ALERT, m->cycle->log, 0, "worker process %i "
-                         "exited with fatal code %d and cannot be respawned",
-                         (sl_int_t) pid, SL_FATAL_EXIT);
-            w->respawn = 0;
-        }
-    }
-}
-
-/* a worker that died unexpectedly is replaced, with the same number */
-static sl_int_t
-sl_respawn_workers(sl_master_t *m)
-{
-    sl_worker_t  *w;
-    sl_int_t      rc;
-
-    if (sl_sig_terminate || sl_sig_quit) {
-        return SL_OK;
-    }
-
-    for (w = m->workers; w < m->workers + m->nworkers; w++) {
-        if (!w->exited || !w->respawn || w->exiting) {
-            continue;
-        }
-
-        rc = sl_spawn_worker(m, w, w->worker);
-        if (rc == SL_DONE) {
-            return SL_DONE;
-        }
-    }
-
-    /* the slots at the end that nothing will use again */
-    while (m->nworkers > 0 && m->workers[m->nworkers - 1].exited
-           && !m->workers[m->nworkers - 1].respawn)
-    {
-        m->nworkers--;
-    }
-
-    return SL_OK;
-}
-
-static sl_uint_t
-sl_workers_alive(sl_master_t *m)
-{
-    sl_worker_t  *w;
-
-    for (w = m->workers; w < m->workers + m->nworkers; w++) {
-        if (!w->exited) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-/* --- HUP, USR1, USR2 ----------------------------------------------------- */
+/* --- HUP, USR1 ----------------------------------------------------------- */
 
 /*
  * In a worker forked during a reload: the old cycle's sockets that the new
@@ -1155,92 +675,6 @@ sl_master_reopen(sl_master_t *m)
 }
 
 /*
- * USR2: the pid file becomes NAME.oldbin, and the binary sluice was
- * started from runs again with the same arguments and the listening
- * sockets in SLUICE="fd;fd;...". Should it die, the pid file comes back.
- */
-static void
-sl_exec_new_binary(sl_master_t *m)
-{
-    sl_core_conf_t  *ccf = sl_ccf(m->cycle);
-    sl_cycle_t      *cycle = m->cycle;
-    sl_pool_t       *pool;
-    sigset_t         empty;
-    char           **env, *var;
-    pid_t            pid;
-
-    if (m->new_binary || (m->inherited && getppid() == m->parent)) {
-        sl_log_error(SL_LOG_ALERT, cycle->log, 0, "the changing binary "
-                     "signal is ignored: you should shutdown or terminate "
-                     "before either old or new binary's process");
-        return;
-    }
-
-    if (m->binary == NULL) {
-        sl_log_error(SL_LOG_ALERT, cycle->log, 0, "the binary sluice was "
-                     "started from is not known: \"%s\"", m->argv[0]);
-        return;
-    }
-
-    sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "changing binary");
-
-    pool = sl_create_pool(SL_DEFAULT_POOL_SIZE, cycle->log);
-    if (pool == NULL) {
-        return;
-    }
-
-    var = sl_listening_env(cycle, SL_INHERIT_VAR);
-    env = var ? sl_environment(pool, ccf, m->environ, var) : NULL;
-    if (env == NULL) {
-        sl_destroy_pool(pool);
-        return;
-    }
-
-    if (rename((char *) ccf->pid.data, (char *) ccf->oldpid.data) == -1) {
-        sl_log_error(SL_LOG_ALERT, cycle->log, errno, "rename() %V to %V "
-                     "failed before executing new binary process \"%s\"",
-                     &ccf->pid, &ccf->oldpid, m->binary);
-        sl_destroy_pool(pool);
-        return;
-    }
-
-    pid = fork();
-
-    switch (pid) {
-
-    case -1:
-        sl_log_error(SL_LOG_ALERT, cycle->log, errno, "fork() failed while "
-                     "executing new binary process \"%s\"", m->binary);
-        if (rename((char *) ccf->oldpid.data, (char *) ccf->pid.data) == -1) {
-            sl_log_error(SL_LOG_ALERT, cycle->log, errno, "rename() %V back "
-                         "to %V failed", &ccf->oldpid, &ccf->pid);
-        }
-        break;
-
-    case 0:
-        sigemptyset(&empty);
-        (void) sigprocmask(SIG_SETMASK, &empty, NULL);
-
-        if (sl_listening_keep_on_exec(cycle) == SL_OK) {
-            (void) execve(m->binary, m->argv, env);
-        }
-
-        sl_log_error(SL_LOG_ALERT, cycle->log, errno, "execve() failed while "
-                     "executing new binary process \"%s\"", m->binary);
-        _exit(1);
-
-    default:
-        sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "start new binary process "
-                     "%i", (sl_int_t) pid);
-        m->new_binary = pid;
-        break;
-    }
-
-    /* the memory of the variable is the cycle's: a few bytes a USR2 */
-    sl_destroy_pool(pool);
-}
-
-/*
  * Shared sockets without EPOLLEXCLUSIVE would wake every worker for each
  * connection: unless "accept_mutex" says otherwise, the workers then take
  * turns (the accept mutex). With epoll and EPOLLEXCLUSIVE the kernel wakes
@@ -1286,7 +720,7 @@ sl_master_accept_mutex(sl_master_t *m)
 
 /* --- a worker ------------------------------------------------------------ */
 
-static int
+int
 sl_worker_process_cycle(sl_master_t *m, sl_uint_t n)
 {
     sl_cycle_t       *cycle = m->cycle;
@@ -1373,207 +807,4 @@ sl_worker_accept(sl_master_t *m, sl_event_loop_t *loop)
         (void) sl_enable_accept_events(loop);
     }
 #endif
-}
-
-static sl_int_t
-sl_worker_user(sl_cycle_t *cycle, sl_core_conf_t *ccf)
-{
-    if (geteuid() != 0 || ccf->username.data == NULL) {
-        return SL_OK;
-    }
-
-    if (setgid(ccf->group) == -1) {
-        sl_log_error(SL_LOG_EMERG, cycle->log, errno, "setgid(%d) failed",
-                     (int) ccf->group);
-        return SL_ERROR;
-    }
-
-    if (initgroups((char *) ccf->username.data, ccf->group) == -1) {
-        sl_log_error(SL_LOG_EMERG, cycle->log, errno, "initgroups(%V, %d) "
-                     "failed", &ccf->username, (int) ccf->group);
-        return SL_ERROR;
-    }
-
-    if (setuid(ccf->user) == -1) {
-        sl_log_error(SL_LOG_EMERG, cycle->log, errno, "setuid(%d) failed",
-                     (int) ccf->user);
-        return SL_ERROR;
-    }
-
-    return SL_OK;
-}
-
-static void
-sl_worker_affinity(sl_cycle_t *cycle, sl_core_conf_t *ccf, sl_uint_t n)
-{
-#if defined(__linux__)
-    cpu_set_t  set;
-    uint64_t   mask;
-    int        i;
-
-    mask = sl_get_cpu_affinity(ccf, n);
-    if (mask == 0) {
-        return;
-    }
-
-    CPU_ZERO(&set);
-
-    for (i = 0; i < SL_MAX_CPU_AFFINITY; i++) {
-        if (mask & ((uint64_t) 1 << i)) {
-            sl_log_error(SL_LOG_NOTICE, cycle->log, 0,
-                         "sched_setaffinity(): using cpu #%d", i);
-            CPU_SET(i, &set);
-        }
-    }
-
-    if (sched_setaffinity(0, sizeof(cpu_set_t), &set) == -1) {
-        sl_log_error(SL_LOG_ALERT, cycle->log, errno,
-                     "sched_setaffinity() failed");
-    }
-#else
-    sl_unused(cycle);
-    sl_unused(ccf);
-    sl_unused(n);
-#endif
-}
-
-static sl_int_t
-sl_worker_init(sl_master_t *m, sl_uint_t n)
-{
-    sl_cycle_t      *cycle = m->cycle;
-    sl_core_conf_t  *ccf = sl_ccf(cycle);
-    char           **env;
-
-    env = sl_environment(cycle->pool, ccf, m->environ, NULL);
-    if (env == NULL) {
-        return SL_ERROR;
-    }
-    environ = env;
-
-    if (ccf->priority != 0
-        && setpriority(PRIO_PROCESS, 0, (int) ccf->priority) == -1)
-    {
-        sl_log_error(SL_LOG_ALERT, cycle->log, errno,
-                     "setpriority(%i) failed", ccf->priority);
-    }
-
-    sl_set_rlimit_nofile(cycle, ccf);
-
-    if (sl_worker_user(cycle, ccf) != SL_OK) {
-        return SL_ERROR;
-    }
-
-    sl_worker_affinity(cycle, ccf, n);
-
-    if (ccf->working_directory.len > 0
-        && chdir((char *) ccf->working_directory.data) == -1)
-    {
-        sl_log_error(SL_LOG_ALERT, cycle->log, errno, "chdir(\"%V\") failed",
-                     &ccf->working_directory);
-        return SL_ERROR;
-    }
-
-    return SL_OK;
-}
-
-/* --- the environment and the binary ------------------------------------- */
-
-/* "NAME=..." of from, or NULL */
-static char *
-sl_getenv(char **from, const u_char *name, size_t len)
-{
-    for ( ; *from != NULL; from++) {
-        if (strncmp(*from, (const char *) name, len) == 0
-            && (*from)[len] == '=')
-        {
-            return *from;
-        }
-    }
-
-    return NULL;
-}
-
-/*
- * The environment of a worker (and of a new binary, with extra): TZ and
- * what "env" lists, NAME taken from from, NAME=value as it is.
- */
-static char **
-sl_environment(sl_pool_t *pool, sl_core_conf_t *ccf, char **from,
-    char *extra)
-{
-    sl_str_t   *var = ccf->env.elts;
-    sl_uint_t   i, n = 0;
-    u_char     *eq, *p;
-    char      **env, *tz;
-
-    env = sl_palloc(pool, (ccf->env.nelts + 3) * sizeof(char *));
-    if (env == NULL) {
-        return NULL;
-    }
-
-    tz = sl_getenv(from, (u_char *) "TZ", 2);
-    if (tz != NULL) {
-        env[n++] = tz;
-    }
-
-    for (i = 0; i < ccf->env.nelts; i++) {
-        eq = memchr(var[i].data, '=', var[i].len);
-
-        if (eq == NULL) {
-            if (var[i].len == 2 && sl_strncmp(var[i].data, "TZ", 2) == 0) {
-                continue;
-            }
-
-            env[n] = sl_getenv(from, var[i].data, var[i].len);
-            if (env[n] != NULL) {
-                n++;
-            }
-            continue;
-        }
-
-        p = sl_pnalloc(pool, var[i].len + 1);
-        if (p == NULL) {
-            return NULL;
-        }
-        sl_memcpy(p, var[i].data, var[i].len);
-        p[var[i].len] = '\0';
-        env[n++] = (char *) p;
-    }
-
-    if (extra != NULL) {
-        env[n++] = extra;
-    }
-
-    env[n] = NULL;
-    return env;
-}
-
-/* argv[0] as an absolute path: by itself, or found in PATH */
-static char *
-sl_resolve_binary(const char *argv0)
-{
-    const char  *path, *end;
-    char         buf[PATH_MAX];
-    int          len;
-
-    if (strchr(argv0, '/') != NULL) {
-        return realpath(argv0, NULL);
-    }
-
-    path = getenv("PATH");
-
-    for ( ; path != NULL && *path != '\0'; path = *end ? end + 1 : end) {
-        end = strchr(path, ':');
-        if (end == NULL) {
-            end = path + strlen(path);
-        }
-
-        len = snprintf(buf, sizeof(buf), "%.*s/%s", (int) (end - path),
-                       path, argv0);
-        if (len > 0 && (size_t) len < sizeof(buf) && access(buf, X_OK) == 0) {
-            return realpath(buf, NULL);
-        }
-    }
-
-    return realpath("/proc/self/exe", NULL);
 }
