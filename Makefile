@@ -122,11 +122,11 @@ FUZZ_TIME  = 60
 FUZZ_FLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_INCS  = -Isrc/core -Isrc/os/unix -Isrc/event -Isrc/event/modules \
-             -Isrc/ssl -Isrc/stream -Isrc/embed -I$(B)
-FUZZ_SRCS  = $(filter-out src/core/sluice.c src/event/modules/sl_kqueue_module.c, \
+             -Isrc/ssl -Isrc/stream -Isrc/embed -Isrc/daemon -I$(B)
+FUZZ_SRCS  = $(filter-out src/daemon/sluice.c src/event/modules/sl_kqueue_module.c, \
              $(sort $(wildcard src/core/*.c src/os/unix/*.c src/event/*.c \
              src/event/modules/*.c src/ssl/*.c src/stream/*.c \
-             src/embed/*.c))) \
+             src/embed/*.c src/daemon/*.c))) \
              $(B)/sl_modules.c
 FUZZ_OBJS  = $(patsubst %.c,$(FUZZ)/%.o,$(FUZZ_SRCS:$(B)/%=%))
 FUZZ_BINS  = $(FUZZ)/fuzz_conf $(FUZZ)/fuzz_param \
@@ -152,6 +152,24 @@ $(FUZZ)/%.o: %.c
 $(FUZZ)/sl_modules.o: $(B)/sl_modules.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -c $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(FUZZ_INCS) -o $@ $<
+
+# fuzz_proxy_protocol links core alone, and sees only core's headers: the
+# PROXY protocol's wire format (src/core/sl_proxy_protocol.c) needs no
+# loop, no connection and no module. Core is src/core and src/os/unix but
+# for os/unix's socket I/O, which is the event layer's (t/unit/test_layers.c);
+# an archive, so that only what the parser uses is linked.
+FUZZ_CORE_SRCS = $(filter-out src/os/unix/sl_recv.c src/os/unix/sl_send.c \
+             src/os/unix/sl_splice.c, \
+             $(sort $(wildcard src/core/*.c src/os/unix/*.c)))
+FUZZ_CORE_OBJS = $(patsubst %.c,$(FUZZ)/%.o,$(FUZZ_CORE_SRCS))
+
+$(FUZZ)/libsl_core.a: $(FUZZ_CORE_OBJS)
+	rm -f $@
+	ar rcs $@ $(FUZZ_CORE_OBJS)
+
+$(FUZZ)/fuzz_proxy_protocol: t/fuzz/fuzz_proxy_protocol.c $(FUZZ)/libsl_core.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc/core -Isrc/os/unix \
+	    -I$(B) -o $@ $< $(FUZZ)/libsl_core.a
 
 $(FUZZ)/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz_common.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(FUZZ_INCS) -o $@ $< \
@@ -187,5 +205,5 @@ fuzz: fuzz-build
 fuzz-clean:
 	rm -rf $(FUZZ)
 
-.SECONDARY: $(FUZZ_OBJS)
+.SECONDARY: $(FUZZ_OBJS) $(FUZZ_CORE_OBJS)
 .PHONY: fuzz fuzz-check fuzz-build fuzz-clean

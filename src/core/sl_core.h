@@ -45,7 +45,7 @@ typedef struct sl_connection_s  sl_connection_t;
 #include "sl_conf_file.h"
 #include "sl_module.h"
 #include "sl_inet.h"
-#include "sl_connection.h"
+#include "sl_listening.h"
 #include "sl_os.h"
 #include "sl_cycle.h"
 

@@ -6,7 +6,7 @@
  * anything fails the new cycle is thrown away and the old one goes on.
  *
  * A cycle never acts on the process itself (signals, user, pid file...):
- * that is the daemon's (src/os/unix/sl_process*.c), so that an embedded
+ * that is the daemon's (src/daemon/), so that an embedded
  * instance (src/embed) builds its cycles with this same code.
  */
 #ifndef SL_CYCLE_H

@@ -18,6 +18,7 @@
 
 #include "sl_config.h"
 #include "sl_core.h"
+#include "sl_connection.h"
 
 typedef struct sl_event_loop_s  sl_event_loop_t;
 typedef void (*sl_event_handler_pt)(sl_event_t *ev);

@@ -334,6 +334,40 @@ START_TEST(test_session_reuse)
 }
 END_TEST
 
+/*
+ * Two servers of one upstream, taken in turn: each resumes the session it
+ * gave itself, never the other's (their ticket keys differ, so a session
+ * kept for the group rather than for the server would not resume).
+ */
+START_TEST(test_session_reuse_per_peer)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  a, b;
+    int             i;
+
+    tls_backend(&a, "A", NULL);
+    tls_backend(&b, "B", NULL);
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "    upstream two { server 127.0.0.1:%d; server 127.0.0.1:%d; }\n"
+        "    server { listen 127.0.0.1:@PORT@; proxy_pass two;"
+        " proxy_ssl on; }\n"
+        "}\n", a.port, b.port));
+
+    for (i = 1; i <= 3; i++) {
+        ck_assert_str_eq(ping(&srv), "A");
+        ck_assert_ptr_nonnull(strstr(record(&a, i), i == 1 ? " resumed=0 "
+                                                           : " resumed=1 "));
+        ck_assert_str_eq(ping(&srv), "B");
+        ck_assert_ptr_nonnull(strstr(record(&b, i), i == 1 ? " resumed=0 "
+                                                           : " resumed=1 "));
+    }
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 START_TEST(test_protocols_ciphers_conf_command)
 {
     sl_t_sluice_t   srv;
@@ -606,6 +640,7 @@ proxy_ssl_suite(void)
     tcase_add_test(tc, test_server_name);
     tcase_add_test(tc, test_mtls);
     tcase_add_loop_test(tc, test_session_reuse, 0, 2);
+    tcase_add_test(tc, test_session_reuse_per_peer);
     tcase_add_test(tc, test_protocols_ciphers_conf_command);
     tcase_add_test(tc, test_proxy_protocol_then_tls);
     tcase_add_test(tc, test_tls_proxy_conf);

@@ -8,7 +8,7 @@
 #include "sl_config.h"
 #include "sl_core.h"
 #include "sl_test.h"
-#include "sl_stream_proxy_protocol.h"
+#include "sl_proxy_protocol.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>

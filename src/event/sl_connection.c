@@ -1,6 +1,7 @@
 /*
- * sl_connection.c -- the connection free list, closing, error levels, and
- * listening sockets.
+ * sl_connection.c -- the connection free list, closing, error levels.
+ * The event layer's: a connection carries the loop's events (listening
+ * sockets, which do not, are core's: sl_listening.c).
  */
 #include "sl_config.h"
 #include "sl_core.h"
