@@ -30,6 +30,10 @@
  * off for the session, which goes on through the buffers. TCP urgent data
  * (MSG_OOB) goes on inline, as an ordinary byte in its place: recv() and
  * splice() stop at its mark, and the relay steps over it with recv().
+ * A turn moves at most SL_STREAM_TURN_BUFFERS buffers of input, both ways
+ * together: a bulk session does not hold the worker while others wait.
+ * The rest goes on from a posted event at the next iteration (no edge
+ * would come for it).
  *
  * Every attempt leaves a record for $upstream_addr, $upstream_bytes_sent,
  * $upstream_bytes_received, $upstream_connect_time,
@@ -136,6 +140,7 @@ typedef struct {
     sl_stream_proxy_pipe_t           up;        /* client -> upstream */
     sl_stream_proxy_pipe_t           down;      /* upstream -> client */
     sl_bufcache_t                   *cache;
+    sl_event_t                       resume;    /* a turn's budget ran out */
 
     /* proxy_protocol: the header, sent to each attempt before any data */
     u_char                          *header;
@@ -442,6 +447,10 @@ static void
 sl_stream_proxy_cleanup(void *data)
 {
     sl_stream_proxy_ctx_t  *ctx = data;
+
+    if (ctx->resume.posted) {
+        sl_delete_posted_event(&ctx->resume);
+    }
 
     sl_stream_proxy_release_buffer(ctx, &ctx->up);
     sl_stream_proxy_release_buffer(ctx, &ctx->down);
@@ -1566,8 +1575,10 @@ sl_stream_proxy_direction(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 }
 
 /*
- * Moves bytes both ways until neither can. SL_ERROR with *bad the side
- * that failed (a reset, a broken pipe: logged at info by the I/O layer).
+ * Moves bytes both ways until neither can, or the turn's budget of input
+ * is spent: then the resume event is posted for the next iteration.
+ * SL_ERROR with *bad the side that failed (a reset, a broken pipe: logged
+ * at info by the I/O layer).
  */
 static sl_int_t
 sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
@@ -1577,6 +1588,7 @@ sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     sl_connection_t             *c = s->connection, *pc;
     sl_uint_t                    progress;
     sl_int_t                     a, b;
+    off_t                        budget;
 
     pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
     pc = ctx->connected ? ctx->peer.connection : NULL;
@@ -1603,6 +1615,9 @@ sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         *moved = 1;
     }
 
+    budget = ctx->up.received + ctx->down.received
+             + (off_t) (SL_STREAM_TURN_BUFFERS * ctx->cache->size);
+
     do {
         progress = 0;
 
@@ -1622,6 +1637,12 @@ sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         }
 
         *moved |= progress;
+
+        if (progress && ctx->up.received + ctx->down.received >= budget) {
+            /* on at the next iteration, after the other sessions */
+            sl_post_event(&ctx->resume, &c->loop->posted_next_events);
+            break;
+        }
 
     } while (progress);
 
@@ -1775,7 +1796,8 @@ sl_stream_proxy_idle(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx)
 
     pc = ctx->peer.connection;
 
-    return sl_stream_proxy_drained(&ctx->up)
+    return !ctx->resume.posted
+           && sl_stream_proxy_drained(&ctx->up)
            && sl_stream_proxy_drained(&ctx->down)
            && !c->read->eof && !pc->read->eof
            && !c->read->delayed && !pc->read->delayed
@@ -1868,6 +1890,11 @@ sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc)
 
     sl_stream_proxy_close_state(s, ctx);
 
+    if (ctx->resume.posted) {
+        /* the session ends: a turn it still had posted must not run */
+        sl_delete_posted_event(&ctx->resume);
+    }
+
     if (pc->free != NULL && pc->sockaddr != NULL) {
         pc->free(pc, pc->data, 0);
         pc->sockaddr = NULL;
@@ -1923,6 +1950,11 @@ sl_stream_proxy_init_ctx(sl_stream_session_t *s,
     ctx->up.pipe[1] = -1;
     ctx->down.pipe[0] = -1;
     ctx->down.pipe[1] = -1;
+
+    ctx->resume.data = c;
+    ctx->resume.handler = sl_stream_proxy_handler_event;
+    ctx->resume.loop = c->loop;
+    ctx->resume.log = c->log;
 
     cln->handler = sl_stream_proxy_cleanup;
     cln->data = ctx;
