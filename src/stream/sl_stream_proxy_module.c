@@ -1225,6 +1225,11 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         /* splice() failed: what it left in the pipe goes first */
         return sl_stream_proxy_unpipe(s, ctx, p);
     }
+
+    if (!ctx->splice && p->pipe[0] != -1) {
+        /* splice is off for the session, and this pipe is empty */
+        sl_stream_proxy_close_pipe(p);
+    }
 #endif
 
     if (src->read->eof || !src->read->ready || src->read->delayed) {
