@@ -1654,13 +1654,26 @@ sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     return SL_OK;
 }
 
-/* proxy_half_close: a drained direction whose source ended gets our FIN */
+/*
+ * proxy_half_close: a drained direction whose source ended gets our FIN;
+ * on a TLS side our close_notify first, or the peer sees a truncation.
+ */
 static sl_int_t
 sl_stream_proxy_half_close(sl_stream_proxy_pipe_t *p, sl_connection_t *src,
     sl_connection_t *dst)
 {
+    sl_int_t  rc;
+
     if (p->shut || !src->read->eof || !sl_stream_proxy_drained(p)) {
         return SL_OK;
+    }
+
+    if (dst->ssl != NULL) {
+        rc = sl_ssl_close_notify(dst);
+        if (rc != SL_OK) {
+            /* SL_AGAIN: again when dst is writable */
+            return rc == SL_AGAIN ? SL_OK : SL_ERROR;
+        }
     }
 
     if (shutdown(dst->fd, SHUT_WR) == -1) {
