@@ -1929,6 +1929,12 @@ sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc)
 
     if (ctx->reset) {
         sl_connection_reset(s->connection);
+
+        if (s->connection->ssl != NULL) {
+            /* a reset says no goodbye, nor waits to say one */
+            s->connection->ssl->no_send_shutdown = 1;
+            s->connection->ssl->no_wait_shutdown = 1;
+        }
     }
 
     sl_stream_proxy_release_buffer(ctx, &ctx->up);
