@@ -249,6 +249,11 @@ extern const sl_os_io_t  sl_ssl_io;
  * close_notify.
  */
 sl_int_t sl_ssl_shutdown(sl_connection_t *c);
+/*
+ * Our close_notify alone, reading goes on (a half-close): SL_OK, SL_AGAIN
+ * (call again once writable; write->ready is cleared), SL_ERROR.
+ */
+sl_int_t sl_ssl_close_notify(sl_connection_t *c);
 
 /* proxy_ssl_verify: the peer's certificate matches name (SAN / CN) */
 sl_int_t sl_ssl_check_host(sl_connection_t *c, sl_str_t *name);

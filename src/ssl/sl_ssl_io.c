@@ -1187,6 +1187,45 @@ sl_ssl_shutdown(sl_connection_t *c)
     return SL_ERROR;
 }
 
+/*
+ * proxy_half_close: our close_notify alone, the SSL object kept, so that
+ * what the peer still sends is read as before (TLS lets one side end its
+ * writing first). SL_OK: it went (or had), SL_AGAIN: it would block and
+ * this is called again once the socket takes data, SL_ERROR (logged).
+ */
+sl_int_t
+sl_ssl_close_notify(sl_connection_t *c)
+{
+    sl_ssl_connection_t  *sc = c->ssl;
+    int                   n, sslerr;
+    sl_err_t              err;
+
+    if (sc == NULL || sc->connection == NULL
+        || ((SSL_get_shutdown(sc->connection) & SSL_SENT_SHUTDOWN)
+            && BIO_wpending(SSL_get_wbio(sc->connection)) == 0))
+    {
+        return SL_OK;
+    }
+
+    sl_ssl_clear_error(c->log);
+
+    n = SSL_shutdown(sc->connection);
+    if (n >= 0) {
+        return SL_OK;           /* 0: sent, the peer's is still to come */
+    }
+
+    sslerr = SSL_get_error(sc->connection, n);
+
+    if (sslerr == SSL_ERROR_WANT_WRITE || sslerr == SSL_ERROR_WANT_READ) {
+        c->write->ready = 0;
+        return SL_AGAIN;
+    }
+
+    err = sslerr == SSL_ERROR_SYSCALL ? errno : 0;
+    sl_ssl_connection_error(c, sslerr, err, "SSL_shutdown() failed");
+    return SL_ERROR;
+}
+
 static void
 sl_ssl_shutdown_handler(sl_event_t *ev)
 {

@@ -40,6 +40,14 @@ typedef struct sl_stream_phase_handler_s  sl_stream_phase_handler_t;
 #define SL_STREAM_BAD_GATEWAY            502
 #define SL_STREAM_SERVICE_UNAVAILABLE    503
 
+/*
+ * A relay's turn (echo, proxy): a handler moves at most this many of its
+ * buffers' worth of input before it lets the other sessions of the loop
+ * have theirs, and goes on at the next iteration from a posted event. A
+ * few buffers keep the cost of the extra iterations small for bulk data.
+ */
+#define SL_STREAM_TURN_BUFFERS  4
+
 typedef struct {
     void                 **main_conf;
     void                 **srv_conf;

@@ -8,6 +8,9 @@
  * do we (backpressure); reading resumes once the socket takes data again.
  * After the client's FIN the rest is sent and the connection closed.
  * echo_timeout closes a connection on which nothing moved, with a reset.
+ * A turn moves at most SL_STREAM_TURN_BUFFERS buffers of input: a bulk
+ * client does not hold the worker while others wait. The rest goes on
+ * from a posted event at the next iteration (no edge would come for it).
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -23,6 +26,7 @@ typedef struct {
 typedef struct {
     sl_buf_t        buf;        /* start == NULL: no memory held */
     sl_bufcache_t  *cache;      /* where buf comes from and goes back to */
+    sl_event_t      resume;     /* posted when a turn used its budget */
     unsigned        eof:1;      /* the client sent its FIN */
     unsigned        preread:1;  /* buf is the preread buffer, in the pool */
 } sl_stream_echo_ctx_t;
@@ -117,6 +121,10 @@ sl_stream_echo_cleanup(void *data)
 {
     sl_stream_echo_ctx_t  *ctx = data;
 
+    if (ctx->resume.posted) {
+        sl_delete_posted_event(&ctx->resume);
+    }
+
     if (ctx->buf.start != NULL) {
         sl_stream_echo_release_buffer(ctx);
     }
@@ -194,12 +202,20 @@ sl_stream_echo_recv(sl_stream_session_t *s, sl_stream_echo_ctx_t *ctx)
     return 1;
 }
 
-/* moves bytes until neither direction can: SL_OK, or SL_ERROR */
+/*
+ * Moves bytes until neither direction can, or the turn's budget of input
+ * is spent (*more set: the rest is for the next iteration). SL_OK, or
+ * SL_ERROR.
+ */
 static sl_int_t
 sl_stream_echo_move(sl_stream_session_t *s, sl_stream_echo_ctx_t *ctx,
-    sl_uint_t *moved)
+    sl_uint_t *moved, sl_uint_t *more)
 {
     sl_int_t  sent, got;
+    off_t     budget;
+
+    budget = s->received
+             + (off_t) (SL_STREAM_TURN_BUFFERS * ctx->cache->size);
 
     do {
         sent = sl_stream_echo_send(s->connection, &ctx->buf);
@@ -211,9 +227,26 @@ sl_stream_echo_move(sl_stream_session_t *s, sl_stream_echo_ctx_t *ctx,
 
         *moved |= (sl_uint_t) (sent | got);
 
+        if ((sent || got) && s->received >= budget) {
+            *more = 1;
+            return SL_OK;
+        }
+
     } while (sent || got);
 
     return SL_OK;
+}
+
+/* the session ends: a turn it still had posted must not run */
+static void
+sl_stream_echo_finalize(sl_stream_session_t *s, sl_stream_echo_ctx_t *ctx,
+    sl_uint_t rc)
+{
+    if (ctx->resume.posted) {
+        sl_delete_posted_event(&ctx->resume);
+    }
+
+    sl_stream_finalize_session(s, rc);
 }
 
 /* tells the back end what we wait for, and for how long */
@@ -244,19 +277,24 @@ static void
 sl_stream_echo_process(sl_stream_session_t *s)
 {
     sl_stream_echo_ctx_t  *ctx;
-    sl_uint_t              moved = 0;
+    sl_uint_t              moved = 0, more = 0, idle;
 
     ctx = sl_stream_get_module_ctx(s, sl_stream_echo_module);
 
-    if (sl_stream_echo_move(s, ctx, &moved) != SL_OK) {
+    if (sl_stream_echo_move(s, ctx, &moved, &more) != SL_OK) {
         /* a reset or a broken pipe: logged at info by the I/O layer */
-        sl_stream_finalize_session(s, SL_STREAM_OK);
+        sl_stream_echo_finalize(s, ctx, SL_STREAM_OK);
         return;
+    }
+
+    if (more) {
+        /* the budget is spent: on at the next iteration, after the others */
+        sl_post_event(&ctx->resume, &s->connection->loop->posted_next_events);
     }
 
     if (ctx->buf.pos == ctx->buf.last) {
         if (ctx->eof) {
-            sl_stream_finalize_session(s, SL_STREAM_OK);
+            sl_stream_echo_finalize(s, ctx, SL_STREAM_OK);
             return;
         }
 
@@ -265,40 +303,45 @@ sl_stream_echo_process(sl_stream_session_t *s)
         }
     }
 
+    idle = ctx->buf.start == NULL && !more;
+
     /* nothing in flight: it may be closed if connections run short */
-    if ((ctx->buf.start == NULL) != s->connection->reusable) {
-        sl_reusable_connection(s->connection, ctx->buf.start == NULL);
+    if (idle != s->connection->reusable) {
+        sl_reusable_connection(s->connection, idle);
     }
 
     /* ...or by a graceful shutdown (shutdown_idle) */
-    if (sl_stream_set_idle(s, ctx->buf.start == NULL, NULL)) {
-        sl_stream_finalize_session(s, SL_STREAM_OK);
+    if (sl_stream_set_idle(s, idle, NULL)) {
+        sl_stream_echo_finalize(s, ctx, SL_STREAM_OK);
         return;
     }
 
     if (sl_stream_echo_wait(s, ctx, moved) != SL_OK) {
-        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        sl_stream_echo_finalize(s, ctx, SL_STREAM_INTERNAL_SERVER_ERROR);
     }
 }
 
-/* both events come here; only the read event carries the idle timer */
+/* both events and the posted resume come here; the read event has the timer */
 static void
 sl_stream_echo_handler_event(sl_event_t *ev)
 {
-    sl_connection_t      *c = ev->data;
-    sl_stream_session_t  *s = c->data;
+    sl_connection_t       *c = ev->data;
+    sl_stream_session_t   *s = c->data;
+    sl_stream_echo_ctx_t  *ctx;
+
+    ctx = sl_stream_get_module_ctx(s, sl_stream_echo_module);
 
     if (ev->timedout) {
         c->timedout = 1;        /* closed with a reset */
         sl_connection_error(c, SL_ETIMEDOUT, "connection timed out");
-        sl_stream_finalize_session(s, SL_STREAM_OK);
+        sl_stream_echo_finalize(s, ctx, SL_STREAM_OK);
         return;
     }
 
     if (c->close) {
         if (!c->idle || !c->loop->exiting) {
             /* an idle connection whose slot is wanted for a new one */
-            sl_stream_finalize_session(s, SL_STREAM_OK);
+            sl_stream_echo_finalize(s, ctx, SL_STREAM_OK);
             return;
         }
 
@@ -342,6 +385,11 @@ sl_stream_echo_handler(sl_stream_session_t *s)
         ctx->preread = 1;
         s->preread = NULL;
     }
+
+    ctx->resume.data = c;
+    ctx->resume.handler = sl_stream_echo_handler_event;
+    ctx->resume.loop = c->loop;
+    ctx->resume.log = c->log;
 
     sl_stream_set_ctx(s, ctx, sl_stream_echo_module);
 

@@ -30,6 +30,10 @@
  * off for the session, which goes on through the buffers. TCP urgent data
  * (MSG_OOB) goes on inline, as an ordinary byte in its place: recv() and
  * splice() stop at its mark, and the relay steps over it with recv().
+ * A turn moves at most SL_STREAM_TURN_BUFFERS buffers of input, both ways
+ * together: a bulk session does not hold the worker while others wait.
+ * The rest goes on from a posted event at the next iteration (no edge
+ * would come for it).
  *
  * Every attempt leaves a record for $upstream_addr, $upstream_bytes_sent,
  * $upstream_bytes_received, $upstream_connect_time,
@@ -136,6 +140,7 @@ typedef struct {
     sl_stream_proxy_pipe_t           up;        /* client -> upstream */
     sl_stream_proxy_pipe_t           down;      /* upstream -> client */
     sl_bufcache_t                   *cache;
+    sl_event_t                       resume;    /* a turn's budget ran out */
 
     /* proxy_protocol: the header, sent to each attempt before any data */
     u_char                          *header;
@@ -442,6 +447,10 @@ static void
 sl_stream_proxy_cleanup(void *data)
 {
     sl_stream_proxy_ctx_t  *ctx = data;
+
+    if (ctx->resume.posted) {
+        sl_delete_posted_event(&ctx->resume);
+    }
 
     sl_stream_proxy_release_buffer(ctx, &ctx->up);
     sl_stream_proxy_release_buffer(ctx, &ctx->down);
@@ -1216,6 +1225,11 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         /* splice() failed: what it left in the pipe goes first */
         return sl_stream_proxy_unpipe(s, ctx, p);
     }
+
+    if (!ctx->splice && p->pipe[0] != -1) {
+        /* splice is off for the session, and this pipe is empty */
+        sl_stream_proxy_close_pipe(p);
+    }
 #endif
 
     if (src->read->eof || !src->read->ready || src->read->delayed) {
@@ -1566,8 +1580,10 @@ sl_stream_proxy_direction(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 }
 
 /*
- * Moves bytes both ways until neither can. SL_ERROR with *bad the side
- * that failed (a reset, a broken pipe: logged at info by the I/O layer).
+ * Moves bytes both ways until neither can, or the turn's budget of input
+ * is spent: then the resume event is posted for the next iteration.
+ * SL_ERROR with *bad the side that failed (a reset, a broken pipe: logged
+ * at info by the I/O layer).
  */
 static sl_int_t
 sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
@@ -1577,6 +1593,7 @@ sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     sl_connection_t             *c = s->connection, *pc;
     sl_uint_t                    progress;
     sl_int_t                     a, b;
+    off_t                        budget;
 
     pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
     pc = ctx->connected ? ctx->peer.connection : NULL;
@@ -1603,6 +1620,9 @@ sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         *moved = 1;
     }
 
+    budget = ctx->up.received + ctx->down.received
+             + (off_t) (SL_STREAM_TURN_BUFFERS * ctx->cache->size);
+
     do {
         progress = 0;
 
@@ -1623,18 +1643,37 @@ sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 
         *moved |= progress;
 
+        if (progress && ctx->up.received + ctx->down.received >= budget) {
+            /* on at the next iteration, after the other sessions */
+            sl_post_event(&ctx->resume, &c->loop->posted_next_events);
+            break;
+        }
+
     } while (progress);
 
     return SL_OK;
 }
 
-/* proxy_half_close: a drained direction whose source ended gets our FIN */
+/*
+ * proxy_half_close: a drained direction whose source ended gets our FIN;
+ * on a TLS side our close_notify first, or the peer sees a truncation.
+ */
 static sl_int_t
 sl_stream_proxy_half_close(sl_stream_proxy_pipe_t *p, sl_connection_t *src,
     sl_connection_t *dst)
 {
+    sl_int_t  rc;
+
     if (p->shut || !src->read->eof || !sl_stream_proxy_drained(p)) {
         return SL_OK;
+    }
+
+    if (dst->ssl != NULL) {
+        rc = sl_ssl_close_notify(dst);
+        if (rc != SL_OK) {
+            /* SL_AGAIN: again when dst is writable */
+            return rc == SL_AGAIN ? SL_OK : SL_ERROR;
+        }
     }
 
     if (shutdown(dst->fd, SHUT_WR) == -1) {
@@ -1775,7 +1814,8 @@ sl_stream_proxy_idle(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx)
 
     pc = ctx->peer.connection;
 
-    return sl_stream_proxy_drained(&ctx->up)
+    return !ctx->resume.posted
+           && sl_stream_proxy_drained(&ctx->up)
            && sl_stream_proxy_drained(&ctx->down)
            && !c->read->eof && !pc->read->eof
            && !c->read->delayed && !pc->read->delayed
@@ -1868,6 +1908,11 @@ sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc)
 
     sl_stream_proxy_close_state(s, ctx);
 
+    if (ctx->resume.posted) {
+        /* the session ends: a turn it still had posted must not run */
+        sl_delete_posted_event(&ctx->resume);
+    }
+
     if (pc->free != NULL && pc->sockaddr != NULL) {
         pc->free(pc, pc->data, 0);
         pc->sockaddr = NULL;
@@ -1884,6 +1929,12 @@ sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc)
 
     if (ctx->reset) {
         sl_connection_reset(s->connection);
+
+        if (s->connection->ssl != NULL) {
+            /* a reset says no goodbye, nor waits to say one */
+            s->connection->ssl->no_send_shutdown = 1;
+            s->connection->ssl->no_wait_shutdown = 1;
+        }
     }
 
     sl_stream_proxy_release_buffer(ctx, &ctx->up);
@@ -1923,6 +1974,11 @@ sl_stream_proxy_init_ctx(sl_stream_session_t *s,
     ctx->up.pipe[1] = -1;
     ctx->down.pipe[0] = -1;
     ctx->down.pipe[1] = -1;
+
+    ctx->resume.data = c;
+    ctx->resume.handler = sl_stream_proxy_handler_event;
+    ctx->resume.loop = c->loop;
+    ctx->resume.log = c->log;
 
     cln->handler = sl_stream_proxy_cleanup;
     cln->data = ctx;

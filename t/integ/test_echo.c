@@ -2,7 +2,8 @@
  * test_echo.c -- the echo server, run as the real binary on every event
  * back end built: the shipped conf/echo.conf with socat as the client,
  * 1000 concurrent clients with every byte checked, half-close,
- * backpressure (a client that does not read), and echo_timeout.
+ * backpressure (a client that does not read), echo_timeout, and the
+ * budget of one session's turn (a bulk session lets others go first).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -18,6 +19,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -576,6 +578,70 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+/* --- one session's turn has a budget ------------------------------------- */
+
+/*
+ * A bulk session does not hold the worker until its socket runs dry: a
+ * turn moves a few buffers (4 x echo_buffer_size) and the rest waits for
+ * the next iteration, so a session that became ready in the same
+ * iteration is served first. The worker is stopped while both sessions'
+ * input arrives, so that one iteration finds both, the bulk one first
+ * (it became ready first); 32k with 1k buffers is eight turns' worth, all
+ * of it in the socket with its FIN. Without a budget the bulk session
+ * echoes all and ends before the small one is looked at; with it, the
+ * small one ends first. The access log tells the order in which they
+ * ended. Every byte of the bulk session comes back, in order.
+ */
+START_TEST(test_turn_budget)
+{
+    static unsigned char  out[32768], in[32768 + 1];
+    sl_t_sluice_t         srv;
+    char                  c, pong[5], *log;
+    int                   bulk, small, reset;
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "events { use %s; }\n"
+        "stream {\n"
+        "    log_format n '$bytes_received';\n"
+        "    server { listen 127.0.0.1:@PORT@; echo; echo_buffer_size 1k;\n"
+        "             access_log logs/order.log n; }\n"
+        "}\n", sl_t_backend(_i)));
+
+    /* both sessions accepted and waiting */
+    bulk = sl_t_connect("127.0.0.1", srv.port);
+    small = sl_t_connect("127.0.0.1", srv.port);
+    sl_t_send_all(bulk, "x", 1, T_IO);
+    ck_assert_int_eq(recv(bulk, &c, 1, MSG_WAITALL), 1);
+    sl_t_send_all(small, "x", 1, T_IO);
+    ck_assert_int_eq(recv(small, &c, 1, MSG_WAITALL), 1);
+
+    sl_t_freeze(srv.proc);
+
+    fill(out, 13, 0, sizeof(out));
+    sl_t_send_all(bulk, out, sizeof(out), T_IO);
+    ck_assert_int_eq(shutdown(bulk, SHUT_WR), 0);
+    sl_t_send_all(small, "ping", 4, T_IO);
+    ck_assert_int_eq(shutdown(small, SHUT_WR), 0);
+
+    sl_t_signal(srv.proc, SIGCONT);
+
+    ck_assert_uint_eq(sl_t_recv_all(small, pong, sizeof(pong), &reset, T_IO),
+                      4);
+    ck_assert(memcmp(pong, "ping", 4) == 0);
+    ck_assert_uint_eq(sl_t_recv_all(bulk, in, sizeof(in), &reset, T_IO),
+                      sizeof(out));
+    ck_assert(memcmp(in, out, sizeof(out)) == 0);
+    close(small);
+    close(bulk);
+
+    /* the small session (5 bytes) ended before the bulk one (32769) */
+    log = sl_t_wait_lines(sl_t_path(srv.dir, "logs/order.log"), 2, T_IO);
+    ck_assert_str_eq(log, "5\n32769\n");
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 /* a build --without-stream_echo_module does not know the directive */
 START_TEST(test_echo_not_built)
 {
@@ -605,6 +671,7 @@ echo_suite(void)
     tcase_add_loop_test(tc, test_backpressure, 0, NBACKENDS);
     tcase_add_loop_test(tc, test_idle_holds_no_buffer, 0, NBACKENDS);
     tcase_add_loop_test(tc, test_timeout, 0, NBACKENDS);
+    tcase_add_loop_test(tc, test_turn_budget, 0, NBACKENDS);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,7 +9,8 @@
  * through with its sha256 checked, clients that stop reading, rates, and
  * the shipped conf/proxy.conf; proxy_protocol sent to the server, and
  * proxy_splice on and off (half-close, resets, the idle timeout and the
- * bulk transfer run on both relay paths). The cheap ones run on every
+ * bulk transfer run on both relay paths), and the budget of one session's
+ * turn (a bulk session lets others go first). The cheap ones run on every
  * event back end.
  */
 #ifndef _GNU_SOURCE
@@ -27,6 +28,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1281,6 +1283,60 @@ START_TEST(test_slow_readers)
 }
 END_TEST
 
+/*
+ * A bulk session does not hold the worker until its socket runs dry: a
+ * turn moves a few buffers (4 x proxy_buffer_size) and the rest waits for
+ * the next iteration, so a session that became ready in the same
+ * iteration is served first. The worker is stopped while both clients'
+ * input arrives, so that one iteration finds both, the bulk one first;
+ * 32k with 1k buffers is eight turns' worth, all of it in the socket with
+ * its FIN, which (without proxy_half_close) ends the session once it is
+ * passed on. Without a budget the bulk session ends before the small one
+ * is looked at; with it, the small one ends first: the access log tells.
+ * On both relay paths, splice(2) and the buffers.
+ */
+START_TEST(test_turn_budget)
+{
+    static char     out[32768];
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  e;
+    size_t          i;
+    char           *log;
+    int             big, small;
+
+    sl_t_backend_start(&e, "E", SL_TB_ECHO, 0);
+    start(&srv, _i, " log_format n '$bytes_received';",
+          sl_t_printf("proxy_pass %s;" BULK_CONF
+                      " access_log logs/order.log n;", addr(&e)));
+
+    /* both sessions connected to the upstream and waiting */
+    ck_assert_str_eq(via(&srv, &big), "E");
+    ck_assert_str_eq(via(&srv, &small), "E");
+
+    sl_t_freeze(srv.proc);
+
+    for (i = 0; i < sizeof(out); i++) {
+        out[i] = (char) sl_t_pattern(i);
+    }
+
+    sl_t_send_all(big, out, sizeof(out), T_IO);
+    ck_assert_int_eq(shutdown(big, SHUT_WR), 0);
+    sl_t_send_all(small, "ping", 4, T_IO);
+    ck_assert_int_eq(shutdown(small, SHUT_WR), 0);
+
+    sl_t_signal(srv.proc, SIGCONT);
+
+    /* the small session (4 bytes) ended before the bulk one (32768) */
+    log = sl_t_wait_lines(sl_t_path(srv.dir, "logs/order.log"), 2, T_IO);
+    ck_assert_str_eq(log, "4\n32768\n");
+    bulk(&srv, _i);
+
+    close(small);
+    close(big);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 START_TEST(test_rates)
 {
     sl_t_sluice_t   srv;
@@ -1399,6 +1455,7 @@ proxy_suite(void)
     tcase_add_loop_test(tc, test_proxy_timeout, 0, 2 * NBACKENDS);
     tcase_add_loop_test(tc, test_large_transfer, 0, NBACKENDS + 1);
     tcase_add_loop_test(tc, test_splice, 0, 2);
+    tcase_add_loop_test(tc, test_turn_budget, 0, 2 * NBACKENDS);
     tcase_add_test(tc, test_slow_readers);
     tcase_add_test(tc, test_rates);
     tcase_add_test(tc, test_proxy_conf);

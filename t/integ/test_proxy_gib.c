@@ -30,6 +30,7 @@
 #include "sl_t_backend.h"
 #include "sl_t_tls.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef SL_HAVE_stream_proxy_MODULE
@@ -398,6 +400,90 @@ transfer_until_closed(int port, size_t len)
     return got;
 }
 
+/* the pipes (FIFOs) among a process's descriptors */
+static int
+pipes_of(pid_t pid)
+{
+    struct stat     st;
+    struct dirent  *de;
+    DIR            *dir;
+    int             n = 0;
+
+    dir = opendir(sl_t_printf("/proc/%d/fd", (int) pid));
+    ck_assert_ptr_nonnull(dir);
+
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_name[0] != '.'
+            && stat(sl_t_printf("/proc/%d/fd/%s", (int) pid, de->d_name),
+                    &st) == 0
+            && S_ISFIFO(st.st_mode))
+        {
+            n++;
+        }
+    }
+
+    (void) closedir(dir);
+    return n;
+}
+
+/* 16k of the pattern at off, and its echo back */
+static void
+round_trip(int fd, size_t off)
+{
+    static char  out[16384], in[16384];
+    size_t       i;
+
+    for (i = 0; i < sizeof(out); i++) {
+        out[i] = (char) sl_t_pattern(off + i);
+    }
+
+    sl_t_send_all(fd, out, sizeof(out), T_IO);
+    ck_assert_int_eq(recv(fd, in, sizeof(in), MSG_WAITALL),
+                     (ssize_t) sizeof(in));
+    ck_assert(memcmp(in, out, sizeof(out)) == 0);
+}
+
+/*
+ * Once splice is off for a session and its pipes are drained, they are
+ * closed: a session that goes on through the buffers holds no pipe.
+ */
+START_TEST(test_fallback_closes_pipes)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  e;
+    const char     *lib;
+    char            id[8];
+    size_t          off;
+    int             fd, before;
+
+    lib = shim("fallback closes pipes");
+    if (lib == NULL) {
+        return;
+    }
+
+    sl_t_backend_start(&e, "E", SL_TB_ECHO, 0);
+    start_faulty(&srv, lib, &fallbacks[1], &e);
+
+    fd = sl_t_connect("127.0.0.1", srv.port);
+    sl_t_read_id(fd, id, sizeof(id), T_IO);
+    before = pipes_of(sl_t_pid(srv.proc));     /* stdout, stderr ... */
+
+    /* spliced both ways, then up-out fails past FAULT_AT */
+    for (off = 0; off < 2 * FAULT_AT; off += 16384) {
+        round_trip(fd, off);
+    }
+
+    sl_t_wait_file(srv.log, "proxying without splice()", T_IO);
+    round_trip(fd, off);
+
+    /* the session is open, everything echoed: it holds no pipe */
+    ck_assert_int_eq(pipes_of(sl_t_pid(srv.proc)), before);
+
+    close(fd);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 START_TEST(test_peer_gone)
 {
     const fault_t   *f = &peer_gone[_i];
@@ -477,6 +563,7 @@ proxy_gib_suite(void)
                         (int) (sizeof(fallbacks) / sizeof(fallbacks[0])));
     tcase_add_loop_test(tc, test_peer_gone, 0,
                         (int) (sizeof(peer_gone) / sizeof(peer_gone[0])));
+    tcase_add_test(tc, test_fallback_closes_pipes);
     suite_add_tcase(s, tc);
 
     return s;

@@ -606,6 +606,98 @@ START_TEST(test_timeout_while_read_wants_write)
 }
 END_TEST
 
+/* until the session ended on the upstream's reset (logged before closing) */
+static void
+wait_upstream_disconnected(sl_t_sluice_t *srv)
+{
+    sl_t_wait_file(srv->log, "upstream disconnected", T_IO);
+}
+
+/*
+ * proxy_half_close on a TLS side: the upstream's FIN reaches the TLS
+ * client as a close_notify (then our FIN), not as a bare FIN a TLS peer
+ * must take for a truncation; and the client may still talk after it.
+ */
+START_TEST(test_half_close_close_notify)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  f;
+    sl_tt_peer_t    p;
+    char            buf[64];
+    size_t          got = 0;
+    ssize_t         n;
+    int             fd;
+
+    sl_t_backend_start(&f, "F", SL_TB_FIN, 0);
+    start(&srv, 1, sl_t_printf("proxy_pass 127.0.0.1:%d;"
+                               " proxy_half_close on;", f.port));
+
+    fd = sl_t_connect("127.0.0.1", srv.port);
+    ck_assert_int_eq(sl_tt_peer_init(&p, fd, 0, NULL), 0);
+    ck_assert(sl_tt_handshake(&p, T_IO));
+
+    /* the greeting, then the upstream's end: a close_notify (0) */
+    while ((n = sl_tt_read(&p, buf + got, sizeof(buf) - got - 1, T_IO))
+           > 0)
+    {
+        got += (size_t) n;
+    }
+
+    buf[got] = '\0';
+    ck_assert_str_eq(buf, "F\n");
+    ck_assert_msg(n == 0, "the upstream's FIN came as a truncation");
+
+    /* the other direction goes on */
+    ck_assert(sl_tt_write(&p, "data", 4, T_IO));
+    ck_assert(sl_tt_shutdown(&p, 0, T_IO));
+    ck_assert_ptr_nonnull(strstr(sl_t_backend_wait_record(&f, 1, T_IO),
+                                 "F 4 fin"));
+
+    sl_tt_peer_free(&p);
+    close(fd);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/*
+ * A reset passed on to a TLS client is a reset at once: no close_notify
+ * goes (nor is waited for) before it, as one would say "all is well".
+ */
+START_TEST(test_reset_without_close_notify)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  r;
+    sl_tt_peer_t    p;
+    char            buf[64];
+    size_t          got = 0;
+    ssize_t         n;
+    int             fd;
+
+    sl_t_backend_start(&r, "R", SL_TB_RESET, 0);
+    start(&srv, 1, sl_t_printf("proxy_pass 127.0.0.1:%d;", r.port));
+
+    fd = sl_t_connect("127.0.0.1", srv.port);
+    ck_assert_int_eq(sl_tt_peer_init(&p, fd, 0, NULL), 0);
+    ck_assert(sl_tt_handshake(&p, T_IO));
+    ck_assert(sl_tt_read_full(&p, buf, 2, T_IO));
+
+    /* the upstream resets at this byte: so must we, with no goodbye */
+    ck_assert(sl_tt_write(&p, "x", 1, T_IO));
+    wait_upstream_disconnected(&srv);
+
+    while ((n = sl_tt_read(&p, buf + got, sizeof(buf) - got, T_IO)) > 0) {
+        got += (size_t) n;
+    }
+
+    ck_assert_msg(n == -1, "a close_notify came before the reset");
+    ck_assert_uint_eq(got, 0);
+
+    sl_tt_peer_free(&p);
+    close(fd);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 START_TEST(test_not_built)
 {
     ck_assert_int_eq(SL_HAVE_stream_proxy_MODULE, 0);
@@ -645,6 +737,8 @@ proxy_ssl_suite(void)
     tcase_add_test(tc, test_proxy_protocol_then_tls);
     tcase_add_test(tc, test_tls_proxy_conf);
     tcase_add_test(tc, test_timeout_while_read_wants_write);
+    tcase_add_test(tc, test_half_close_close_notify);
+    tcase_add_test(tc, test_reset_without_close_notify);
     suite_add_tcase(s, tc);
 
     return s;

@@ -911,6 +911,31 @@ sl_t_signal_at(const char *file, int line, sl_t_proc_t *p, int signo)
 }
 
 
+/* the process is stopped (state T in /proc/PID/stat) */
+static int
+sl_t_is_stopped(void *data)
+{
+    char  *stat, *st;
+
+    stat = sl_t_read(sl_t_printf("/proc/%d/stat", (int) *(pid_t *) data));
+    st = stat != NULL ? strrchr(stat, ')') : NULL;
+    return st != NULL && st[1] == ' ' && (st[2] == 'T' || st[2] == 't');
+}
+
+void
+sl_t_freeze_at(const char *file, int line, sl_t_proc_t *p)
+{
+    sl_t_signal_at(file, line, p, SIGSTOP);
+
+    if (sl_t_wait_for(sl_t_is_stopped, &p->pid, NULL, sl_t_timeout(20000))
+        != 0)
+    {
+        sl_t_fail(file, line, "process %d (%s) did not stop", (int) p->pid,
+                  p->name);
+    }
+}
+
+
 /* --- the event loop ------------------------------------------------------ */
 
 /* reads what is there; closes the stream at the end of file */

@@ -136,6 +136,13 @@ const char *sl_t_stderr(sl_t_proc_t *p);
 int sl_t_running(sl_t_proc_t *p);
 
 #define sl_t_signal(p, signo)  sl_t_signal_at(__FILE__, __LINE__, p, signo)
+/*
+ * SIGSTOP, and back once the process is stopped: what reaches its sockets
+ * meanwhile is all there when sl_t_signal(p, SIGCONT) lets it go on, for
+ * one iteration of its loop to find together.
+ */
+#define sl_t_freeze(p)  sl_t_freeze_at(__FILE__, __LINE__, p)
+void sl_t_freeze_at(const char *file, int line, sl_t_proc_t *p);
 
 
 /* --- waiting ------------------------------------------------------------- */
