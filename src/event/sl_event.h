@@ -152,6 +152,11 @@ struct sl_event_loop_s {
     sl_msec_t                  accept_mutex_delay;
     sl_uint_t                  accept_mutex_held;
     sl_uint_t                  accept_mutex_pid;    /* this process */
+    /*
+     * Out of descriptors (EMFILE): this worker neither takes the mutex
+     * nor watches the listening sockets until the retry timer ends it.
+     */
+    sl_uint_t                  accept_paused;
     sl_uint_t                  exiting;     /* a graceful shutdown began */
     /*
      * The signal mask to wait with (epoll_pwait, ppoll, pselect): the
@@ -282,7 +287,8 @@ sl_int_t sl_disable_accept_events(sl_event_loop_t *loop);
 sl_uint_t sl_event_stop_accepting(sl_event_loop_t *loop);
 /*
  * The accept mutex: taken, the listening sockets are registered
- * (accept_mutex_held); missed, they are unregistered if they were.
+ * (accept_mutex_held); missed, they are unregistered if they were. A
+ * worker pausing after EMFILE (accept_paused) does not try for it.
  */
 sl_int_t sl_event_trylock_accept_mutex(sl_event_loop_t *loop);
 void sl_event_unlock_accept_mutex(sl_event_loop_t *loop);

@@ -13,6 +13,7 @@
 #define SL_ACCEPT_RETRY_DELAY  500
 
 static sl_int_t sl_accept_failed(sl_event_t *ev, sl_err_t err);
+static void sl_accept_pause(sl_event_t *ev);
 static sl_int_t sl_accept_init_connection(sl_connection_t *c,
     sl_listening_t *ls, sl_sockaddr_t *sa, socklen_t socklen);
 
@@ -30,6 +31,13 @@ sl_event_accept(sl_event_t *ev)
     if (ev->timedout) {
         /* the pause after running out of descriptors is over */
         ev->timedout = 0;
+
+        if (loop->accept_mutex != NULL) {
+            /* only the mutex's holder watches: the next turn tries for it */
+            loop->accept_paused = 0;
+            return;
+        }
+
         if (sl_enable_accept_events(loop) != SL_OK) {
             return;
         }
@@ -121,15 +129,40 @@ sl_accept_failed(sl_event_t *ev, sl_err_t err)
     case ENFILE:
         /* no descriptor to take it with: pause rather than spin */
         sl_log_error(SL_LOG_CRIT, ev->log, err, "accept() failed");
-        if (sl_disable_accept_events(ev->loop) == SL_OK) {
-            sl_add_timer(ev, SL_ACCEPT_RETRY_DELAY);
-        }
+        sl_accept_pause(ev);
         return SL_DONE;
 
     default:
         sl_log_error(SL_LOG_CRIT, ev->log, err, "accept() failed");
         return SL_DONE;
     }
+}
+
+/*
+ * Stops watching the listening sockets for SL_ACCEPT_RETRY_DELAY. With the
+ * accept mutex the mutex goes too, so that another worker, which may have
+ * descriptors, accepts meanwhile; the retry timer then only lets this one
+ * try for the mutex again (sl_event_trylock_accept_mutex() registers the
+ * sockets when it wins), never registers them by itself.
+ */
+static void
+sl_accept_pause(sl_event_t *ev)
+{
+    sl_event_loop_t  *loop = ev->loop;
+
+    if (sl_disable_accept_events(loop) != SL_OK) {
+        return;
+    }
+
+    if (loop->accept_mutex != NULL) {
+        if (loop->accept_mutex_held) {
+            sl_event_unlock_accept_mutex(loop);
+            loop->accept_mutex_held = 0;
+        }
+        loop->accept_paused = 1;
+    }
+
+    sl_add_timer(ev, SL_ACCEPT_RETRY_DELAY);
 }
 
 static sl_int_t

@@ -305,7 +305,9 @@ sl_event_loop_iterate(sl_event_loop_t *loop, sl_msec_t max)
      * The holder accepts after the wait (posted) and lets the lock go.
      */
     if (loop->accept_mutex != NULL) {
-        if (sl_event_trylock_accept_mutex(loop) != SL_OK) {
+        if (!loop->accept_paused
+            && sl_event_trylock_accept_mutex(loop) != SL_OK)
+        {
             return;
         }
 

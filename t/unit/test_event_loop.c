@@ -8,8 +8,10 @@
 #include "sl_config.h"
 #include "sl_core.h"
 #include "sl_event.h"
+#include "sl_shmem.h"
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/wait.h>
 
@@ -659,6 +661,106 @@ START_TEST(test_listen_level)
 }
 END_TEST
 
+/* --- EMFILE and the accept mutex ---------------------------------------- */
+
+/* a cycle with one listening socket on s, as sl_event_loop_listen() takes */
+static sl_listening_t *
+mutex_cycle(sl_cycle_t *cycle, int s, struct sockaddr_in *sin)
+{
+    sl_listening_t  *ls;
+
+    sl_memzero(cycle, sizeof(*cycle));
+    ck_assert_int_eq(sl_array_init(&cycle->listening, sl_te.pool, 1,
+                                   sizeof(sl_listening_t)), SL_OK);
+    ls = sl_array_push(&cycle->listening);
+    ck_assert_ptr_nonnull(ls);
+    sl_memzero(ls, sizeof(*ls));
+
+    ls->fd = s;
+    ls->sockaddr = (struct sockaddr *) sin;
+    ls->socklen = sizeof(*sin);
+    ls->type = SOCK_STREAM;
+    ls->pool_size = 512;
+    ls->log = sl_te.log;
+    ls->handler = on_new_connection;
+
+    return ls;
+}
+
+/*
+ * With the accept mutex only its holder watches the listening sockets.
+ * A worker that ran out of descriptors pauses accepting; when the pause
+ * ends while another worker holds the mutex, it must not watch them (nor
+ * accept) until it takes the mutex itself: nginx's rule, issue 13 item 7.
+ */
+START_TEST(test_emfile_retry_accept_mutex)
+{
+    static sl_cycle_t    cycle;
+    static sl_shmtx_t    mtx;
+    struct sockaddr_in   sin;
+    struct rlimit        rl, low;
+    sl_listening_t      *ls;
+    sl_connection_t     *lc;
+    sl_event_loop_t     *loop;
+    int                  s, cl[3], lowest;
+
+    sl_te_open(_i, 16);
+    loop = sl_te.loop;
+    s = sl_te_listener(&sin);
+    ls = mutex_cycle(&cycle, s, &sin);
+
+    mtx.lock = 0;
+    loop->cycle = &cycle;
+    loop->accept_mutex = &mtx;
+    loop->accept_mutex_pid = (sl_uint_t) getpid();
+    loop->accept_mutex_delay = 20;
+    ck_assert_int_eq(sl_event_loop_listen(loop, &cycle), SL_OK);
+    lc = ls->connection;
+
+    /* this worker takes the mutex and accepts */
+    accepted = 0;
+    cl[0] = client(&sin);
+    sl_te_run_until(accepted == 1, 5000);
+
+    /* out of descriptors: accept() fails with EMFILE and accepting pauses */
+    cl[1] = client(&sin);
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    lowest = dup(s);
+    ck_assert_int_ge(lowest, 0);
+    close(lowest);
+    low = rl;
+    low.rlim_cur = (rlim_t) lowest;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    sl_te_run_until(sl_te_logged("accept() failed (24: "), 5000);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert(!lc->read->active);
+
+    /* another worker holds the mutex when the pause ends */
+    mtx.lock = (sl_uint_t) getpid() + 1;
+    sl_te_run_until(!lc->read->timer_set, 5000);
+    (void) sl_te_run_for(100);
+
+    ck_assert_msg(!lc->read->active, "%s: the listening socket is watched "
+                  "after the EMFILE pause while another worker holds the "
+                  "accept mutex", sl_te.be->name);
+    ck_assert_msg(accepted == 1, "%s: accepted without the accept mutex",
+                  sl_te.be->name);
+
+    /* the mutex is free again: this worker takes it and accepts the rest */
+    mtx.lock = 0;
+    cl[2] = client(&sin);
+    sl_te_run_until(accepted == 3, 5000);
+    ck_assert(lc->read->active);
+
+    close(cl[0]);
+    close(cl[1]);
+    close(cl[2]);
+    loop->accept_mutex = NULL;
+    sl_te_close();
+    close(s);
+}
+END_TEST
+
 /* --- the instance bit: a slot closed and reused within one batch ---------- */
 
 typedef struct {
@@ -1058,6 +1160,8 @@ event_loop_suite(void)
     tcase_add_loop_test(tc, test_add_del, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_listen_level, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_multi_accept, 0, SL_TE_NBACKENDS);
+    tcase_add_loop_test(tc, test_emfile_retry_accept_mutex, 0,
+                        SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_instance_stale, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_close_before_wait, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_closed_without_delete, 0, SL_TE_NBACKENDS);
