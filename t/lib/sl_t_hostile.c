@@ -4,7 +4,6 @@
  */
 #include "sl_t_hostile.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,30 +43,6 @@ sl_t_hostile_figure(const char *check, const char *fmt, ...)
     va_end(ap);
     printf("\n");
     fflush(stdout);
-}
-
-int
-sl_t_fd_count(pid_t pid)
-{
-    char            path[64];
-    DIR            *dir;
-    struct dirent  *de;
-    int             n = 0;
-
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
-    dir = opendir(path);
-    if (dir == NULL) {
-        return -1;
-    }
-
-    while ((de = readdir(dir)) != NULL) {
-        if (de->d_name[0] != '.') {
-            n++;
-        }
-    }
-
-    closedir(dir);
-    return n;
 }
 
 long

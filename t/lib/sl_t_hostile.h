@@ -31,7 +31,7 @@ int sl_t_hostile_valgrind(void);
 void sl_t_hostile_figure(const char *check, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* the number of open descriptors of a process, or -1 */
+/* the number of open descriptors of a process, or -1 (sl_t_master.c) */
 int sl_t_fd_count(pid_t pid);
 
 /*
