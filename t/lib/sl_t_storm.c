@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,12 @@ static sl_t_steady_t  *sl_ts_cur;   /* the child's, set before fork */
 int
 sl_t_nb_connect(int port)
 {
+    return sl_t_nb_connect_to("127.0.0.1", port);
+}
+
+int
+sl_t_nb_connect_to(const char *ip, int port)
+{
     struct sockaddr_in  sin;
     int                 fd;
 
@@ -70,7 +77,11 @@ sl_t_nb_connect(int port)
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
     sin.sin_port = htons((uint16_t) port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
 
     if (connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == -1
         && errno != EINPROGRESS)
@@ -324,6 +335,7 @@ sl_ts_child(void *data)
     long              seq;
 
     (void) data;
+    (void) signal(SIGPIPE, SIG_IGN);
 
     for (seq = 0; !st->shm->stop; seq++) {
         sl_ts_one(st, seq);
@@ -441,6 +453,7 @@ sl_tu_child(void *data)
     int                   n = 1, i, fd;
 
     (void) data;
+    (void) signal(SIGPIPE, SIG_IGN);
     pfd[0].fd = a->lfd;
     pfd[0].events = POLLIN;
 

@@ -58,6 +58,8 @@ void sl_t_steady_stop(sl_t_steady_t *st, sl_t_steady_counts_t *out);
 
 /* a non-blocking socket connecting to 127.0.0.1:port, or -1 (errno) */
 int sl_t_nb_connect(int port);
+/* the same to ip (a loopback address: 127.0.0.2 is another one) */
+int sl_t_nb_connect_to(const char *ip, int port);
 /* waits until a non-blocking connect is through: 0, or -1 */
 int sl_t_nb_connected(int fd, int ms);
 /* closes fd with a reset (SO_LINGER 0) */
