@@ -151,7 +151,7 @@ START_TEST(test_reload_storm)
                   " first reload, %d after the last", fds0, fds1);
     ck_assert_msg(rss1 <= rss0 + RSS_SLACK_KB, "the master's RSS grew from"
                   " %ld kB to %ld kB", rss0, rss1);
-    ck_assert_int_eq(sl_t_bad_exits(m.log), 0);
+    ck_assert_int_eq(sl_t_bad_exits(sl_t_read(m.log)), 0);
 
     sl_t_hostile_figure("reload-storm", "%d reloads, one a second's worth"
                         " of connections (%.1f s in all); steady clients"
