@@ -413,7 +413,9 @@ START_TEST(test_client_resets)
     pid = sl_t_pid(srv.proc);
     alog = sl_t_path(srv.dir, "logs/a.log");
     hello_len = sl_t_client_hello(hello, sizeof(hello));
-    fds0 = sl_t_fd_count(pid);          /* idle: listeners and logs */
+    /* idle: listeners, logs and the loop (made after "started") */
+    ck_assert_int_eq(sl_t_await_loop(pid, T_IO), 0);
+    fds0 = sl_t_fd_count(pid);
 
     sh = mmap(NULL, PROCS * sizeof(storm_t), PROT_READ | PROT_WRITE,
               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -431,7 +433,10 @@ START_TEST(test_client_resets)
 
         if (k == 0) {
             (void) sl_t_wait_lines(alog, warm, T_IO);
-            ck_assert_int_ge(sl_t_await_fds(pid, fds0, T_IO, &last), 0);
+            last = -1;
+            ck_assert_msg(sl_t_await_fds(pid, fds0, T_IO, &last) >= 0,
+                          "after the warm-up: %d descriptors, idle %d",
+                          last, fds0);
             rss0 = sl_t_rss_kb(pid);
         }
     }

@@ -13,6 +13,7 @@
 #include "sl_t_tls.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -565,6 +566,37 @@ long
 sl_t_await_rss(pid_t pid, long kb, int ms, long *last)
 {
     return sl_tp_await(pid, kb, 1, ms, last);
+}
+
+static int
+sl_tp_has_loop(void *data)
+{
+    char            path[320], link[64];
+    struct dirent  *de;
+    DIR            *dir;
+    ssize_t         n;
+    int             yes = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int) *(pid_t *) data);
+    dir = opendir(path);
+    while (dir != NULL && !yes && (de = readdir(dir)) != NULL) {
+        snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int) *(pid_t *) data,
+                 de->d_name);
+        n = readlink(path, link, sizeof(link) - 1);
+        yes = n > 0 && (link[n] = '\0', strstr(link, "eventpoll") != NULL);
+    }
+
+    if (dir != NULL) {
+        closedir(dir);
+    }
+
+    return yes;
+}
+
+int
+sl_t_await_loop(pid_t pid, int ms)
+{
+    return sl_t_wait_for(sl_tp_has_loop, &pid, NULL, sl_t_timeout(ms));
 }
 
 int

@@ -95,6 +95,13 @@ long sl_t_await_fds(pid_t pid, int fds, int ms, int *last);
 /* the same for its resident memory, at most kb */
 long sl_t_await_rss(pid_t pid, long kb, int ms, long *last);
 
+/*
+ * Until pid has its event loop (an epoll descriptor): sluice logs
+ * "started" before it makes one, so a count of its descriptors taken
+ * at that line may come one short of its idle count. 0, or -1.
+ */
+int sl_t_await_loop(pid_t pid, int ms);
+
 /* n, scaled down under valgrind (sl_t_hostile_valgrind()) by div */
 int sl_t_storm_n(int small, int full, int valgrind_div);
 
