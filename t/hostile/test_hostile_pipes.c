@@ -107,6 +107,28 @@ count(const char *text, const char *needle)
     return n;
 }
 
+/* the first alert line that is not a fallback's */
+static const char *
+other_alert(const char *log)
+{
+    const char  *p = log, *end;
+
+    for (p = log; p != NULL && *p != '\0'; p = end) {
+        end = strchr(p, '\n');
+        end = end != NULL ? end + 1 : NULL;
+        if (strstr(p, "[alert]") != NULL
+            && (end == NULL || strstr(p, "[alert]") < end)
+            && (strstr(p, "pipe2() failed") == NULL
+                || (end != NULL && strstr(p, "pipe2() failed") > end)))
+        {
+            return sl_t_printf("%.*s", end != NULL ? (int) (end - p)
+                                                   : (int) strlen(p), p);
+        }
+    }
+
+    return "none";
+}
+
 /* every session at once: BULK out, BULK back, compared */
 static void
 transfer(int port, sess_t *s, int n)
@@ -199,18 +221,18 @@ START_TEST(test_pipe_exhaustion)
     /* roughly half the pipes the sessions want, and a quarter full-size */
     hard = n * 2;
     soft = n / 2;
+    /* sluice inherits it (worker_rlimit_nofile fails under valgrind) */
     ck_assert_int_ge(sl_t_raise_nofile(4 * n + 1024), 2 * n + 512);
 
     sl_t_master_start(&m, 1, 0, sl_t_printf(
         "user nobody;\n"
-        "worker_rlimit_nofile %d;\n"
         "events { worker_connections %d; }\n"
         "stream {\n"
         "    server { listen 127.0.0.1:@PORT2@ backlog=4096; echo; }\n"
         "    server { listen 127.0.0.1:@PORT@ backlog=4096;"
         " proxy_buffer_size 16k; proxy_splice on;"
         " proxy_pass 127.0.0.1:@PORT2@; }\n"
-        "}\n", 8 * n + 1024, 4 * n + 1024));
+        "}\n", 4 * n + 1024));
 
     s = calloc((size_t) n, sizeof(sess_t));
     ck_assert_ptr_nonnull(s);
@@ -226,7 +248,8 @@ START_TEST(test_pipe_exhaustion)
     ck_assert_msg(spliced > 0, "no session spliced: %s", log);
     ck_assert_msg(fallbacks > 0 && fallbacks <= n, "%d fallbacks for %d"
                   " sessions", fallbacks, n);
-    ck_assert_int_eq(sl_t_log_count(log, "alert", ""), fallbacks);
+    ck_assert_msg(sl_t_log_count(log, "alert", "") == fallbacks,
+                  "alerts other than the fallbacks: %s", other_alert(log));
     ck_assert_ptr_null(sl_t_log_has(log, "crit", ""));
     ck_assert_int_eq(sl_t_bad_exits(log), 0);
 
