@@ -41,6 +41,12 @@
 #define PARALLEL     16
 #define WARMUP       50
 #define RSS_SLACK_KB 2048       /* growth allowed after the warm-up */
+/*
+ * Under valgrind the process's memory is valgrind's too: freed blocks wait
+ * in its queue (--freelist-vol, 20 MB by default) before they are used
+ * again, so resident memory grows by that much whatever sluice does.
+ */
+#define SLACK_KB  (RSS_SLACK_KB + (sl_t_hostile_valgrind() ? 20 * 1024 : 0))
 
 enum { TARGET_TLS = 0, TARGET_PROXY };
 
@@ -260,7 +266,7 @@ START_TEST(test_garbage)
     ck_assert_msg(back >= 0, "%s: %d descriptors, %d after the warm-up",
                   name, last, fds0);
     rss1 = sl_t_rss_kb(pid);
-    ck_assert_msg(rss1 <= rss0 + RSS_SLACK_KB, "%s: RSS grew from %ld kB to"
+    ck_assert_msg(rss1 <= rss0 + SLACK_KB, "%s: RSS grew from %ld kB to"
                   " %ld kB", name, rss0, rss1);
 
     sl_t_hostile_figure(name, "%d connections of up to 1 MiB random (%lld"
@@ -269,7 +275,7 @@ START_TEST(test_garbage)
                         " kB after the warm-up, %ld kB at the end (slack %d"
                         " kB); fds %d again after %ld ms", n,
                         r->bytes >> 20, status, r->slowest, rss0, rss1,
-                        RSS_SLACK_KB, fds0, back);
+                        SLACK_KB, fds0, back);
 
     ck_assert(sl_t_running(srv.proc));
     ck_assert_ptr_null(sl_t_log_find(sl_t_read(srv.log), "alert", ""));
