@@ -662,7 +662,7 @@ sl_stream_proxy_oob_inline(sl_connection_t *c)
 static sl_uint_t
 sl_stream_proxy_at_mark(sl_connection_t *c)
 {
-    int  mark;
+    int  mark = 0;  /* valgrind: the kernel writes it, but memcheck cannot tell */
 
     if (ioctl(c->fd, SIOCATMARK, &mark) == -1 || !mark) {
         return 0;
