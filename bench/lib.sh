@@ -1,8 +1,8 @@
 # bench/lib.sh -- what the benchmark scripts share: a server started in
 # its own process group, pinned, its CPU ticks and memory read from /proc,
 # the load pinned to the other CPU, /dev/cpu_dma_latency held at 0, and
-# medians. Sourced by run-echo.sh and run-tls.sh, which set SERVER, HOST,
-# PORT, ADDR, OUT, CPUS, PIN, HERE, ROOT and define die().
+# medians. Sourced by every run-*.sh; the server's part needs SERVER,
+# HOST, PORT, ADDR, OUT, CPUS, PIN, HERE, ROOT set and die() defined.
 # shellcheck shell=bash
 
 SRV_PID='' LOAD_PID='' DMA_PID=''
@@ -80,17 +80,9 @@ server_tree() {
     done
 }
 
+# CPU ticks of the server started by start_server, its workers included
 cpu_ticks() {
-    local sum=0 p s
-    for p in $(server_tree "$SRV_PID"); do
-        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        s=${s##*) }
-        # shellcheck disable=SC2086  # split the fields on purpose
-        set -- $s
-        # utime stime, and cutime cstime of children it has reaped
-        sum=$((sum + ${12} + ${13} + ${14} + ${15}))
-    done
-    echo "$sum"
+    tree_ticks "$SRV_PID"
 }
 
 mem_kb() {
@@ -139,12 +131,34 @@ machine() {
          "kernel $(uname -r)"
 }
 
+# the median of the numbers on stdin, one a line; nan when there are none
+median_of() {
+    sort -g | awk '{ a[NR] = $1 }
+                   END { if (NR == 0) { print "nan"; exit }
+                         if (NR % 2) print a[(NR + 1) / 2];
+                         else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# the median of column K of FILE, its "nan" rows left out; nan without FILE
 median() {
-    awk -v k="$2" '$k != "nan" { print $k }' "$1" | sort -g \
-        | awk '{ a[NR] = $1 }
-               END { if (NR == 0) { print "nan"; exit }
-                     if (NR % 2) print a[(NR + 1) / 2];
-                     else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+    [ -f "$1" ] || { echo nan; return; }
+    awk -v k="$2" '$k != "nan" { print $k }' "$1" | median_of
+}
+
+# kB as MiB with one decimal
+mib() {
+    awk -v k="$1" 'BEGIN { if (k == "nan") print k
+                           else printf "%.1f", k / 1024 }'
+}
+
+# For a script that runs sluice itself (run-fairness.sh, run-workers.sh):
+# BIN made absolute and checked, OUT made (a new /tmp/sluice-NAME.XXXXXX
+# unless given) with the prefix's conf/ and logs/ in it.
+bench_prefix() {
+    case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
+    [ -x "$BIN" ] || die "$BIN is not built (make)"
+    [ -n "$OUT" ] || OUT=$(mktemp -d "/tmp/sluice-$1.XXXXXX")
+    mkdir -p "$OUT/prefix/conf" "$OUT/prefix/logs" || die "cannot create $OUT"
 }
 
 

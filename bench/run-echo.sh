@@ -186,11 +186,6 @@ errsum() {
          END { printf "%d%s", s, bad ? " (" bad " failed runs)" : "" }' "$1"
 }
 
-mib() {
-    awk -v k="$1" 'BEGIN { if (k == "nan") print k
-                           else printf "%.1f", k / 1024 }'
-}
-
 ROW_FMT='| %s | %s | %.0f | %.2f | %.1f | %.1f | %.1f | %.2f | %s | %s |\n'
 
 row() {

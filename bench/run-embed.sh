@@ -91,12 +91,6 @@ col() {
     awk -v c="$5" '{ print $c }' "$OUT/$1-$2/$3/$4.tsv" 2>/dev/null
 }
 
-median() {
-    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
-        if (NR % 2) print v[(NR + 1) / 2];
-        else printf "%.4g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # the medians of daemon and embed, and of the pairs' ratios, for a column
 stats() {
     local what=$1 cfg=$2 c=$3 rep d e
@@ -106,10 +100,10 @@ stats() {
         echo "$d $e"
     done >"$OUT/pairs.$what.$cfg.$c"
     printf '%s | %s | %s' \
-        "$(awk '{ print $1 }' "$OUT/pairs.$what.$cfg.$c" | median)" \
-        "$(awk '{ print $2 }' "$OUT/pairs.$what.$cfg.$c" | median)" \
+        "$(awk '{ print $1 }' "$OUT/pairs.$what.$cfg.$c" | median_of)" \
+        "$(awk '{ print $2 }' "$OUT/pairs.$what.$cfg.$c" | median_of)" \
         "$(awk '$1 + 0 > 0 { printf "%.3f\n", $2 / $1 }' \
-           "$OUT/pairs.$what.$cfg.$c" | median)"
+           "$OUT/pairs.$what.$cfg.$c" | median_of)"
 }
 
 {

@@ -40,16 +40,12 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
-[ -x "$BIN" ] || die "$BIN is not built (make)"
 make -s -C "$HERE" sl-bench raw_echo cpu_dma_latency >/dev/null \
     || die "make -C bench failed"
-[ -n "$OUT" ] || OUT=$(mktemp -d /tmp/sluice-fairness.XXXXXX)
-mkdir -p "$OUT/prefix/conf" "$OUT/prefix/logs" || die "cannot create $OUT"
-
 HOST=127.0.0.1 ADDR=$HOST:$PORT CPUS=0,1 PIN=1
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
+bench_prefix fairness
 trap 'bg_stop_all; cleanup' EXIT INT TERM
 setup_pinning
 setup_dma

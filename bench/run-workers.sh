@@ -55,14 +55,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-case $BIN in
-/*) ;;
-*)  BIN=$ROOT/$BIN ;;
-esac
-[ -x "$BIN" ] || die "$BIN is not built (make)"
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs"
-[ -n "$OUT" ] || OUT=$(mktemp -d /tmp/sluice-workers.XXXXXX)
-mkdir -p "$OUT/prefix/conf" "$OUT/prefix/logs" || die "cannot create $OUT"
+bench_prefix workers
 
 # the configuration, on --port
 sed "s/127\.0\.0\.1:7000/127.0.0.1:$PORT/" "$HERE/workers.conf" \
@@ -89,25 +85,7 @@ median_field() {
     for f in "$dir/$test".*.json; do
         [ -f "$f" ] || continue
         sed -n "s/.*\"$field\":\([^,}]*\).*/\1/p" "$f"
-    done | sort -g | awk '{ a[NR] = $1 }
-        END { if (NR == 0) { print "nan"; exit }
-              if (NR % 2) print a[(NR + 1) / 2];
-              else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-
-# the median of column k of run-echo.sh's per-run table
-median_col() {
-    [ -f "$1" ] || { echo nan; return; }
-    awk -v k="$2" '$k != "nan" { print $k }' "$1" | sort -g \
-        | awk '{ a[NR] = $1 }
-               END { if (NR == 0) { print "nan"; exit }
-                     if (NR % 2) print a[(NR + 1) / 2];
-                     else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-
-mib() {
-    awk -v k="$1" 'BEGIN { if (k == "nan") print k
-                           else printf "%.1f", k / 1024 }'
+    done | median_of
 }
 
 errors() {
@@ -120,10 +98,10 @@ row() {
     local name=$1 test=$2 what=$3 dir="$OUT/$1"
     [ -f "$dir/$test.tsv" ] || return 0
     printf '| %s | %s | %.0f | %.2f | %.2f | %s | %s |\n' "$name" "$what" \
-        "$(median_col "$dir/$test.tsv" 1)" \
-        "$(median_col "$dir/$test.tsv" 7)" \
+        "$(median "$dir/$test.tsv" 1)" \
+        "$(median "$dir/$test.tsv" 7)" \
         "$(median_field "$dir" "$test" cpu_s)" \
-        "$(mib "$(median_col "$dir/$test.tsv" 8)")" \
+        "$(mib "$(median "$dir/$test.tsv" 8)")" \
         "$(errors "$dir/$test.tsv")"
 }
 
