@@ -22,29 +22,6 @@
 #include "sl_t_net.h"
 #include "sl_t_hostile.h"
 
-/* user + system CPU time of pid in ms (/proc/PID/stat fields 14, 15) */
-static long
-cpu_ms(pid_t pid)
-{
-    char           *stat, *p;
-    unsigned long   utime, stime;
-    int             field;
-
-    stat = sl_t_read(sl_t_printf("/proc/%d/stat", (int) pid));
-    ck_assert_ptr_nonnull(stat);
-
-    p = strrchr(stat, ')');
-    ck_assert_ptr_nonnull(p);
-    for (field = 2; field < 14; field++) {
-        p = strchr(p + 1, ' ');
-        ck_assert_ptr_nonnull(p);
-    }
-    ck_assert_int_eq(sscanf(p + 1, "%lu %lu", &utime, &stime), 2);
-
-    return (long) ((utime + stime) * 1000
-                   / (unsigned long) sysconf(_SC_CLK_TCK));
-}
-
 typedef struct {
     const char  *log;
     const char  *needle;
@@ -106,7 +83,7 @@ flood(const char *check, sl_t_sluice_t *srv, int n, const char *needle)
     sin.sin_port = htons((in_port_t) srv->port);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
-    cpu0 = cpu_ms(pid);
+    cpu0 = sl_t_cpu_ms(pid);
     t0 = sl_t_msec();
 
     for (i = 0; i < n; i++) {
@@ -127,7 +104,7 @@ flood(const char *check, sl_t_sluice_t *srv, int n, const char *needle)
         (void) poll(NULL, 0, left);
     }
 
-    cpu = cpu_ms(pid) - cpu0;
+    cpu = sl_t_cpu_ms(pid) - cpu0;
     wall = sl_t_msec() - t0;
 
     for (i = 0; i < n; i++) {

@@ -152,32 +152,6 @@ START_TEST(test_thousand_clients)
 }
 END_TEST
 
-/* user + system CPU time of pid, in ms, from /proc/PID/stat */
-static long
-cpu_ms(pid_t pid)
-{
-    char           *stat, *p;
-    unsigned long   utime, stime;
-    int             field;
-
-    stat = sl_t_read(sl_t_printf("/proc/%d/stat", (int) pid));
-    ck_assert_ptr_nonnull(stat);
-
-    /*
-     * The command may hold spaces: count from its closing ')'. The space
-     * before field k (from 1) is the (k - 2)th after it; utime is 14.
-     */
-    p = strrchr(stat, ')');
-    ck_assert_ptr_nonnull(p);
-    for (field = 2; field < 14; field++) {
-        p = strchr(p + 1, ' ');
-        ck_assert_ptr_nonnull(p);
-    }
-    ck_assert_int_eq(sscanf(p + 1, "%lu %lu", &utime, &stime), 2);
-
-    return (long) ((utime + stime) * 1000 / (unsigned long) sysconf(_SC_CLK_TCK));
-}
-
 typedef struct {
     const char  *log;
 } log_cond_t;
@@ -236,12 +210,12 @@ START_TEST(test_emfile_storm)
      * Measure a second of the storm: a server that retried accept() in a
      * loop would burn the whole second; one that paused burns nothing.
      */
-    before = cpu_ms(pid);
+    before = sl_t_cpu_ms(pid);
     start = sl_t_msec();
     while ((left = 1000 - (int) (sl_t_msec() - start)) > 0) {
         (void) poll(NULL, 0, left);      /* a signal may cut it short */
     }
-    used = cpu_ms(pid) - before;
+    used = sl_t_cpu_ms(pid) - before;
     ck_assert_msg(used < 200, "the server used %ld ms of CPU in 1 s of an "
                   "EMFILE storm", used);
 

@@ -457,6 +457,26 @@ sl_t_rss_kb(pid_t pid)
     return p != NULL ? strtol(p + 6, NULL, 10) : -1;
 }
 
+long
+sl_t_cpu_ms(pid_t pid)
+{
+    char           *stat, *p;
+    unsigned long   utime, stime;
+
+    stat = sl_t_read(sl_t_printf("/proc/%d/stat", (int) pid));
+    ck_assert_ptr_nonnull(stat);
+
+    /* the command may hold spaces and parentheses: fields count from the
+     * last ')'; utime and stime are fields 14 and 15 */
+    p = strrchr(stat, ')');
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                            "%*u %lu %lu", &utime, &stime), 2);
+
+    return (long) ((utime + stime) * 1000
+                   / (unsigned long) sysconf(_SC_CLK_TCK));
+}
+
 char *
 sl_t_recv_text_at(const char *file, int line, int fd, int *reset, int ms)
 {

@@ -91,6 +91,9 @@ int sl_t_have_ipv6(void);
 
 /* the resident memory of a process, in kB */
 long sl_t_rss_kb(pid_t pid);
+/* the user + system CPU time a process has used, in ms; the test fails
+ * when /proc cannot say */
+long sl_t_cpu_ms(pid_t pid);
 /* ms since some fixed moment, monotonic */
 long long sl_t_msec(void);
 
