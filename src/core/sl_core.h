@@ -48,5 +48,8 @@ typedef struct sl_connection_s  sl_connection_t;
 #include "sl_listening.h"
 #include "sl_os.h"
 #include "sl_cycle.h"
+#include "sl_shmem.h"
+#include "sl_slab.h"
+#include "sl_shm_zone.h"
 
 #endif /* SL_CORE_H */

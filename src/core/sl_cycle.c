@@ -115,6 +115,7 @@ sl_init_cycle(sl_cycle_t *old)
 
     if (sl_cycle_init_confs(cycle) != SL_OK
         || sl_cycle_open_files(cycle) != SL_OK
+        || sl_shm_zones_init(cycle) != SL_OK
         || sl_modules_init_module(cycle) != SL_OK)
     {
         goto failed;

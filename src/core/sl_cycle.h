@@ -63,6 +63,9 @@ struct sl_cycle_s {
     unsigned           quiet:1;         /* -q */
     /* in a host's process: directives acting on the process are refused */
     unsigned           embedded:1;
+
+    /* sl_shm_zone_t: the zones the configuration declared (module ABI 1.1) */
+    sl_list_t          shared_memory;
 };
 
 #define SL_MAX_CPU_AFFINITY  64        /* the CPUs a mask can name */

@@ -1,0 +1,248 @@
+/*
+ * sl_shm_zone.c -- declaring, mapping and keeping shared memory zones
+ * (see sl_shm_zone.h).
+ *
+ * A mapping is counted: each cycle's zone that uses it holds a reference,
+ * given back by the cycle's pool cleanup, and the last one unmaps it. So a
+ * reload that fails keeps the old cycle's memory whole, and a worker of an
+ * old generation, which inherited its mappings at fork, is never touched:
+ * unmapping in the master changes only the master's address space.
+ *
+ * This file must never look inside a zone beyond its slab pool's header:
+ * what a zone holds is its module's.
+ */
+#include "sl_config.h"
+#include "sl_core.h"
+#include "sl_shm_zone.h"
+
+struct sl_shm_map_s {
+    sl_shm_t     shm;
+    sl_uint_t    refs;
+};
+
+/* visits every zone of a cycle's list; the list may be empty or unset */
+#define sl_shm_zones_each(list, part, zones, i)                               \
+    for ((part) = &(list)->part, (zones) = (part)->elts, (i) = 0;            \
+         (part) != NULL;                                                     \
+         (part) = (part)->next, (zones) = (part) ? (part)->elts : NULL,      \
+         (i) = 0)                                                            \
+        for ( ; (i) < (part)->nelts; (i)++)
+
+static sl_shm_zone_t *
+sl_shm_zone_find(sl_list_t *list, sl_str_t *name)
+{
+    sl_list_part_t  *part;
+    sl_shm_zone_t   *zone;
+    sl_uint_t        i;
+
+    sl_shm_zones_each(list, part, zone, i) {
+        if (zone[i].name.len == name->len
+            && sl_strncmp(zone[i].name.data, name->data, name->len) == 0)
+        {
+            return &zone[i];
+        }
+    }
+
+    return NULL;
+}
+
+sl_shm_zone_t *
+sl_shared_memory_add(sl_conf_t *cf, sl_str_t *name, size_t size, void *tag)
+{
+    sl_list_t      *list = &cf->cycle->shared_memory;
+    sl_shm_zone_t  *zone;
+
+    if (list->nalloc == 0
+        && sl_list_init(list, cf->cycle->pool, 4, sizeof(sl_shm_zone_t))
+           != SL_OK)
+    {
+        return NULL;
+    }
+
+    zone = sl_shm_zone_find(list, name);
+
+    if (zone != NULL) {
+        if (zone->tag != tag) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "the shared memory zone "
+                              "\"%V\" is already declared for a different "
+                              "use", name);
+            return NULL;
+        }
+
+        if (zone->size == 0) {
+            zone->size = size;
+        }
+
+        if (size != 0 && size != zone->size) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "the size %uz of shared "
+                              "memory zone \"%V\" conflicts with already "
+                              "declared size %uz", size, name, zone->size);
+            return NULL;
+        }
+
+        return zone;
+    }
+
+    zone = sl_list_push(list);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    sl_memzero(zone, sizeof(sl_shm_zone_t));
+    zone->name = *name;
+    zone->size = size;
+    zone->tag = tag;
+
+    return zone;
+}
+
+static void
+sl_shm_map_release(sl_shm_map_t *map, sl_log_t *log)
+{
+    if (--map->refs > 0) {
+        return;
+    }
+
+    sl_shm_free(&map->shm, log);
+    sl_free(map);
+}
+
+/* the cycle's pool goes: so do its references to the mappings */
+static void
+sl_shm_zones_cleanup(void *data)
+{
+    sl_cycle_t      *cycle = data;
+    sl_list_part_t  *part;
+    sl_shm_zone_t   *zone;
+    sl_uint_t        i;
+
+    sl_shm_zones_each(&cycle->shared_memory, part, zone, i) {
+        if (zone[i].map != NULL) {
+            sl_shm_map_release(zone[i].map, cycle->log);
+            zone[i].map = NULL;
+        }
+    }
+}
+
+/* the old cycle's zone of the same name, if its memory can be kept */
+static sl_shm_zone_t *
+sl_shm_zone_kept(sl_cycle_t *cycle, sl_shm_zone_t *zone)
+{
+    sl_shm_zone_t  *old;
+
+    if (cycle->old_cycle == NULL || zone->noreuse) {
+        return NULL;
+    }
+
+    old = sl_shm_zone_find(&cycle->old_cycle->shared_memory, &zone->name);
+    if (old == NULL || old->map == NULL || old->noreuse
+        || old->tag != zone->tag || old->size != zone->size)
+    {
+        return NULL;
+    }
+
+    return old;
+}
+
+static sl_int_t
+sl_shm_zone_map(sl_cycle_t *cycle, sl_shm_zone_t *zone)
+{
+    sl_shm_map_t  *map;
+
+    map = sl_alloc(sizeof(sl_shm_map_t), cycle->log);
+    if (map == NULL) {
+        return SL_ERROR;
+    }
+
+    map->shm.size = zone->size;
+    map->shm.addr = NULL;
+    map->refs = 1;
+
+    if (sl_shm_alloc(&map->shm, cycle->log) != SL_OK) {
+        sl_free(map);
+        return SL_ERROR;
+    }
+
+    zone->map = map;
+    zone->pool = (sl_slab_pool_t *) map->shm.addr;
+
+    if (sl_slab_init(map->shm.addr, zone->size, &zone->name) != SL_OK) {
+        sl_log_error(SL_LOG_EMERG, cycle->log, 0, "shared memory zone \"%V\""
+                     " of %uz bytes is too small", &zone->name, zone->size);
+        return SL_ERROR;
+    }
+
+    return SL_OK;
+}
+
+static sl_int_t
+sl_shm_zone_init(sl_cycle_t *cycle, sl_shm_zone_t *zone)
+{
+    sl_shm_zone_t  *old;
+
+    if (zone->size == 0) {
+        sl_log_error(SL_LOG_EMERG, cycle->log, 0, "zero size shared memory "
+                     "zone \"%V\"", &zone->name);
+        return SL_ERROR;
+    }
+
+    old = sl_shm_zone_kept(cycle, zone);
+    if (old != NULL) {
+        zone->map = old->map;
+        zone->map->refs++;
+        zone->pool = old->pool;
+        return zone->init != NULL ? zone->init(zone, old->data) : SL_OK;
+    }
+
+    if (sl_shm_zone_map(cycle, zone) != SL_OK) {
+        return SL_ERROR;
+    }
+
+    return zone->init != NULL ? zone->init(zone, NULL) : SL_OK;
+}
+
+sl_int_t
+sl_shm_zones_init(sl_cycle_t *cycle)
+{
+    sl_pool_cleanup_t  *cln;
+    sl_list_part_t     *part;
+    sl_shm_zone_t      *zone;
+    sl_uint_t           i;
+
+    if (cycle->shared_memory.nalloc == 0) {
+        return SL_OK;
+    }
+
+    cln = sl_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return SL_ERROR;
+    }
+    cln->handler = sl_shm_zones_cleanup;
+    cln->data = cycle;
+
+    sl_shm_zones_each(&cycle->shared_memory, part, zone, i) {
+        if (sl_shm_zone_init(cycle, &zone[i]) != SL_OK) {
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
+}
+
+void
+sl_shm_zones_force_unlock(sl_cycle_t *cycle, sl_uint_t pid)
+{
+    sl_list_part_t  *part;
+    sl_shm_zone_t   *zone;
+    sl_uint_t        i;
+
+    sl_shm_zones_each(&cycle->shared_memory, part, zone, i) {
+        if (zone[i].pool != NULL
+            && sl_shmtx_force_unlock(&zone[i].pool->mutex, pid))
+        {
+            sl_log_error(SL_LOG_ALERT, cycle->log, 0, "shared memory zone "
+                         "\"%V\" was locked by %i", &zone[i].name,
+                         (sl_int_t) pid);
+        }
+    }
+}
