@@ -343,16 +343,19 @@ START_TEST(test_mtls)
 }
 END_TEST
 
+/* 0: off; 1: on; 2: on with TLS 1.2 (the session comes in the handshake) */
 START_TEST(test_session_reuse)
 {
-    sl_t_sluice_t   srv;
-    sl_t_backend_t  t;
-    int             on = _i;
+    static const char  *more[] = {
+        "proxy_ssl_session_reuse off;", "", "proxy_ssl_protocols TLSv1.2;"
+    };
+    sl_t_sluice_t       srv;
+    sl_t_backend_t      t;
+    int                 on = (_i != 0);
 
     tls_backend(&t, "T", NULL);
 
-    start(&srv, 0, sl_t_printf("%s %s", to(&t),
-                               on ? "" : "proxy_ssl_session_reuse off;"));
+    start(&srv, 0, sl_t_printf("%s %s", to(&t), more[_i]));
 
     ck_assert_str_eq(ping(&srv), "T");
     ck_assert_ptr_nonnull(strstr(record(&t, 1), " resumed=0 "));
@@ -884,7 +887,7 @@ proxy_ssl_suite(void)
     tcase_add_test(tc, test_verify_needs_ca);
     tcase_add_test(tc, test_server_name);
     tcase_add_test(tc, test_mtls);
-    tcase_add_loop_test(tc, test_session_reuse, 0, 2);
+    tcase_add_loop_test(tc, test_session_reuse, 0, 3);
     tcase_add_test(tc, test_session_reuse_per_peer);
     tcase_add_loop_test(tc, test_session_reuse_balancers, 0, 2);
     tcase_add_test(tc, test_session_reuse_variables);
