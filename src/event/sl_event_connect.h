@@ -1,5 +1,11 @@
 /*
- * sl_event_connect.h -- non-blocking connect to a peer.
+ * sl_event_connect.h -- non-blocking connect to a peer, and the hooks by
+ * which the balancer that chose the peer serves the connection.
+ *
+ * The event layer knows nothing of TLS: set_session and save_session are
+ * the balancer's to fill (or leave NULL) and the protocol's to call; what
+ * a "session" is, is between those two layers above. This file must never
+ * include an ssl or stream header.
  */
 #ifndef SL_EVENT_CONNECT_H
 #define SL_EVENT_CONNECT_H
@@ -15,6 +21,17 @@ typedef sl_int_t (*sl_event_get_peer_pt)(sl_peer_connection_t *pc,
     void *data);
 typedef void (*sl_event_free_peer_pt)(sl_peer_connection_t *pc, void *data,
     sl_uint_t state);
+/*
+ * TLS session resumption, kept by the balancer with the chosen peer:
+ * set_session offers pc->connection the peer's last session before the
+ * handshake (SL_OK also when there is none), save_session keeps the
+ * session pc->connection has now. Either may be NULL: then sessions are
+ * not kept across connections (a group made for one session).
+ */
+typedef sl_int_t (*sl_event_set_peer_session_pt)(sl_peer_connection_t *pc,
+    void *data);
+typedef void (*sl_event_save_peer_session_pt)(sl_peer_connection_t *pc,
+    void *data);
 
 #define SL_PEER_FAILED   0x02
 #define SL_PEER_NEXT     0x04
@@ -32,6 +49,9 @@ struct sl_peer_connection_s {
     sl_event_get_peer_pt    get;
     sl_event_free_peer_pt   free;
     void                   *data;
+
+    sl_event_set_peer_session_pt   set_session;
+    sl_event_save_peer_session_pt  save_session;
 
     struct sockaddr        *local;      /* bind before connect, or NULL */
     socklen_t               local_socklen;

@@ -22,7 +22,10 @@
  * runs after the connect within proxy_connect_timeout (again), the
  * certificate is checked (proxy_ssl_verify), and a failure of either is a
  * failed attempt; the relay is the same, through the connection's I/O
- * vector. proxy_splice (Linux) moves plain TCP through a pipe per
+ * vector. proxy_ssl_session_reuse: the sessions are the balancer's, kept
+ * with the peer chosen (pc->set_session before the handshake,
+ * pc->save_session from OpenSSL's new-session callback); this file keeps
+ * none of its own. proxy_splice (Linux) moves plain TCP through a pipe per
  * direction with splice(2) once the direction carries bulk data (a read
  * filled its buffer) and no rate, header or buffered byte stands in the
  * way; the counters are the same either way. A splice()
@@ -91,20 +94,10 @@ typedef struct {
     sl_array_t                      *ssl_conf_commands;     /* sl_str_t[2] */
     sl_stream_complex_value_t       *ssl_name;
     sl_ssl_t                        *ssl;       /* NULL: proxy_ssl off */
-    sl_array_t                      *ssl_sessions;
 
     sl_stream_upstream_srv_conf_t   *upstream;
     sl_stream_complex_value_t       *upstream_value;
 } sl_stream_proxy_srv_conf_t;
-
-/* proxy_ssl_session_reuse: the last session of a server, by its address */
-#define SL_STREAM_PROXY_SSL_SESSIONS  64
-
-typedef struct {
-    u_char                           name[SL_SOCKADDR_STRLEN];
-    size_t                           len;
-    SSL_SESSION                     *session;
-} sl_stream_proxy_ssl_session_t;
 
 /* one attempt, for the $upstream_* variables */
 typedef struct {
@@ -770,42 +763,22 @@ sl_stream_proxy_init_upstream(sl_stream_session_t *s)
 
 /* --- TLS to the server ---------------------------------------------------- */
 
-static sl_stream_proxy_ssl_session_t *
-sl_stream_proxy_ssl_find(sl_stream_proxy_srv_conf_t *pscf, sl_str_t *name)
-{
-    sl_stream_proxy_ssl_session_t  *ss;
-    sl_uint_t                       i;
-
-    if (pscf->ssl_sessions == NULL || name == NULL) {
-        return NULL;
-    }
-
-    ss = pscf->ssl_sessions->elts;
-
-    for (i = 0; i < pscf->ssl_sessions->nelts; i++) {
-        if (ss[i].len == name->len
-            && sl_memcmp(ss[i].name, name->data, name->len) == 0)
-        {
-            return &ss[i];
-        }
-    }
-
-    return NULL;
-}
-
 /*
- * OpenSSL's new-session callback of the client context: the session a
- * server gave (with TLS 1.3, after the handshake) is kept for the next
- * connection to that server. 1: we took the reference.
+ * OpenSSL's new-session callback of the client context: a session the
+ * server gave (with TLS 1.3, after the handshake, perhaps several) goes to
+ * the balancer, which keeps it with the peer it chose for this attempt
+ * (pc->save_session takes a reference of its own). 0: we kept none of the
+ * callback's. No hook (a group made for this session alone): not kept.
  */
 static int
 sl_stream_proxy_ssl_new_session(SSL *ssl_conn, SSL_SESSION *session)
 {
-    sl_stream_proxy_ssl_session_t  *ss;
-    sl_stream_proxy_srv_conf_t     *pscf;
-    sl_stream_proxy_ctx_t          *ctx;
-    sl_stream_session_t            *s;
-    sl_connection_t                *pc;
+    sl_stream_proxy_srv_conf_t  *pscf;
+    sl_stream_proxy_ctx_t       *ctx;
+    sl_stream_session_t         *s;
+    sl_connection_t             *pc;
+
+    (void) session;
 
     pc = SSL_get_ex_data(ssl_conn, sl_ssl_indexes()->connection_index);
     if (pc == NULL || pc->data == NULL) {
@@ -816,53 +789,16 @@ sl_stream_proxy_ssl_new_session(SSL *ssl_conn, SSL_SESSION *session)
     ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
     pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
 
-    if (ctx == NULL || ctx->peer.name == NULL || pscf->ssl_sessions == NULL
-        || ctx->peer.name->len > SL_SOCKADDR_STRLEN
+    /* the attempt's own connection, while its peer is still chosen */
+    if (ctx == NULL || ctx->peer.connection != pc
+        || ctx->peer.sockaddr == NULL || ctx->peer.save_session == NULL
         || !pscf->ssl_session_reuse)
     {
         return 0;
     }
 
-    ss = sl_stream_proxy_ssl_find(pscf, ctx->peer.name);
-
-    if (ss == NULL) {
-        if (pscf->ssl_sessions->nelts >= SL_STREAM_PROXY_SSL_SESSIONS) {
-            return 0;           /* as many servers as we remember */
-        }
-
-        ss = sl_array_push(pscf->ssl_sessions);
-        if (ss == NULL) {
-            return 0;
-        }
-
-        sl_memcpy(ss->name, ctx->peer.name->data, ctx->peer.name->len);
-        ss->len = ctx->peer.name->len;
-        ss->session = NULL;
-    }
-
-    if (ss->session != NULL) {
-        SSL_SESSION_free(ss->session);
-    }
-
-    ss->session = session;
-    return 1;
-}
-
-static void
-sl_stream_proxy_ssl_free_sessions(void *data)
-{
-    sl_array_t                     *a = data;
-    sl_stream_proxy_ssl_session_t  *ss = a->elts;
-    sl_uint_t                       i;
-
-    for (i = 0; i < a->nelts; i++) {
-        if (ss[i].session != NULL) {
-            SSL_SESSION_free(ss[i].session);
-            ss[i].session = NULL;
-        }
-    }
-
-    a->nelts = 0;
+    ctx->peer.save_session(&ctx->peer, ctx->peer.data);
+    return 0;
 }
 
 /*
@@ -980,11 +916,10 @@ sl_stream_proxy_ssl_handshaked(sl_connection_t *pc)
 static void
 sl_stream_proxy_ssl_init_connection(sl_stream_session_t *s)
 {
-    sl_stream_proxy_ssl_session_t  *ss;
-    sl_stream_proxy_srv_conf_t     *pscf;
-    sl_stream_proxy_ctx_t          *ctx;
-    sl_connection_t                *pc;
-    sl_int_t                        rc;
+    sl_stream_proxy_srv_conf_t  *pscf;
+    sl_stream_proxy_ctx_t       *ctx;
+    sl_connection_t             *pc;
+    sl_int_t                     rc;
 
     ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
     pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
@@ -998,14 +933,12 @@ sl_stream_proxy_ssl_init_connection(sl_stream_session_t *s)
         return;
     }
 
-    if (pscf->ssl_session_reuse) {
-        ss = sl_stream_proxy_ssl_find(pscf, ctx->peer.name);
-        if (ss != NULL && ss->session != NULL
-            && sl_ssl_set_session(pc, ss->session) != SL_OK)
-        {
-            sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
-            return;
-        }
+    /* the chosen peer's last session, if its balancer keeps them */
+    if (pscf->ssl_session_reuse && ctx->peer.set_session != NULL
+        && ctx->peer.set_session(&ctx->peer, ctx->peer.data) != SL_OK)
+    {
+        sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
     }
 
     s->connection->log->action = "SSL handshaking to upstream";
@@ -2373,9 +2306,8 @@ sl_stream_proxy_create_srv_conf(sl_conf_t *cf)
 static sl_int_t
 sl_stream_proxy_set_ssl(sl_conf_t *cf, sl_stream_proxy_srv_conf_t *pscf)
 {
-    sl_pool_cleanup_t  *cln;
-    sl_array_t         *certs, *keys;
-    sl_str_t           *v;
+    sl_array_t  *certs, *keys;
+    sl_str_t    *v;
 
     pscf->ssl = sl_pcalloc(cf->pool, sizeof(sl_ssl_t));
     if (pscf->ssl == NULL
@@ -2440,16 +2372,7 @@ sl_stream_proxy_set_ssl(sl_conf_t *cf, sl_stream_proxy_srv_conf_t *pscf)
         return SL_OK;
     }
 
-    pscf->ssl_sessions = sl_array_create(cf->pool, 4,
-                                  sizeof(sl_stream_proxy_ssl_session_t));
-    cln = sl_pool_cleanup_add(cf->pool, 0);
-    if (pscf->ssl_sessions == NULL || cln == NULL) {
-        return SL_ERROR;
-    }
-
-    cln->handler = sl_stream_proxy_ssl_free_sessions;
-    cln->data = pscf->ssl_sessions;
-
+    /* the sessions are kept by the balancer's peers, not by OpenSSL */
     SSL_CTX_set_session_cache_mode(pscf->ssl->ctx, SSL_SESS_CACHE_CLIENT
                                    | SSL_SESS_CACHE_NO_INTERNAL);
     SSL_CTX_sess_set_new_cb(pscf->ssl->ctx, sl_stream_proxy_ssl_new_session);

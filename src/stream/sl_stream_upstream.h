@@ -25,6 +25,19 @@
  *                                   failures are counted for max_fails,
  *                                   and pc->tries goes down by one
  *
+ *     pc->set_session(pc, pc->data) (TLS) offers the new connection the
+ *                                   chosen server's last session
+ *     pc->save_session(pc, pc->data) (TLS) keeps the connection's session
+ *                                   for the next one to that server
+ *
+ * Every balancer builds on the round-robin peers, and its per-session
+ * state begins with the round-robin one, so the two session hooks are
+ * round-robin's for all of them: each peer keeps the last session it gave
+ * to each proxy_ssl context (a server{} block's), in the worker's memory,
+ * until the configuration is let go. A group made for one session
+ * (proxy_pass with variables naming an address) keeps none: its hooks
+ * are NULL, as nginx keeps none for such a group either.
+ *
  * sl_event_connect_peer() calls pc->get itself. Between get and free the
  * chosen server is "tried" for this session and is not chosen again by
  * it. The balancers make nginx's choices, step for step, so that a group
@@ -102,6 +115,7 @@ typedef struct {
 
 typedef struct sl_stream_upstream_rr_peer_s   sl_stream_upstream_rr_peer_t;
 typedef struct sl_stream_upstream_rr_peers_s  sl_stream_upstream_rr_peers_t;
+typedef struct sl_stream_upstream_rr_session_s  sl_stream_upstream_rr_session_t;
 
 struct sl_stream_upstream_rr_peer_s {
     struct sockaddr                 *sockaddr;
@@ -125,6 +139,9 @@ struct sl_stream_upstream_rr_peer_s {
 
     sl_uint_t                        down;
 
+    /* proxy_ssl_session_reuse: one per context, kept by round-robin */
+    sl_stream_upstream_rr_session_t *ssl_sessions;
+
     sl_stream_upstream_rr_peer_t    *next;
 };
 
@@ -135,6 +152,7 @@ struct sl_stream_upstream_rr_peers_s {
 
     unsigned                         single:1;
     unsigned                         weighted:1;
+    unsigned                         keep_sessions:1;  /* of a config */
 
     sl_str_t                        *name;      /* the group's */
 

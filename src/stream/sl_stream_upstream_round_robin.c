@@ -10,12 +10,38 @@
  * sees it live gives one back. Backup servers are a second list, used
  * only when no primary server is live. These are nginx's rules, so a group
  * makes the same choices under sluice as under nginx.
+ *
+ * It also keeps the peers' TLS sessions for proxy_ssl_session_reuse (the
+ * set_session and save_session hooks of every balancer): a peer holds one
+ * SSL_SESSION reference per client context that got one from it. Each
+ * worker (or instance) has its own copy of the peers, so its sessions are
+ * its own and an SSL_SESSION pointer is all it needs: the serialized form
+ * nginx uses is for peers in shared memory, which sluice has not. Keyed by
+ * context because a session carries what its handshake checked (the CA,
+ * the client certificate): one server{} block's must not be resumed by
+ * another's. A group's sessions are freed with its configuration; the
+ * peers of a group made for one session keep none. It never touches the
+ * connection beyond setting and getting its session.
  */
 #include "sl_config.h"
 #include "sl_core.h"
 #include "sl_event.h"
+#include "sl_ssl.h"
 #include "sl_stream.h"
 #include "sl_stream_upstream.h"
+
+/* the last session a peer gave to connections of one client context */
+struct sl_stream_upstream_rr_session_s {
+    sl_stream_upstream_rr_session_t  *next;
+    const SSL_CTX                    *ctx;      /* compared, never used */
+    SSL_SESSION                      *session;  /* our reference */
+};
+
+static void sl_stream_upstream_rr_free_sessions(void *data);
+static sl_int_t sl_stream_upstream_set_round_robin_peer_session(
+    sl_peer_connection_t *pc, void *data);
+static void sl_stream_upstream_save_round_robin_peer_session(
+    sl_peer_connection_t *pc, void *data);
 
 /* --- building the lists -------------------------------------------------- */
 
@@ -87,6 +113,7 @@ sl_stream_upstream_init_round_robin(sl_conf_t *cf,
     sl_stream_upstream_srv_conf_t *us)
 {
     sl_stream_upstream_rr_peers_t  *peers, *backup;
+    sl_pool_cleanup_t              *cln;
 
     us->peer.init = sl_stream_upstream_init_round_robin_peer;
 
@@ -115,9 +142,20 @@ sl_stream_upstream_init_round_robin(sl_conf_t *cf,
 
     if (backup != NULL) {
         backup->single = 0;
+        backup->keep_sessions = 1;
         peers->single = 0;
         peers->next = backup;
     }
+
+    /* the peers live as long as the configuration: so may their sessions */
+    cln = sl_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return SL_ERROR;
+    }
+
+    cln->handler = sl_stream_upstream_rr_free_sessions;
+    cln->data = peers;
+    peers->keep_sessions = 1;
 
     us->peer.data = peers;
     return SL_OK;
@@ -159,6 +197,17 @@ sl_stream_upstream_rr_peer_data_init(sl_stream_session_t *s,
     pc->free = sl_stream_upstream_free_round_robin_peer;
     pc->data = rrp;
     pc->tries = sl_stream_upstream_tries(peers);
+
+    if (peers->keep_sessions) {
+        pc->set_session = sl_stream_upstream_set_round_robin_peer_session;
+        pc->save_session = sl_stream_upstream_save_round_robin_peer_session;
+
+    } else {
+        /* a group of one session: what it kept would die with it */
+        pc->set_session = NULL;
+        pc->save_session = NULL;
+    }
+
     return SL_OK;
 }
 
@@ -384,6 +433,117 @@ sl_stream_upstream_free_round_robin_peer(sl_peer_connection_t *pc,
         pc->tries--;
     }
 }
+
+/* --- TLS sessions --------------------------------------------------------- */
+
+static sl_stream_upstream_rr_session_t *
+sl_stream_upstream_rr_session(sl_stream_upstream_rr_peer_t *peer,
+    const SSL_CTX *ctx)
+{
+    sl_stream_upstream_rr_session_t  *rs;
+
+    for (rs = peer->ssl_sessions; rs; rs = rs->next) {
+        if (rs->ctx == ctx) {
+            return rs;
+        }
+    }
+
+    return NULL;
+}
+
+static sl_int_t
+sl_stream_upstream_set_round_robin_peer_session(sl_peer_connection_t *pc,
+    void *data)
+{
+    sl_stream_upstream_rr_peer_data_t  *rrp = data;
+    sl_stream_upstream_rr_session_t    *rs;
+    SSL                                *ssl;
+
+    if (rrp->current == NULL || pc->connection == NULL
+        || pc->connection->ssl == NULL)
+    {
+        return SL_OK;
+    }
+
+    ssl = pc->connection->ssl->connection;
+    rs = sl_stream_upstream_rr_session(rrp->current, SSL_get_SSL_CTX(ssl));
+
+    if (rs == NULL) {
+        return SL_OK;
+    }
+
+    /* SSL_set_session() takes a reference of its own */
+    return sl_ssl_set_session(pc->connection, rs->session);
+}
+
+static void
+sl_stream_upstream_save_round_robin_peer_session(sl_peer_connection_t *pc,
+    void *data)
+{
+    sl_stream_upstream_rr_peer_data_t  *rrp = data;
+    sl_stream_upstream_rr_session_t    *rs;
+    sl_stream_upstream_rr_peer_t       *peer = rrp->current;
+    SSL_SESSION                        *session;
+    const SSL_CTX                      *ctx;
+
+    /* after free() the attempt is over: no peer to keep it for */
+    if (peer == NULL || pc->connection == NULL
+        || pc->connection->ssl == NULL)
+    {
+        return;
+    }
+
+    ctx = SSL_get_SSL_CTX(pc->connection->ssl->connection);
+    rs = sl_stream_upstream_rr_session(peer, ctx);
+
+    if (rs == NULL) {
+        /* one per context: as many as server{} blocks use this group */
+        rs = sl_calloc(sizeof(sl_stream_upstream_rr_session_t), pc->log);
+        if (rs == NULL) {
+            return;
+        }
+
+        rs->ctx = ctx;
+        rs->next = peer->ssl_sessions;
+        peer->ssl_sessions = rs;
+    }
+
+    session = sl_ssl_get_session(pc->connection);
+    if (session == NULL) {
+        return;
+    }
+
+    if (rs->session != NULL) {
+        SSL_SESSION_free(rs->session);
+    }
+
+    rs->session = session;
+}
+
+/* the pool cleanup of a configuration's group: its peers' sessions go */
+static void
+sl_stream_upstream_rr_free_sessions(void *data)
+{
+    sl_stream_upstream_rr_peers_t    *peers;
+    sl_stream_upstream_rr_session_t  *rs, *next;
+    sl_stream_upstream_rr_peer_t     *peer;
+
+    for (peers = data; peers; peers = peers->next) {
+        for (peer = peers->peer; peer; peer = peer->next) {
+            for (rs = peer->ssl_sessions; rs; rs = next) {
+                next = rs->next;
+                if (rs->session != NULL) {
+                    SSL_SESSION_free(rs->session);
+                }
+                sl_free(rs);
+            }
+
+            peer->ssl_sessions = NULL;
+        }
+    }
+}
+
+/* --- a group of one session ---------------------------------------------- */
 
 sl_stream_upstream_srv_conf_t *
 sl_stream_upstream_create_round_robin(sl_stream_session_t *s, sl_url_t *u)

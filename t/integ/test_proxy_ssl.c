@@ -4,7 +4,9 @@
  * session through, proxy_ssl_verify with the right CA, another CA and a
  * name that does not match, SNI sent or not, a client certificate asked
  * by the server (mTLS), sessions resumed with proxy_ssl_session_reuse and
- * not without; proxy_timeout on a TLS client whose renegotiation stalls
+ * not without (per server of a group whatever its balancer, per server{}
+ * block, not with proxy_pass naming an address through variables, anew
+ * after a reload); proxy_timeout on a TLS client whose renegotiation stalls
  * our read on a write. The bulk of each TLS mode (1 GiB each way, sha256
  * checked) is test_proxy_gib's.
  */
@@ -16,6 +18,7 @@
 #include "sl_test.h"
 #include "sl_proc.h"
 #include "sl_t_net.h"
+#include "sl_t_master.h"
 #include "sl_t_backend.h"
 #include "sl_t_tls.h"
 
@@ -24,6 +27,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -70,14 +74,12 @@ to(sl_t_backend_t *b)
     return sl_t_printf("proxy_pass 127.0.0.1:%d; proxy_ssl on;", b->port);
 }
 
-/* a plain session through: greeting, "ping" echoed; the id or "" */
+/* a plain session through fd: greeting, "ping" echoed; the id or "" */
 static char *
-ping(sl_t_sluice_t *srv)
+ping_fd(int fd)
 {
     char  *id = sl_t_printf("%32s", ""), buf[64];
-    int    fd;
 
-    fd = sl_t_connect("127.0.0.1", srv->port);
     sl_t_read_id(fd, id, 32, T_IO);
 
     if (id[0] != '\0') {
@@ -88,6 +90,36 @@ ping(sl_t_sluice_t *srv)
 
     close(fd);
     return id;
+}
+
+static char *
+ping(sl_t_sluice_t *srv)
+{
+    return ping_fd(sl_t_connect("127.0.0.1", srv->port));
+}
+
+/* the same from the loopback address src: $remote_addr is src */
+static char *
+ping_from(int port, const char *src)
+{
+    struct sockaddr_in  sin;
+    int                 fd;
+
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
+    ck_assert_msg(bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0,
+                  "bind(%s): %m", src);
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons((uint16_t) port);
+    ck_assert_msg(connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0,
+                  "connect: %m");
+
+    return ping_fd(fd);
 }
 
 /* the n-th record line of b (1-based), waiting for it */
@@ -311,16 +343,19 @@ START_TEST(test_mtls)
 }
 END_TEST
 
+/* 0: off; 1: on; 2: on with TLS 1.2 (the session comes in the handshake) */
 START_TEST(test_session_reuse)
 {
-    sl_t_sluice_t   srv;
-    sl_t_backend_t  t;
-    int             on = _i;
+    static const char  *more[] = {
+        "proxy_ssl_session_reuse off;", "", "proxy_ssl_protocols TLSv1.2;"
+    };
+    sl_t_sluice_t       srv;
+    sl_t_backend_t      t;
+    int                 on = (_i != 0);
 
     tls_backend(&t, "T", NULL);
 
-    start(&srv, 0, sl_t_printf("%s %s", to(&t),
-                               on ? "" : "proxy_ssl_session_reuse off;"));
+    start(&srv, 0, sl_t_printf("%s %s", to(&t), more[_i]));
 
     ck_assert_str_eq(ping(&srv), "T");
     ck_assert_ptr_nonnull(strstr(record(&t, 1), " resumed=0 "));
@@ -365,6 +400,127 @@ START_TEST(test_session_reuse_per_peer)
     }
 
     sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/*
+ * The same with the other balancers, which choose among round-robin's
+ * peers and so keep their sessions there: least_conn (sessions one after
+ * the other: all at 0 connections, taken in turn), and hash $remote_addr
+ * from two loopback addresses (127.0.0.2 hashes to the first server,
+ * 127.0.0.1 to the second, as test_upstream's formula gives).
+ */
+START_TEST(test_session_reuse_balancers)
+{
+    static const char  *how[] = { "least_conn;", "hash $remote_addr;" };
+    sl_t_sluice_t       srv;
+    sl_t_backend_t      a, b;
+    int                 i;
+
+    tls_backend(&a, "A", NULL);
+    tls_backend(&b, "B", NULL);
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "    upstream two { %s server 127.0.0.1:%d;"
+        " server 127.0.0.1:%d; }\n"
+        "    server { listen 127.0.0.1:@PORT@; proxy_pass two;"
+        " proxy_ssl on; }\n"
+        "}\n", how[_i], a.port, b.port));
+
+    for (i = 1; i <= 3; i++) {
+        ck_assert_str_eq(ping_from(srv.port, "127.0.0.2"), "A");
+        ck_assert_ptr_nonnull(strstr(record(&a, i), i == 1 ? " resumed=0 "
+                                                           : " resumed=1 "));
+        ck_assert_str_eq(ping_from(srv.port, "127.0.0.1"), "B");
+        ck_assert_ptr_nonnull(strstr(record(&b, i), i == 1 ? " resumed=0 "
+                                                           : " resumed=1 "));
+    }
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/*
+ * proxy_pass with variables: a value naming an address makes a group for
+ * that session alone, which keeps no session (as nginx); one naming an
+ * upstream{} block uses that group's peers, which do. Two server{}
+ * blocks (each its own client context) on one server, taking turns: each
+ * resumes its own session, never the other's (which may have been made
+ * with other proxy_ssl_* settings), and neither evicts the other's.
+ */
+START_TEST(test_session_reuse_variables)
+{
+    sl_t_sluice_t   srv;
+    sl_t_backend_t  t;
+    char           *v, *w;
+    int             i, n = 0;
+
+    tls_backend(&t, "T", NULL);
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "    upstream utcp { server 127.0.0.1:%d; }\n"
+        "    server { listen 127.0.0.1:@PORT@;"
+        " proxy_pass $remote_addr:%d; proxy_ssl on; }\n"
+        "    server { listen unix:@DIR@/v.sock;"
+        " proxy_pass u$protocol; proxy_ssl on; }\n"
+        "    server { listen unix:@DIR@/w.sock;"
+        " proxy_pass utcp; proxy_ssl on; }\n"
+        "}\n", t.port, t.port));
+    v = sl_t_path(srv.dir, "v.sock");
+    w = sl_t_path(srv.dir, "w.sock");
+
+    for (i = 0; i < 3; i++) {
+        ck_assert_str_eq(ping(&srv), "T");
+        ck_assert_ptr_nonnull(strstr(record(&t, ++n), " resumed=0 "));
+        ck_assert_str_eq(ping_fd(sl_t_connect_unix(v)), "T");
+        ck_assert_ptr_nonnull(strstr(record(&t, ++n),
+                                     i == 0 ? " resumed=0 " : " resumed=1 "));
+        ck_assert_str_eq(ping_fd(sl_t_connect_unix(w)), "T");
+        ck_assert_ptr_nonnull(strstr(record(&t, ++n),
+                                     i == 0 ? " resumed=0 " : " resumed=1 "));
+    }
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/*
+ * A reload: the new worker's peers start with no session (its first
+ * handshake is a full one), then keep theirs; the old worker freed its
+ * sessions with its configuration and exited cleanly (a sanitizer's
+ * leak report would make its exit unclean).
+ */
+START_TEST(test_session_reuse_reload)
+{
+    sl_t_backend_t  t;
+    sl_t_master_t   m;
+    sl_t_pids_t     w;
+    const char     *conf;
+    int             n = 0;
+
+    tls_backend(&t, "T", NULL);
+    conf = sl_t_printf("stream { server { listen 127.0.0.1:@PORT@;"
+                       " proxy_pass 127.0.0.1:%d; proxy_ssl on; } }\n",
+                       t.port);
+    sl_t_master_start(&m, 1, 0, conf);
+
+    ck_assert_str_eq(ping_fd(sl_t_connect("127.0.0.1", m.port)), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, ++n), " resumed=0 "));
+    ck_assert_str_eq(ping_fd(sl_t_connect("127.0.0.1", m.port)), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, ++n), " resumed=1 "));
+
+    sl_t_master_reload(&m, &w, T_IO);
+    ck_assert_int_eq(sl_t_bad_exits(m.log), 0);
+
+    ck_assert_str_eq(ping_fd(sl_t_connect("127.0.0.1", m.port)), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, ++n), " resumed=0 "));
+    ck_assert_str_eq(ping_fd(sl_t_connect("127.0.0.1", m.port)), "T");
+    ck_assert_ptr_nonnull(strstr(record(&t, ++n), " resumed=1 "));
+
+    sl_t_signal(m.proc, SIGQUIT);
+    sl_t_master_expect_exit(&m, &w, T_IO);
 }
 END_TEST
 
@@ -731,8 +887,10 @@ proxy_ssl_suite(void)
     tcase_add_test(tc, test_verify_needs_ca);
     tcase_add_test(tc, test_server_name);
     tcase_add_test(tc, test_mtls);
-    tcase_add_loop_test(tc, test_session_reuse, 0, 2);
+    tcase_add_loop_test(tc, test_session_reuse, 0, 3);
     tcase_add_test(tc, test_session_reuse_per_peer);
+    tcase_add_loop_test(tc, test_session_reuse_balancers, 0, 2);
+    tcase_add_test(tc, test_session_reuse_variables);
     tcase_add_test(tc, test_protocols_ciphers_conf_command);
     tcase_add_test(tc, test_proxy_protocol_then_tls);
     tcase_add_test(tc, test_tls_proxy_conf);
@@ -740,6 +898,9 @@ proxy_ssl_suite(void)
     tcase_add_test(tc, test_half_close_close_notify);
     tcase_add_test(tc, test_reset_without_close_notify);
     suite_add_tcase(s, tc);
+
+    tc = sl_t_master_tcase(s, "reload", 120);
+    tcase_add_test(tc, test_session_reuse_reload);
 
     return s;
 }

@@ -5,11 +5,14 @@
  * does. The expected choices were worked out from the algorithms, not by
  * running this code: the smooth weighted round-robin sequences by hand
  * (see each test), the hash choices with an independent script using
- * Python's zlib.crc32 (the values are in the tests).
+ * Python's zlib.crc32 (the values are in the tests). The TLS session
+ * hooks every balancer gets from round-robin are driven with real
+ * SSL objects and sessions made here, their frees counted by OpenSSL.
  */
 #include "sl_config.h"
 #include "sl_core.h"
 #include "sl_event.h"
+#include "sl_ssl.h"
 #include "sl_stream.h"
 #include "sl_stream_upstream.h"
 
@@ -548,6 +551,209 @@ START_TEST(test_conf_ok)
 }
 END_TEST
 
+/* --- TLS sessions -------------------------------------------------------- */
+
+static int   sess_index = -1;
+static int   sess_made, sess_freed;
+static char  sess_mark;
+
+/* OpenSSL calls it for every session freed: ours carry the mark */
+static void
+sess_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+    (void) parent;
+    (void) ad;
+    (void) idx;
+    (void) argl;
+    (void) argp;
+
+    if (ptr == &sess_mark) {
+        sess_freed++;
+    }
+}
+
+/* a session of our own, marked; the caller holds its one reference */
+static SSL_SESSION *
+sess_new(void)
+{
+    SSL_SESSION  *sess;
+
+    if (sess_index == -1) {
+        sess_index = SSL_SESSION_get_ex_new_index(0, NULL, NULL, NULL,
+                                                  sess_free_cb);
+        ck_assert_int_ge(sess_index, 0);
+    }
+
+    sess = SSL_SESSION_new();
+    ck_assert_ptr_nonnull(sess);
+    ck_assert_int_eq(SSL_SESSION_set_ex_data(sess, sess_index, &sess_mark),
+                     1);
+    sess_made++;
+    return sess;
+}
+
+/* f's upstream connection: a TLS one of ctx, as the proxy makes it */
+static SSL *
+sess_connection(fake_t *f, SSL_CTX *ctx)
+{
+    sl_connection_t      *c;
+    sl_ssl_connection_t  *sc;
+
+    c = sl_pcalloc(pool, sizeof(sl_connection_t));
+    sc = sl_pcalloc(pool, sizeof(sl_ssl_connection_t));
+    ck_assert(c != NULL && sc != NULL);
+
+    sc->connection = SSL_new(ctx);
+    ck_assert_ptr_nonnull(sc->connection);
+    c->ssl = sc;
+    c->log = &sl_tc.log;
+    c->pool = pool;
+    f->pc.connection = c;
+    return sc->connection;
+}
+
+/*
+ * One attempt through group us with a connection of ctx: the session the
+ * hook offered must be the one expected of the peer chosen and ctx; then
+ * the server "gives" a new one, which the peer keeps. Returns the peer.
+ */
+static char
+sess_attempt(sl_stream_upstream_srv_conf_t *us, SSL_CTX *ctx, int k,
+    SSL_SESSION *expect[10][2])
+{
+    SSL_SESSION  *sess;
+    fake_t       *f = session(us);
+    SSL          *ssl;
+    char          d;
+
+    ck_assert_ptr_nonnull(f->pc.set_session);
+    ck_assert_ptr_nonnull(f->pc.save_session);
+
+    d = get(f);
+    ck_assert(d >= '0' && d <= '9');
+    ssl = sess_connection(f, ctx);
+
+    ck_assert_int_eq(f->pc.set_session(&f->pc, f->pc.data), SL_OK);
+    ck_assert_msg(SSL_get0_session(ssl) == expect[d - '0'][k],
+                  "peer %c, context %d: offered %p, want %p", d, k,
+                  (void *) SSL_get0_session(ssl),
+                  (void *) expect[d - '0'][k]);
+
+    /* what a handshake leaves: the connection's session, a new one */
+    sess = sess_new();
+    ck_assert_int_eq(SSL_set_session(ssl, sess), 1);
+    SSL_SESSION_free(sess);
+    f->pc.save_session(&f->pc, f->pc.data);
+    expect[d - '0'][k] = sess;
+
+    done(f, 0);
+
+    /* after free() the attempt has no peer: nothing is kept */
+    ck_assert_int_eq(SSL_set_session(ssl, sess_new()), 1);
+    SSL_SESSION_free(SSL_get0_session(ssl));
+    f->pc.save_session(&f->pc, f->pc.data);
+
+    SSL_free(ssl);
+    return d;
+}
+
+/*
+ * Each balancer's peers keep a session per peer and per client context
+ * (a server{} block's): offered to the next connection to that peer of
+ * that context only, replaced by the next one it gives, and every one
+ * freed (by the replacement or with the configuration), none twice.
+ */
+START_TEST(test_ssl_sessions)
+{
+    static const char  *groups[] = { "rr", "lc", "hh", "hc", "ra", "r2", "bk" };
+    SSL_SESSION        *expect[10][2];
+    SSL_CTX            *ctx[2];
+    char                seen[10][2];
+    size_t              g;
+    int                 i, k, kept;
+
+    sess_made = 0;
+    sess_freed = 0;
+
+    load_ok("upstream rr { server 127.0.0.1:7001; server 127.0.0.1:7002; }\n"
+            "upstream lc { least_conn; server 127.0.0.1:7001;"
+            " server 127.0.0.1:7002; }\n"
+            "upstream hh { hash k1; server 127.0.0.1:7001;"
+            " server 127.0.0.1:7002; }\n"
+            "upstream hc { hash k1 consistent; server 127.0.0.1:7001;"
+            " server 127.0.0.1:7002; }\n"
+            "upstream ra { random; server 127.0.0.1:7001;"
+            " server 127.0.0.1:7002; }\n"
+            "upstream r2 { random two; server 127.0.0.1:7001;"
+            " server 127.0.0.1:7002; }\n"
+            "upstream bk { server 127.0.0.1:7001 down;"
+            " server 127.0.0.1:7009 backup; }\n");
+
+    ctx[0] = SSL_CTX_new(TLS_client_method());
+    ctx[1] = SSL_CTX_new(TLS_client_method());
+    ck_assert(ctx[0] != NULL && ctx[1] != NULL);
+
+    kept = 0;
+
+    for (g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+        memset(expect, 0, sizeof(expect));
+        memset(seen, 0, sizeof(seen));
+
+        /* every third attempt from the other context */
+        for (i = 0; i < 12; i++) {
+            k = (i % 3 == 2);
+            seen[sess_attempt(group(groups[g]), ctx[k], k, expect) - '0'][k]
+                = 1;
+        }
+
+        for (i = 0; i < 10; i++) {
+            kept += seen[i][0] + seen[i][1];
+        }
+    }
+
+    /* all but the kept ones are gone; the rest go with the configuration */
+    ck_assert_int_eq(sess_freed, sess_made - kept);
+    sl_tc_unload();
+    ck_assert_int_eq(sess_freed, sess_made);
+
+    SSL_CTX_free(ctx[0]);
+    SSL_CTX_free(ctx[1]);
+}
+END_TEST
+
+/* a group made for one session (proxy_pass $var, an address) keeps none */
+START_TEST(test_ssl_sessions_one_session_group)
+{
+    sl_stream_upstream_srv_conf_t  *us;
+    sl_url_t                        u;
+    fake_t                          f0, *f;
+
+    load_ok("");
+
+    memset(&f0, 0, sizeof(f0));
+    f0.c.pool = pool;
+    f0.c.log = &sl_tc.log;
+    f0.s.connection = &f0.c;
+    f0.s.time = &T;
+
+    memset(&u, 0, sizeof(u));
+    u.url.data = (u_char *) "127.0.0.1:7001";
+    u.url.len = strlen("127.0.0.1:7001");
+    u.no_resolve = 1;
+    ck_assert_int_eq(sl_parse_url(pool, &u), SL_OK);
+
+    us = sl_stream_upstream_create_round_robin(&f0.s, &u);
+    ck_assert_ptr_nonnull(us);
+
+    f = session(us);
+    ck_assert_ptr_null(f->pc.set_session);
+    ck_assert_ptr_null(f->pc.save_session);
+    ck_assert_int_eq(get(f), '1');
+    done(f, 0);
+}
+END_TEST
+
 static Suite *
 upstream_suite(void)
 {
@@ -571,6 +777,8 @@ upstream_suite(void)
     tcase_add_test(tc, test_random_two_least_conn);
     tcase_add_test(tc, test_conf_errors);
     tcase_add_test(tc, test_conf_ok);
+    tcase_add_test(tc, test_ssl_sessions);
+    tcase_add_test(tc, test_ssl_sessions_one_session_group);
     suite_add_tcase(s, tc);
 
     return s;
