@@ -53,6 +53,16 @@
 #include <arpa/inet.h>
 #include <sys/ioctl.h>
 
+/*
+ * What a process said once already: a worker's own copy of the
+ * configuration (an embedded instance's, a new generation's), so once
+ * per worker and per configuration.
+ */
+typedef struct {
+    sl_uint_t                        pipe_warned;    /* pipe2() failed */
+    sl_uint_t                        splice_warned;  /* splice() refused */
+} sl_stream_proxy_main_conf_t;
+
 /* proxy_bind: an address, or a value with variables made one per session */
 typedef struct {
     struct sockaddr                 *sockaddr;
@@ -154,6 +164,7 @@ typedef struct {
 } sl_stream_proxy_ctx_t;
 
 static sl_int_t sl_stream_proxy_add_variables(sl_conf_t *cf);
+static void *sl_stream_proxy_create_main_conf(sl_conf_t *cf);
 static void *sl_stream_proxy_create_srv_conf(sl_conf_t *cf);
 static char *sl_stream_proxy_merge_srv_conf(sl_conf_t *cf, void *parent,
     void *child);
@@ -351,7 +362,7 @@ static sl_command_t  sl_stream_proxy_commands[] = {
 static sl_stream_module_t  sl_stream_proxy_module_ctx = {
     sl_stream_proxy_add_variables,
     NULL,
-    NULL,
+    sl_stream_proxy_create_main_conf,
     NULL,
     sl_stream_proxy_create_srv_conf,
     sl_stream_proxy_merge_srv_conf
@@ -1333,42 +1344,66 @@ sl_stream_proxy_can_splice(sl_stream_proxy_ctx_t *ctx,
            && (p != &ctx->up || ctx->header_sent == ctx->header_len);
 }
 
+/*
+ * The session goes on without splice: the system is out of pipes
+ * (pipe2() failed: the per-user pipe limits, EMFILE, ENFILE), or its
+ * kernel refused to splice (SL_DECLINED: EINVAL, ENOSYS, ENOMEM...).
+ * It costs the session nothing but the copy: splice is off for it from
+ * here on, what the pipes hold is read out of them into the buffers (it
+ * was counted when it came), and the buffered path goes on.
+ *
+ * The first such session of a worker, for each of the two reasons, logs
+ * it at warn with the system's errno: not the peer's doing, so not info,
+ * and nothing is lost, so not an error, but an operator who asked for
+ * splice should learn that this system will not give it. The sessions
+ * after it log the same line at info, the level of "proxying with
+ * splice()": a system out of pipes is one fact, and thousands of
+ * sessions repeating it at warn would bury everything else (as nginx
+ * logs a repeat of a refusal one level lower, limit_req_log_level);
+ * each session can still be told spliced or not at info.
+ */
+static void
+sl_stream_proxy_no_splice(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_uint_t *warned, sl_err_t err, const char *call)
+{
+    sl_log_error(*warned ? SL_LOG_INFO : SL_LOG_WARN, s->connection->log,
+                 err, "%s failed, proxying without splice()", call);
+    *warned = 1;
+    ctx->splice = 0;
+}
+
 /* the pipe, made at the first use; SL_DECLINED: splice it is not */
 static sl_int_t
 sl_stream_proxy_open_pipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     sl_stream_proxy_pipe_t *p)
 {
+    sl_stream_proxy_main_conf_t  *pmcf;
+
     if (p->pipe.fd[0] != -1) {
         return SL_OK;
     }
 
     /* at most proxy_buffer_size: the session's memory stays as promised */
     if (sl_splice_pipe_open(&p->pipe, ctx->cache->size) != SL_OK) {
-        sl_log_error(SL_LOG_ALERT, s->connection->log, errno,
-                     "pipe2() failed, proxying without splice()");
-        ctx->splice = 0;
+        pmcf = sl_stream_get_module_main_conf(s, sl_stream_proxy_module);
+        sl_stream_proxy_no_splice(s, ctx, &pmcf->pipe_warned, errno,
+                                  "pipe2()");
         return SL_DECLINED;
     }
 
     return SL_OK;
 }
 
-/*
- * The kernel refused to splice (SL_DECLINED: EINVAL, ENOSYS, ENOMEM...;
- * errno says which). It costs the session nothing but the copy: splice is
- * off for it from here on, what the pipes hold is read out of them into
- * the buffers (it was counted when it came), and the buffered path goes
- * on: 0. That is logged at warn: not the peer's doing, so not info, and
- * nothing is lost, so not an error; but an operator who asked for splice
- * should learn that this system refuses it.
- */
+/* the kernel refused to splice (errno says why): 0, the buffers go on */
 static sl_int_t
 sl_stream_proxy_splice_refused(sl_stream_session_t *s,
     sl_stream_proxy_ctx_t *ctx)
 {
-    sl_log_error(SL_LOG_WARN, s->connection->log, errno,
-                 "splice() failed, proxying without splice()");
-    ctx->splice = 0;
+    sl_stream_proxy_main_conf_t  *pmcf;
+
+    pmcf = sl_stream_get_module_main_conf(s, sl_stream_proxy_module);
+    sl_stream_proxy_no_splice(s, ctx, &pmcf->splice_warned, errno,
+                              "splice()");
     return 0;
 }
 
@@ -2260,6 +2295,12 @@ sl_stream_proxy_add_variables(sl_conf_t *cf)
 }
 
 /* --- configuration ------------------------------------------------------- */
+
+static void *
+sl_stream_proxy_create_main_conf(sl_conf_t *cf)
+{
+    return sl_pcalloc(cf->pool, sizeof(sl_stream_proxy_main_conf_t));
+}
 
 static void *
 sl_stream_proxy_create_srv_conf(sl_conf_t *cf)
