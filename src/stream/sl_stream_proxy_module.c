@@ -1159,6 +1159,27 @@ sl_stream_proxy_limit(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     return (off_t) size > limit ? (size_t) limit : size;
 }
 
+/*
+ * n bytes came from src into p, buffered or spliced: the counters
+ * ($bytes_received, $upstream_bytes_received) and the first byte's time.
+ */
+static void
+sl_stream_proxy_count_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_connection_t *src, sl_stream_proxy_pipe_t *p, ssize_t n)
+{
+    if (p == &ctx->down) {
+        if (ctx->state->first_byte_time == (sl_msec_t) -1) {
+            ctx->state->first_byte_time = sl_current_msec(src->loop)
+                                          - ctx->start_time;
+        }
+
+    } else {
+        s->received += n;
+    }
+
+    p->received += n;
+}
+
 #if (SL_HAVE_SPLICE)
 
 /*
@@ -1203,6 +1224,27 @@ sl_stream_proxy_unpipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     return 1;
 }
 
+/*
+ * Before a buffered read: bytes a refused splice() left in the pipe go
+ * first (unpipe's answer); an empty pipe of a session that no longer
+ * splices is closed. SL_DECLINED: nothing in the pipe, read on.
+ */
+static sl_int_t
+sl_stream_proxy_leave_pipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_stream_proxy_pipe_t *p)
+{
+    if (p->pipe.len > 0) {
+        return sl_stream_proxy_unpipe(s, ctx, p);
+    }
+
+    if (!ctx->splice && p->pipe.fd[0] != -1) {
+        /* splice is off for the session, and this pipe is empty */
+        sl_stream_proxy_close_pipe(p);
+    }
+
+    return SL_DECLINED;
+}
+
 #endif
 
 /* reads from src into p: 1 when bytes came, 0 when none, SL_ERROR */
@@ -1216,14 +1258,10 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     sl_msec_t  delay;
 
 #if (SL_HAVE_SPLICE)
-    if (p->pipe.len > 0) {
-        /* splice() failed: what it left in the pipe goes first */
-        return sl_stream_proxy_unpipe(s, ctx, p);
-    }
-
-    if (!ctx->splice && p->pipe.fd[0] != -1) {
-        /* splice is off for the session, and this pipe is empty */
-        sl_stream_proxy_close_pipe(p);
+    /* splice() was refused: what it left in the pipe goes first */
+    n = sl_stream_proxy_leave_pipe(s, ctx, p);
+    if (n != SL_DECLINED) {
+        return n;
     }
 #endif
 
@@ -1263,17 +1301,7 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         }
     }
 
-    if (p == &ctx->down) {
-        if (ctx->state->first_byte_time == (sl_msec_t) -1) {
-            ctx->state->first_byte_time = sl_current_msec(src->loop)
-                                          - ctx->start_time;
-        }
-
-    } else {
-        s->received += n;
-    }
-
-    p->received += n;
+    sl_stream_proxy_count_in(s, ctx, src, p, n);
     b->last += n;
 
     if (b->last == b->end) {
@@ -1467,17 +1495,7 @@ sl_stream_proxy_splice_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
                      "proxying with splice()");
     }
 
-    if (p == &ctx->down) {
-        if (ctx->state->first_byte_time == (sl_msec_t) -1) {
-            ctx->state->first_byte_time = sl_current_msec(src->loop)
-                                          - ctx->start_time;
-        }
-
-    } else {
-        s->received += n;
-    }
-
-    p->received += n;
+    sl_stream_proxy_count_in(s, ctx, src, p, n);
     return 1;
 }
 
