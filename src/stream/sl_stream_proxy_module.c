@@ -28,11 +28,13 @@
  * none of its own. proxy_splice (Linux) moves plain TCP through a pipe per
  * direction with splice(2) once the direction carries bulk data (a read
  * filled its buffer) and no rate, header or buffered byte stands in the
- * way; the counters are the same either way. A splice()
- * that fails for a reason of our side's kernel, not the peer's, turns it
- * off for the session, which goes on through the buffers. TCP urgent data
- * (MSG_OOB) goes on inline, as an ordinary byte in its place: recv() and
- * splice() stop at its mark, and the relay steps over it with recv().
+ * way; the counters are the same either way. splice() itself is the OS
+ * layer's (sl_splice_recv/_send answer as recv/send do): this module
+ * only decides when to splice, and a splice() that the kernel refuses
+ * (SL_DECLINED) turns it off for the session, which goes on through the
+ * buffers. TCP urgent data (MSG_OOB) goes on inline, as an ordinary byte
+ * in its place (SO_OOBINLINE): a read stops at its mark, where an
+ * edge-triggered back end says no more, and the relay asks the kernel.
  * A turn moves at most SL_STREAM_TURN_BUFFERS buffers of input, both ways
  * together: a bulk session does not hold the worker while others wait.
  * The rest goes on from a posted event at the next iteration (no edge
@@ -52,8 +54,17 @@
 #include "sl_ssl.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <sys/ioctl.h>
+
+/*
+ * What a process said once already: a worker's own copy of the
+ * configuration (an embedded instance's, a new generation's), so once
+ * per worker and per configuration.
+ */
+typedef struct {
+    sl_uint_t                        pipe_warned;    /* pipe2() failed */
+    sl_uint_t                        splice_warned;  /* splice() refused */
+} sl_stream_proxy_main_conf_t;
 
 /* proxy_bind: an address, or a value with variables made one per session */
 typedef struct {
@@ -113,14 +124,10 @@ typedef struct {
 typedef struct {
     sl_buf_t                         buf;       /* start NULL: none held */
     off_t                            received;  /* from src */
-    /* proxy_splice: the kernel's pipe, and what it holds */
-    int                              pipe[2];   /* -1: none */
-    size_t                           pipe_len;
-    size_t                           pipe_size;
+    sl_splice_pipe_t                 pipe;      /* proxy_splice's */
     unsigned                         preread:1; /* buf is s->preread */
     unsigned                         shut:1;    /* dst got our FIN */
     unsigned                         bulk:1;    /* a read filled buf */
-    unsigned                         urgent:1;  /* src at the urgent mark */
 } sl_stream_proxy_pipe_t;
 
 typedef struct {
@@ -150,6 +157,7 @@ typedef struct {
 } sl_stream_proxy_ctx_t;
 
 static sl_int_t sl_stream_proxy_add_variables(sl_conf_t *cf);
+static void *sl_stream_proxy_create_main_conf(sl_conf_t *cf);
 static void *sl_stream_proxy_create_srv_conf(sl_conf_t *cf);
 static char *sl_stream_proxy_merge_srv_conf(sl_conf_t *cf, void *parent,
     void *child);
@@ -347,7 +355,7 @@ static sl_command_t  sl_stream_proxy_commands[] = {
 static sl_stream_module_t  sl_stream_proxy_module_ctx = {
     sl_stream_proxy_add_variables,
     NULL,
-    NULL,
+    sl_stream_proxy_create_main_conf,
     NULL,
     sl_stream_proxy_create_srv_conf,
     sl_stream_proxy_merge_srv_conf
@@ -418,21 +426,14 @@ sl_stream_proxy_ssl_close(sl_connection_t *pc, sl_uint_t notify)
 static void
 sl_stream_proxy_close_pipe(sl_stream_proxy_pipe_t *p)
 {
-    if (p->pipe[0] != -1) {
-        (void) close(p->pipe[0]);
-        (void) close(p->pipe[1]);
-        p->pipe[0] = -1;
-        p->pipe[1] = -1;
-    }
-
-    p->pipe_len = 0;
+    sl_splice_pipe_close(&p->pipe);
 }
 
 /* nothing of this direction is waiting for its destination */
 static sl_uint_t
 sl_stream_proxy_drained(sl_stream_proxy_pipe_t *p)
 {
-    return p->buf.pos == p->buf.last && p->pipe_len == 0;
+    return p->buf.pos == p->buf.last && p->pipe.len == 0;
 }
 
 /* the session's pool goes: so do the buffers and the upstream socket */
@@ -645,12 +646,11 @@ sl_stream_proxy_oob_inline(sl_connection_t *c)
 }
 
 /*
- * Is c's next byte an urgent one? recv() stops short at that mark,
- * splice() does not pass it at all (it says "would block" there, or 0
- * once the FIN came), and FIONREAD (kqueue's count) stops there too: c
- * looks drained while the urgent byte and what follows wait, and no new
- * event will come for them. At the mark c is readable, by recv(), and
- * its count is unknown.
+ * Is c's next byte an urgent one? A read stops short at that mark
+ * (recv(), and sl_splice_recv(), which steps over it at its next call),
+ * and FIONREAD (kqueue's count) stops there too: c looks drained while
+ * the urgent byte and what follows wait, and no new event will come for
+ * them. At the mark c is readable, and its count is unknown.
  */
 static sl_uint_t
 sl_stream_proxy_at_mark(sl_connection_t *c)
@@ -667,7 +667,8 @@ sl_stream_proxy_at_mark(sl_connection_t *c)
 }
 
 /*
- * After a recv() that brought bytes: did it stop at the urgent mark where
+ * After a read that brought bytes (recv() into the buffer, or splice()
+ * into the pipe): did it stop at the urgent mark where
  * it seemed to drain src? Level-triggered back ends report src readable
  * again anyway; edge-triggered ones have said all they will: a read that
  * cleared ready, or kqueue's EV_EOF with its count used up (the next read
@@ -741,14 +742,9 @@ sl_stream_proxy_init_upstream(sl_stream_session_t *s)
     pc->write->handler = sl_stream_proxy_handler_event;
 
 #if (SL_HAVE_SPLICE)
-    /*
-     * Plain TCP both ways: the kernel may move the bytes (proxy_splice).
-     * Not under kqueue (on Linux, the tests' stand-in): its readiness is
-     * a byte count the recv path keeps, and splice() would not.
-     */
+    /* plain TCP both ways: the kernel may move the bytes (proxy_splice) */
     ctx->splice = pscf->splice && s->connection->ssl == NULL
-                  && pc->ssl == NULL
-                  && !(s->connection->loop->flags & SL_USE_KQUEUE_EVENT);
+                  && pc->ssl == NULL;
 #endif
 
     ctx->state->connect_time = sl_current_msec(s->connection->loop)
@@ -1096,6 +1092,27 @@ sl_stream_proxy_limit(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     return (off_t) size > limit ? (size_t) limit : size;
 }
 
+/*
+ * n bytes came from src into p, buffered or spliced: the counters
+ * ($bytes_received, $upstream_bytes_received) and the first byte's time.
+ */
+static void
+sl_stream_proxy_count_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_connection_t *src, sl_stream_proxy_pipe_t *p, ssize_t n)
+{
+    if (p == &ctx->down) {
+        if (ctx->state->first_byte_time == (sl_msec_t) -1) {
+            ctx->state->first_byte_time = sl_current_msec(src->loop)
+                                          - ctx->start_time;
+        }
+
+    } else {
+        s->received += n;
+    }
+
+    p->received += n;
+}
+
 #if (SL_HAVE_SPLICE)
 
 /*
@@ -1122,23 +1139,43 @@ sl_stream_proxy_unpipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         return 0;
     }
 
-    n = read(p->pipe[0], b->last, size < p->pipe_len ? size : p->pipe_len);
+    n = sl_splice_pipe_read(&p->pipe, b->last, size);
 
-    if (n <= 0) {
-        /* pipe_len bytes are in it: nothing but a bug gets here */
-        sl_log_error(SL_LOG_ALERT, s->connection->log, n == 0 ? 0 : errno,
+    if (n == SL_ERROR) {
+        /* pipe.len bytes are in it: nothing but a bug gets here */
+        sl_log_error(SL_LOG_ALERT, s->connection->log, errno,
                      "read() from the splice pipe failed");
         return SL_ERROR;
     }
 
     b->last += n;
-    p->pipe_len -= (size_t) n;
 
-    if (p->pipe_len == 0) {
+    if (p->pipe.len == 0) {
         sl_stream_proxy_close_pipe(p);
     }
 
     return 1;
+}
+
+/*
+ * Before a buffered read: bytes a refused splice() left in the pipe go
+ * first (unpipe's answer); an empty pipe of a session that no longer
+ * splices is closed. SL_DECLINED: nothing in the pipe, read on.
+ */
+static sl_int_t
+sl_stream_proxy_leave_pipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_stream_proxy_pipe_t *p)
+{
+    if (p->pipe.len > 0) {
+        return sl_stream_proxy_unpipe(s, ctx, p);
+    }
+
+    if (!ctx->splice && p->pipe.fd[0] != -1) {
+        /* splice is off for the session, and this pipe is empty */
+        sl_stream_proxy_close_pipe(p);
+    }
+
+    return SL_DECLINED;
 }
 
 #endif
@@ -1154,14 +1191,10 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     sl_msec_t  delay;
 
 #if (SL_HAVE_SPLICE)
-    if (p->pipe_len > 0) {
-        /* splice() failed: what it left in the pipe goes first */
-        return sl_stream_proxy_unpipe(s, ctx, p);
-    }
-
-    if (!ctx->splice && p->pipe[0] != -1) {
-        /* splice is off for the session, and this pipe is empty */
-        sl_stream_proxy_close_pipe(p);
+    /* splice() was refused: what it left in the pipe goes first */
+    n = sl_stream_proxy_leave_pipe(s, ctx, p);
+    if (n != SL_DECLINED) {
+        return n;
     }
 #endif
 
@@ -1191,7 +1224,6 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         return 0;
     }
 
-    p->urgent = 0;              /* a read at the mark passed it */
     sl_stream_proxy_check_mark(src);
 
     if (rate) {
@@ -1202,17 +1234,7 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         }
     }
 
-    if (p == &ctx->down) {
-        if (ctx->state->first_byte_time == (sl_msec_t) -1) {
-            ctx->state->first_byte_time = sl_current_msec(src->loop)
-                                          - ctx->start_time;
-        }
-
-    } else {
-        s->received += n;
-    }
-
-    p->received += n;
+    sl_stream_proxy_count_in(s, ctx, src, p, n);
     b->last += n;
 
     if (b->last == b->end) {
@@ -1269,11 +1291,7 @@ sl_stream_proxy_can_splice(sl_stream_proxy_ctx_t *ctx,
         return 0;               /* what a pipe holds is read out of it */
     }
 
-    if (p->urgent) {
-        return 0;               /* only recv() passes the mark */
-    }
-
-    if (p->pipe_len > 0) {
+    if (p->pipe.len > 0) {
         return 1;               /* what the pipe holds goes out its way */
     }
 
@@ -1287,66 +1305,66 @@ sl_stream_proxy_can_splice(sl_stream_proxy_ctx_t *ctx,
            && (p != &ctx->up || ctx->header_sent == ctx->header_len);
 }
 
+/*
+ * The session goes on without splice: the system is out of pipes
+ * (pipe2() failed: the per-user pipe limits, EMFILE, ENFILE), or its
+ * kernel refused to splice (SL_DECLINED: EINVAL, ENOSYS, ENOMEM...).
+ * It costs the session nothing but the copy: splice is off for it from
+ * here on, what the pipes hold is read out of them into the buffers (it
+ * was counted when it came), and the buffered path goes on.
+ *
+ * The first such session of a worker, for each of the two reasons, logs
+ * it at warn with the system's errno: not the peer's doing, so not info,
+ * and nothing is lost, so not an error, but an operator who asked for
+ * splice should learn that this system will not give it. The sessions
+ * after it log the same line at info, the level of "proxying with
+ * splice()": a system out of pipes is one fact, and thousands of
+ * sessions repeating it at warn would bury everything else (as nginx
+ * logs a repeat of a refusal one level lower, limit_req_log_level);
+ * each session can still be told spliced or not at info.
+ */
+static void
+sl_stream_proxy_no_splice(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
+    sl_uint_t *warned, sl_err_t err, const char *call)
+{
+    sl_log_error(*warned ? SL_LOG_INFO : SL_LOG_WARN, s->connection->log,
+                 err, "%s failed, proxying without splice()", call);
+    *warned = 1;
+    ctx->splice = 0;
+}
+
 /* the pipe, made at the first use; SL_DECLINED: splice it is not */
 static sl_int_t
 sl_stream_proxy_open_pipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     sl_stream_proxy_pipe_t *p)
 {
-    int  size;
+    sl_stream_proxy_main_conf_t  *pmcf;
 
-    if (p->pipe[0] != -1) {
+    if (p->pipe.fd[0] != -1) {
         return SL_OK;
     }
 
-    if (pipe2(p->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
-        sl_log_error(SL_LOG_ALERT, s->connection->log, errno,
-                     "pipe2() failed, proxying without splice()");
-        p->pipe[0] = -1;
-        p->pipe[1] = -1;
-        ctx->splice = 0;
+    /* at most proxy_buffer_size: the session's memory stays as promised */
+    if (sl_splice_pipe_open(&p->pipe, ctx->cache->size) != SL_OK) {
+        pmcf = sl_stream_get_module_main_conf(s, sl_stream_proxy_module);
+        sl_stream_proxy_no_splice(s, ctx, &pmcf->pipe_warned, errno,
+                                  "pipe2()");
         return SL_DECLINED;
     }
 
-    /*
-     * The pipe holds at most proxy_buffer_size (the kernel rounds it up
-     * to a page): a session's memory stays within what the buffers
-     * promise.
-     */
-    size = fcntl(p->pipe[1], F_SETPIPE_SZ, (int) ctx->cache->size);
-    if (size == -1) {
-        size = fcntl(p->pipe[1], F_GETPIPE_SZ);
-    }
-
-    p->pipe_size = size > 0 ? (size_t) size : 4096;
     return SL_OK;
 }
 
-/*
- * A splice() that failed otherwise than "would block". An error that says
- * the peer is gone (a reset, a broken pipe) ends the session as the same
- * error of recv() or send() would: SL_ERROR. Any other (EINVAL, ENOSYS,
- * ENOMEM: this kernel will not splice these descriptors now) costs the
- * session nothing but the copy: splice is off for it from here on, what
- * the pipes hold is read out of them into the buffers (it was counted
- * when it came), and the buffered path goes on: 0. That is logged at
- * warn: not the peer's doing, so not info, and nothing is lost, so not
- * an error; but an operator who asked for splice should learn that this
- * system refuses it.
- */
+/* the kernel refused to splice (errno says why): 0, the buffers go on */
 static sl_int_t
-sl_stream_proxy_splice_error(sl_stream_session_t *s,
-    sl_stream_proxy_ctx_t *ctx, sl_connection_t *c, sl_event_t *ev,
-    sl_err_t err)
+sl_stream_proxy_splice_refused(sl_stream_session_t *s,
+    sl_stream_proxy_ctx_t *ctx)
 {
-    if (sl_connection_peer_errno(err)) {
-        ev->error = 1;
-        (void) sl_connection_error(c, err, "splice() failed");
-        return SL_ERROR;
-    }
+    sl_stream_proxy_main_conf_t  *pmcf;
 
-    sl_log_error(SL_LOG_WARN, s->connection->log, err,
-                 "splice() failed, proxying without splice()");
-    ctx->splice = 0;
+    pmcf = sl_stream_get_module_main_conf(s, sl_stream_proxy_module);
+    sl_stream_proxy_no_splice(s, ctx, &pmcf->splice_warned, errno,
+                              "splice()");
     return 0;
 }
 
@@ -1357,23 +1375,20 @@ sl_stream_proxy_splice_out(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 {
     ssize_t  n;
 
-    if (dst == NULL || p->pipe_len == 0 || !dst->write->ready) {
+    if (dst == NULL || p->pipe.len == 0 || !dst->write->ready) {
         return 0;
     }
 
-    n = sl_splice_to_socket(p->pipe[0], dst->fd, p->pipe_len);
+    n = sl_splice_send(dst, &p->pipe, p->pipe.len);
 
-    if (n == -1) {
-        if (errno == EAGAIN || errno == EINTR) {
-            dst->write->ready = 0;
-            return 0;
-        }
-
-        return sl_stream_proxy_splice_error(s, ctx, dst, dst->write, errno);
+    if (n == SL_DECLINED) {
+        return sl_stream_proxy_splice_refused(s, ctx);
     }
 
-    p->pipe_len -= (size_t) n;
-    dst->sent += n;
+    if (n == SL_ERROR) {
+        return SL_ERROR;
+    }
+
     return n > 0;
 }
 
@@ -1385,45 +1400,27 @@ sl_stream_proxy_splice_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     ssize_t  n;
 
     if (!ctx->splice || src->read->eof || !src->read->ready
-        || src->read->delayed || p->pipe_len >= p->pipe_size)
+        || src->read->delayed)
     {
         return 0;
     }
 
-    n = splice(src->fd, NULL, p->pipe[1], NULL, p->pipe_size - p->pipe_len,
-               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    /* a full pipe, an urgent mark: the primitive's (src stays ready) */
+    n = sl_splice_recv(src, &p->pipe, p->pipe.size - p->pipe.len);
 
-    if (n == -1 && errno != EAGAIN && errno != EINTR) {
-        return sl_stream_proxy_splice_error(s, ctx, src, src->read, errno);
+    if (n == SL_DECLINED) {
+        return sl_stream_proxy_splice_refused(s, ctx);
     }
 
-    if (n == -1 && p->pipe_len > 0) {
-        /*
-         * The pipe may have had no room left (it counts buffers, not
-         * bytes): src stays ready, and a try once the pipe is out tells.
-         */
+    if (n == SL_ERROR) {
+        return SL_ERROR;
+    }
+
+    if (n == 0 || n == SL_AGAIN) {
         return 0;
     }
 
-    if (n <= 0) {
-        /*
-         * "Would block" with an empty pipe: nothing to read, or src is at
-         * the urgent mark; 0: the end, or the mark with the FIN behind
-         * it. The mark is passed by a recv() into the buffer, once what
-         * the pipe holds (the bytes before it) is out.
-         */
-        if (sl_stream_proxy_at_mark(src)) {
-            p->urgent = (p->pipe_len == 0);
-            return 0;
-        }
-
-        if (n == 0) {
-            src->read->eof = 1;
-        }
-
-        src->read->ready = 0;
-        return 0;
-    }
+    sl_stream_proxy_check_mark(src);
 
     if (!ctx->spliced) {
         ctx->spliced = 1;
@@ -1431,18 +1428,7 @@ sl_stream_proxy_splice_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
                      "proxying with splice()");
     }
 
-    if (p == &ctx->down) {
-        if (ctx->state->first_byte_time == (sl_msec_t) -1) {
-            ctx->state->first_byte_time = sl_current_msec(src->loop)
-                                          - ctx->start_time;
-        }
-
-    } else {
-        s->received += n;
-    }
-
-    p->received += n;
-    p->pipe_len += (size_t) n;
+    sl_stream_proxy_count_in(s, ctx, src, p, n);
     return 1;
 }
 
@@ -1477,14 +1463,11 @@ sl_stream_proxy_direction(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 
         *moved |= (sl_uint_t) (a | b);
 
-        if (ctx->splice && !p->urgent) {
+        if (ctx->splice) {
             return SL_OK;
         }
 
-        /*
-         * splice() failed: the buffered path takes over at once; or src
-         * is at the urgent mark: one read into the buffer passes it
-         */
+        /* splice() was refused: the buffered path takes over at once */
     }
 #endif
 
@@ -1903,10 +1886,8 @@ sl_stream_proxy_init_ctx(sl_stream_session_t *s,
         return SL_ERROR;
     }
 
-    ctx->up.pipe[0] = -1;
-    ctx->up.pipe[1] = -1;
-    ctx->down.pipe[0] = -1;
-    ctx->down.pipe[1] = -1;
+    sl_splice_pipe_init(&ctx->up.pipe);
+    sl_splice_pipe_init(&ctx->down.pipe);
 
     ctx->resume.data = c;
     ctx->resume.handler = sl_stream_proxy_handler_event;
@@ -2265,6 +2246,12 @@ sl_stream_proxy_add_variables(sl_conf_t *cf)
 }
 
 /* --- configuration ------------------------------------------------------- */
+
+static void *
+sl_stream_proxy_create_main_conf(sl_conf_t *cf)
+{
+    return sl_pcalloc(cf->pool, sizeof(sl_stream_proxy_main_conf_t));
+}
 
 static void *
 sl_stream_proxy_create_srv_conf(sl_conf_t *cf)

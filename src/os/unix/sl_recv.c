@@ -6,6 +6,25 @@
 #include "sl_core.h"
 #include "sl_event.h"
 
+sl_uint_t
+sl_recv_kqueue_count(sl_event_t *rev, size_t n)
+{
+    /* available -1: a posted "next" event, the count is unknown */
+    if (!(rev->loop->flags & SL_USE_KQUEUE_EVENT) || rev->available < 0) {
+        return 0;
+    }
+
+    rev->available -= (int) n;
+    if (rev->available <= 0) {
+        rev->available = 0;
+        if (!rev->pending_eof) {
+            rev->ready = 0;
+        }
+    }
+
+    return 1;
+}
+
 /*
  * After n > 0 bytes of a request for size: may the socket hold more?
  * Level-triggered back ends report it again anyway; epoll with RDHUP and
@@ -14,15 +33,7 @@
 static void
 sl_recv_update_ready(sl_event_t *rev, size_t n, size_t size)
 {
-    /* available -1: a posted "next" event, the count is unknown */
-    if ((rev->loop->flags & SL_USE_KQUEUE_EVENT) && rev->available >= 0) {
-        rev->available -= (int) n;
-        if (rev->available <= 0) {
-            rev->available = 0;
-            if (!rev->pending_eof) {
-                rev->ready = 0;
-            }
-        }
+    if (sl_recv_kqueue_count(rev, n)) {
         return;
     }
 
@@ -67,7 +78,7 @@ sl_recv_result(sl_connection_t *c, ssize_t n, size_t size, const char *call)
  * kqueue said EV_EOF and nothing is left to read: the read ends here, with
  * the socket's error (kq_errno) if it had one, and no system call.
  */
-static int
+sl_uint_t
 sl_recv_kqueue_eof(sl_connection_t *c, ssize_t *n)
 {
     sl_event_t  *rev = c->read;
