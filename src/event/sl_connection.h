@@ -59,12 +59,29 @@ typedef enum {
     SL_TCP_NODELAY_DISABLED
 } sl_connection_tcp_nodelay_e;
 
+/*
+ * One of these is preallocated per worker_connections slot: the fields
+ * are ordered so that nothing pads (200 bytes on LP64), with what every
+ * I/O call touches in the first cache line.
+ */
 struct sl_connection_s {
     void                 *data;      /* the protocol's session; free list */
     sl_event_t           *read;
     sl_event_t           *write;
 
     sl_fd_t               fd;
+
+    unsigned              type:4;         /* SOCK_STREAM */
+    unsigned              log_error:3;    /* sl_connection_log_error_e */
+    unsigned              timedout:1;
+    unsigned              error:1;
+    unsigned              destroyed:1;
+    unsigned              idle:1;         /* a shutdown may close it */
+    unsigned              reusable:1;
+    unsigned              close:1;
+    unsigned              shared:1;
+    unsigned              tcp_nodelay:2;  /* sl_connection_tcp_nodelay_e */
+    unsigned              need_last_buf:1;
 
     sl_recv_pt            recv;
     sl_send_pt            send;
@@ -86,33 +103,19 @@ struct sl_connection_s {
      */
     sl_pool_t            *pool;
 
-    int                   type;       /* SOCK_STREAM */
-
-    struct sockaddr      *sockaddr;   /* the peer */
-    socklen_t             socklen;
-    sl_str_t              addr_text;
-
-    struct sockaddr      *local_sockaddr;
-    socklen_t             local_socklen;
-
     sl_ssl_connection_t  *ssl;
     /* what a PROXY protocol header said (addresses): NULL when none */
     struct sl_proxy_protocol_s  *proxy_protocol;
 
+    struct sockaddr      *sockaddr;   /* the peer */
+    sl_str_t              addr_text;
+    struct sockaddr      *local_sockaddr;
+    socklen_t             socklen;
+    socklen_t             local_socklen;
+
     sl_queue_t            queue;      /* on the reusable list */
     sl_uint_t             number;     /* the "*N" of the log */
     sl_msec_t             start_time;
-
-    unsigned              log_error:3;    /* sl_connection_log_error_e */
-    unsigned              timedout:1;
-    unsigned              error:1;
-    unsigned              destroyed:1;
-    unsigned              idle:1;         /* a shutdown may close it */
-    unsigned              reusable:1;
-    unsigned              close:1;
-    unsigned              shared:1;
-    unsigned              tcp_nodelay:2;  /* sl_connection_tcp_nodelay_e */
-    unsigned              need_last_buf:1;
 };
 
 
