@@ -61,7 +61,7 @@ typedef enum {
 
 /*
  * One of these is preallocated per worker_connections slot: the fields
- * are ordered so that nothing pads (200 bytes on LP64), with what every
+ * are ordered so that nothing pads (184 bytes on LP64), with what every
  * I/O call touches in the first cache line.
  */
 struct sl_connection_s {
@@ -92,7 +92,6 @@ struct sl_connection_s {
     sl_event_loop_t      *loop;
 
     off_t                 sent;
-    off_t                 received;
 
     sl_log_t             *log;
     /*
@@ -115,7 +114,6 @@ struct sl_connection_s {
 
     sl_queue_t            queue;      /* on the reusable list */
     sl_uint_t             number;     /* the "*N" of the log */
-    sl_msec_t             start_time;
 };
 
 

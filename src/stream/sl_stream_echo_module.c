@@ -390,7 +390,10 @@ sl_stream_echo_handler(sl_stream_session_t *s)
         s->preread = NULL;
     }
 
-    sl_stream_set_ctx(s, ctx, sl_stream_echo_module);
+    if (sl_stream_set_ctx(s, ctx, sl_stream_echo_module) != SL_OK) {
+        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     c->read->handler = sl_stream_echo_handler_event;
     c->write->handler = sl_stream_echo_handler_event;

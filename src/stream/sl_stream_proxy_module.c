@@ -1994,7 +1994,10 @@ sl_stream_proxy_init_ctx(sl_stream_session_t *s,
         s->preread = NULL;
     }
 
-    sl_stream_set_ctx(s, ctx, sl_stream_proxy_module);
+    if (sl_stream_set_ctx(s, ctx, sl_stream_proxy_module) != SL_OK) {
+        return SL_ERROR;
+    }
+
     *ctxp = ctx;
     return SL_OK;
 }

@@ -160,6 +160,7 @@ session(sl_stream_phase_handler_t *engine)
     s->connection = c;
     c->data = s;
     s->ctx = sl_pcalloc(c->pool, n * sizeof(void *));
+    s->nctx = (unsigned) n;
     s->main_conf = sl_pcalloc(c->pool, n * sizeof(void *));
     s->srv_conf = sl_pcalloc(c->pool, n * sizeof(void *));
     ck_assert(s->ctx && s->main_conf && s->srv_conf);
