@@ -48,6 +48,9 @@ typedef struct sl_stream_phase_handler_s  sl_stream_phase_handler_t;
  */
 #define SL_STREAM_TURN_BUFFERS  4
 
+/* a session's pool when its size cannot be told (sl_stream_pool_size()) */
+#define SL_STREAM_POOL_SIZE     512
+
 typedef struct {
     void                 **main_conf;
     void                 **srv_conf;
@@ -210,6 +213,16 @@ struct sl_stream_core_srv_conf_s {
      * stream module: most keep none, and idle sessions are many.
      */
     sl_uint_t                     nctx;
+    /*
+     * What the content handler takes from a session's pool as it starts
+     * (its context, cleanups) and the ctx array it needs, declared with
+     * sl_stream_session_size() by the directive that sets `handler`; 0:
+     * not declared. A plain listen whose servers all declared it gets a
+     * session pool that an idle session fills exactly, rather than the
+     * default 512 bytes (bench/README.md, "Scale").
+     */
+    size_t                        session_size;
+    sl_uint_t                     session_nctx;
 
     unsigned                      listen:1;
 };
@@ -285,6 +298,7 @@ extern sl_module_t  sl_stream_module;
 extern sl_module_t  sl_stream_core_module;
 
 /* sl_stream.c: the block and its sockets */
+void sl_stream_session_size(sl_conf_t *cf, sl_module_t *module, size_t size);
 sl_int_t sl_stream_add_listen(sl_conf_t *cf, sl_stream_core_srv_conf_t *cscf,
     sl_stream_listen_t *lsopt);
 

@@ -448,5 +448,10 @@ sl_stream_echo(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
     cscf = sl_stream_conf_get_module_srv_conf(cf, sl_stream_core_module);
     cscf->handler = sl_stream_echo_handler;
+
+    /* the context and its cleanup: an idle session takes no more */
+    sl_stream_session_size(cf, &sl_stream_echo_module,
+                           sl_align(sizeof(sl_stream_echo_ctx_t), SL_ALIGNMENT)
+                           + sizeof(sl_pool_cleanup_t));
     return SL_CONF_OK;
 }
