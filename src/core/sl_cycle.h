@@ -64,7 +64,7 @@ struct sl_cycle_s {
     /* in a host's process: directives acting on the process are refused */
     unsigned           embedded:1;
 
-    /* sl_shm_zone_t: the zones the configuration declared (module ABI 1.1) */
+    /* sl_shm_zone_t: the zones the configuration declared */
     sl_list_t          shared_memory;
 };
 

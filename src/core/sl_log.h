@@ -46,8 +46,8 @@ struct sl_open_file_s {
     void            *sink_data;
 };
 
+/* every accepted connection has one in its pool: nothing in it pads */
 struct sl_log_s {
-    sl_uint_t          log_level;
     sl_open_file_t    *file;
     sl_uint_t          connection;   /* printed as "*N " when not zero */
     sl_time_cache_t   *time;         /* the cycle's clock; NULL reads it */
@@ -61,6 +61,7 @@ struct sl_log_s {
      * chain already writes to stderr.
      */
     unsigned           echo_stderr:1;
+    unsigned           log_level:4;  /* SL_LOG_STDERR .. SL_LOG_DEBUG */
 };
 
 extern const sl_str_t  sl_log_levels[];   /* "stderr", "emerg", ... "debug" */

@@ -53,8 +53,8 @@ typedef struct {
  * grows when the SDK gains something; the major when anything a module
  * may use changes its layout or meaning.
  */
-#define SL_MODULE_ABI_MAJOR   1
-#define SL_MODULE_ABI_MINOR   1
+#define SL_MODULE_ABI_MAJOR   2
+#define SL_MODULE_ABI_MINOR   0
 
 /* the modules one configuration may load, at most */
 #define SL_MAX_DYNAMIC_MODULES  64

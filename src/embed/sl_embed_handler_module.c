@@ -710,7 +710,10 @@ sl_embed_session_create(sl_stream_session_t *s)
 
     cln->handler = sl_embed_session_cleanup;
     cln->data = ss;
-    sl_stream_set_ctx(s, ss, sl_embed_handler_module);
+    if (sl_stream_set_ctx(s, ss, sl_embed_handler_module) != SL_OK) {
+        return NULL;
+    }
+
     return ss;
 }
 

@@ -23,6 +23,11 @@
 typedef struct sl_event_loop_s  sl_event_loop_t;
 typedef void (*sl_event_handler_pt)(sl_event_t *ev);
 
+/*
+ * Two of these are preallocated per worker_connections slot, so every
+ * byte counts twice per connection (bench/README.md, "Scale"): the fields
+ * are ordered so that little pads: 104 bytes on LP64.
+ */
 struct sl_event_s {
     void                *data;       /* the connection, as a rule */
     sl_event_handler_pt  handler;
@@ -32,9 +37,8 @@ struct sl_event_s {
     sl_rbtree_node_t     timer;
     sl_queue_t           queue;      /* in a posted queue */
 
-    sl_uint_t            index;      /* the back end's slot (poll, select) */
     int                  available;  /* kqueue: bytes or backlog; else -1 */
-    int                  kq_errno;   /* kqueue: the errno of an EV_EOF */
+    unsigned             index;      /* the back end's slot (poll, select) */
 
     unsigned             write:1;
     unsigned             accept:1;   /* a listening socket's read event */
@@ -54,6 +58,8 @@ struct sl_event_s {
     unsigned             posted:1;
     unsigned             closed:1;
     unsigned             cancelable:1;   /* its timer does not delay exit */
+    /* kqueue: the errno of an EV_EOF (errno values fit in 15 bits) */
+    unsigned             kq_errno:15;
 };
 
 /* what a back end can do: sl_event_actions_t.flags, loop->flags */

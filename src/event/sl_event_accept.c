@@ -203,7 +203,6 @@ sl_accept_init_connection(sl_connection_t *c, sl_listening_t *ls,
     c->send = sl_os_io.send;
     c->recv_chain = sl_os_io.recv_chain;
     c->send_chain = sl_os_io.send_chain;
-    c->start_time = sl_current_msec(loop);
 
     if (!ls->wildcard) {
         c->local_sockaddr = ls->sockaddr;

@@ -111,7 +111,6 @@ sl_event_connect_peer(sl_event_loop_t *loop, sl_peer_connection_t *pc)
     c->send = sl_os_io.send;
     c->recv_chain = sl_os_io.recv_chain;
     c->send_chain = sl_os_io.send_chain;
-    c->start_time = sl_current_msec(loop);
     pc->connection = c;
 
     if (sl_connect_socket_options(pc, s) != SL_OK) {

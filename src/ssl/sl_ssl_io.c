@@ -748,7 +748,6 @@ sl_ssl_recv(sl_connection_t *c, u_char *buf, size_t size)
             bytes += n;
             size -= (size_t) n;
             buf += n;
-            c->received += n;
 
             if (size == 0) {
                 c->read->ready = 1;

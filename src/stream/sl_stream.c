@@ -565,6 +565,61 @@ sl_stream_port(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf,
     return port;
 }
 
+void
+sl_stream_session_size(sl_conf_t *cf, sl_module_t *module, size_t size)
+{
+    sl_stream_core_srv_conf_t  *cscf;
+
+    cscf = sl_stream_conf_get_module_srv_conf(cf, sl_stream_core_module);
+    cscf->session_size = size;
+    cscf->session_nctx = module->ctx_index + 1;
+}
+
+/*
+ * The pool of a session accepted on l: what accepting and starting it take
+ * (sl_accept_init_connection(), sl_stream_create_session()), each piece
+ * aligned as the pool aligns it, plus what its content handler declared.
+ * TLS, the PROXY protocol, a wildcard serving other addresses or a handler
+ * that declared nothing take more or unknown: the default size, and a
+ * session that outgrows its pool gets a second block as ever.
+ */
+static size_t
+sl_stream_pool_size(sl_stream_core_main_conf_t *cmcf, sl_stream_listen_t *l,
+    sl_stream_port_t *port)
+{
+    sl_stream_core_srv_conf_t  **s = l->servers.elts;
+    size_t                       fixed, text, size = 0;
+    sl_uint_t                    i;
+
+    if (l->ssl || l->proxy_protocol || port->naddrs > 1) {
+        return SL_STREAM_POOL_SIZE;
+    }
+
+    text = l->sockaddr->sa_family == AF_INET
+           ? sizeof("255.255.255.255") - 1
+           : l->sockaddr->sa_family == AF_INET6 ? SL_INET6_ADDRSTRLEN
+                                                : SL_SOCKADDR_STRLEN;
+
+    fixed = sizeof(sl_pool_t)
+            + sl_align((size_t) l->socklen, SL_ALIGNMENT)   /* the peer's */
+            + sl_align(sizeof(sl_log_t), SL_ALIGNMENT)
+            + sl_align(text, SL_ALIGNMENT)
+            + sl_align(sizeof(sl_stream_session_t), SL_ALIGNMENT)
+            + cmcf->variables.nelts * sizeof(sl_stream_variable_value_t);
+
+    for (i = 0; i < l->servers.nelts; i++) {
+        if (s[i]->session_size == 0) {
+            return SL_STREAM_POOL_SIZE;
+        }
+
+        size = sl_max(size, fixed + s[i]->session_nctx * sizeof(void *)
+                            + sl_align(s[i]->session_size, SL_ALIGNMENT));
+    }
+
+    /* sl_create_pool() rounds down to its alignment */
+    return sl_align(size, SL_POOL_ALIGNMENT);
+}
+
 static sl_int_t
 sl_stream_add_listening(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf,
     sl_stream_listen_t *l)
@@ -581,6 +636,7 @@ sl_stream_add_listening(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf,
         return SL_ERROR;
     }
 
+    ls->pool_size = sl_stream_pool_size(cmcf, l, ls->servers);
     ls->handler = sl_stream_init_connection;
     ls->logp = l->server->error_log;    /* copied when the config is done */
     ls->type = SOCK_STREAM;

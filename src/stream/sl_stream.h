@@ -48,6 +48,9 @@ typedef struct sl_stream_phase_handler_s  sl_stream_phase_handler_t;
  */
 #define SL_STREAM_TURN_BUFFERS  4
 
+/* a session's pool when its size cannot be told (sl_stream_pool_size()) */
+#define SL_STREAM_POOL_SIZE     512
+
 typedef struct {
     void                 **main_conf;
     void                 **srv_conf;
@@ -185,7 +188,7 @@ typedef struct {
     sl_hash_t                    variables_hash;
 
     sl_cycle_t                  *cycle;     /* its hostname and clock */
-    sl_uint_t                    nmodules;  /* stream modules: s->ctx size */
+    sl_uint_t                    nmodules;  /* stream modules */
 } sl_stream_core_main_conf_t;
 
 struct sl_stream_core_srv_conf_s {
@@ -203,21 +206,38 @@ struct sl_stream_core_srv_conf_s {
     sl_msec_t                     preread_timeout;
     /* a graceful shutdown closes the sessions idle in both directions */
     sl_flag_t                     shutdown_idle;
+    /*
+     * The length of a new session's s->ctx: one past the highest
+     * ctx_index a session of this server has set a context for, learnt
+     * as they come (sl_stream_grow_ctx()), rather than a slot for every
+     * stream module: most keep none, and idle sessions are many.
+     */
+    sl_uint_t                     nctx;
+    /*
+     * What the content handler takes from a session's pool as it starts
+     * (its context, cleanups) and the ctx array it needs, declared with
+     * sl_stream_session_size() by the directive that sets `handler`; 0:
+     * not declared. A plain listen whose servers all declared it gets a
+     * session pool that an idle session fills exactly, rather than the
+     * default 512 bytes (bench/README.md, "Scale").
+     */
+    size_t                        session_size;
+    sl_uint_t                     session_nctx;
 
     unsigned                      listen:1;
 };
 
 /* --- the session --------------------------------------------------------- */
 
+/* one in every session's pool: ordered so that nothing pads */
 struct sl_stream_session_s {
     sl_connection_t             *connection;
 
     off_t                        received;      /* $bytes_received */
     time_t                       start_sec;     /* for $session_time */
-    sl_msec_t                    start_msec;
     sl_time_cache_t             *time;          /* the loop's clock */
 
-    void                       **ctx;           /* by module ctx_index */
+    void                       **ctx;           /* nctx, by ctx_index */
     void                       **main_conf;
     void                       **srv_conf;
     sl_stream_addr_conf_t       *addr_conf;
@@ -227,12 +247,36 @@ struct sl_stream_session_s {
     sl_buf_t                    *preread;       /* what preread read */
     sl_log_handler_pt            log_handler;   /* more log context */
 
-    sl_uint_t                    phase_handler;
     sl_uint_t                    status;        /* $status */
+    unsigned                     nctx;
+    unsigned                     start_msec:10; /* 0-999, with start_sec */
+    unsigned                     phase_handler:22;
 };
 
-#define sl_stream_get_module_ctx(s, module)  (s)->ctx[(module).ctx_index]
-#define sl_stream_set_ctx(s, c, module)      (s)->ctx[(module).ctx_index] = c
+/*
+ * A session's context of a module: NULL until the module sets one. Set
+ * returns SL_OK, or SL_ERROR when s->ctx had to grow and the pool could
+ * not (the context is then not set). Modules use these two, never s->ctx.
+ */
+#define sl_stream_get_module_ctx(s, module)                                   \
+    ((module).ctx_index < (s)->nctx ? (s)->ctx[(module).ctx_index] : NULL)
+#define sl_stream_set_ctx(s, c, module)                                       \
+    sl_stream_set_ctx_index(s, c, (module).ctx_index)
+
+/* sl_stream_handler.c: s->ctx made long enough for index, and data set */
+sl_int_t sl_stream_grow_ctx(sl_stream_session_t *s, void *data,
+    sl_uint_t index);
+
+static inline sl_int_t
+sl_stream_set_ctx_index(sl_stream_session_t *s, void *data, sl_uint_t index)
+{
+    if (index < s->nctx) {
+        s->ctx[index] = data;
+        return SL_OK;
+    }
+
+    return sl_stream_grow_ctx(s, data, index);
+}
 #define sl_stream_get_module_main_conf(s, module)                             \
     (s)->main_conf[(module).ctx_index]
 #define sl_stream_get_module_srv_conf(s, module)                              \
@@ -254,6 +298,7 @@ extern sl_module_t  sl_stream_module;
 extern sl_module_t  sl_stream_core_module;
 
 /* sl_stream.c: the block and its sockets */
+void sl_stream_session_size(sl_conf_t *cf, sl_module_t *module, size_t size);
 sl_int_t sl_stream_add_listen(sl_conf_t *cf, sl_stream_core_srv_conf_t *cscf,
     sl_stream_listen_t *lsopt);
 

@@ -126,7 +126,7 @@ sl_stream_core_phase_result(sl_stream_session_t *s,
     sl_stream_phase_handler_t *ph, sl_int_t rc)
 {
     if (rc == SL_OK) {
-        s->phase_handler = ph->next;
+        s->phase_handler = (unsigned) ph->next;
         return SL_AGAIN;
     }
 

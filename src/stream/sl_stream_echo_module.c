@@ -26,7 +26,6 @@ typedef struct {
 typedef struct {
     sl_buf_t        buf;        /* start == NULL: no memory held */
     sl_bufcache_t  *cache;      /* where buf comes from and goes back to */
-    sl_event_t      resume;     /* posted when a turn used its budget */
     unsigned        eof:1;      /* the client sent its FIN */
     unsigned        preread:1;  /* buf is the preread buffer, in the pool */
 } sl_stream_echo_ctx_t;
@@ -120,10 +119,6 @@ static void
 sl_stream_echo_cleanup(void *data)
 {
     sl_stream_echo_ctx_t  *ctx = data;
-
-    if (ctx->resume.posted) {
-        sl_delete_posted_event(&ctx->resume);
-    }
 
     if (ctx->buf.start != NULL) {
         sl_stream_echo_release_buffer(ctx);
@@ -237,15 +232,15 @@ sl_stream_echo_move(sl_stream_session_t *s, sl_stream_echo_ctx_t *ctx,
     return SL_OK;
 }
 
-/* the session ends: a turn it still had posted must not run */
+/*
+ * The session ends. A turn it still had posted (its read event) is taken
+ * off the queue by sl_close_connection().
+ */
 static void
 sl_stream_echo_finalize(sl_stream_session_t *s, sl_stream_echo_ctx_t *ctx,
     sl_uint_t rc)
 {
-    if (ctx->resume.posted) {
-        sl_delete_posted_event(&ctx->resume);
-    }
-
+    sl_unused(ctx);
     sl_stream_finalize_session(s, rc);
 }
 
@@ -288,8 +283,14 @@ sl_stream_echo_process(sl_stream_session_t *s)
     }
 
     if (more) {
-        /* the budget is spent: on at the next iteration, after the others */
-        sl_post_event(&ctx->resume, &s->connection->loop->posted_next_events);
+        /*
+         * The budget is spent: on at the next iteration, after the others.
+         * The read event itself is posted (no event of its own in the
+         * session: an idle one would carry it for nothing); the back end
+         * does not run it again meanwhile, and it comes back ready.
+         */
+        sl_post_event(s->connection->read,
+                      &s->connection->loop->posted_next_events);
     }
 
     if (ctx->buf.pos == ctx->buf.last) {
@@ -321,7 +322,10 @@ sl_stream_echo_process(sl_stream_session_t *s)
     }
 }
 
-/* both events and the posted resume come here; the read event has the timer */
+/*
+ * Both events come here, the read event also when it was posted for the
+ * next turn; the read event has the timer.
+ */
 static void
 sl_stream_echo_handler_event(sl_event_t *ev)
 {
@@ -386,12 +390,10 @@ sl_stream_echo_handler(sl_stream_session_t *s)
         s->preread = NULL;
     }
 
-    ctx->resume.data = c;
-    ctx->resume.handler = sl_stream_echo_handler_event;
-    ctx->resume.loop = c->loop;
-    ctx->resume.log = c->log;
-
-    sl_stream_set_ctx(s, ctx, sl_stream_echo_module);
+    if (sl_stream_set_ctx(s, ctx, sl_stream_echo_module) != SL_OK) {
+        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     c->read->handler = sl_stream_echo_handler_event;
     c->write->handler = sl_stream_echo_handler_event;
@@ -446,5 +448,10 @@ sl_stream_echo(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
     cscf = sl_stream_conf_get_module_srv_conf(cf, sl_stream_core_module);
     cscf->handler = sl_stream_echo_handler;
+
+    /* the context and its cleanup: an idle session takes no more */
+    sl_stream_session_size(cf, &sl_stream_echo_module,
+                           sl_align(sizeof(sl_stream_echo_ctx_t), SL_ALIGNMENT)
+                           + sizeof(sl_pool_cleanup_t));
     return SL_CONF_OK;
 }

@@ -55,6 +55,7 @@ static sl_stream_session_t *
 sl_stream_create_session(sl_connection_t *c, sl_stream_addr_conf_t *conf)
 {
     sl_stream_core_main_conf_t  *cmcf;
+    sl_stream_core_srv_conf_t   *cscf;
     sl_stream_session_t         *s;
 
     s = sl_pcalloc(c->pool, sizeof(sl_stream_session_t));
@@ -68,18 +69,61 @@ sl_stream_create_session(sl_connection_t *c, sl_stream_addr_conf_t *conf)
     s->srv_conf = conf->ctx->srv_conf;
 
     cmcf = sl_stream_get_module_main_conf(s, sl_stream_core_module);
+    cscf = sl_stream_get_module_srv_conf(s, sl_stream_core_module);
 
-    s->ctx = sl_pcalloc(c->pool, cmcf->nmodules * sizeof(void *));
+    if (cscf->nctx > 0) {
+        s->ctx = sl_pcalloc(c->pool, cscf->nctx * sizeof(void *));
+        if (s->ctx == NULL) {
+            return NULL;
+        }
+        s->nctx = (unsigned) cscf->nctx;
+    }
+
     s->variables = sl_pcalloc(c->pool, cmcf->variables.nelts
                                        * sizeof(sl_stream_variable_value_t));
-    if (s->ctx == NULL || s->variables == NULL) {
+    if (s->variables == NULL) {
         return NULL;
     }
 
     s->time = c->loop != NULL ? c->loop->time : &cmcf->cycle->time;
     s->start_sec = s->time->sec;
-    s->start_msec = s->time->msec;
+    s->start_msec = (unsigned) s->time->msec;
     return s;
+}
+
+/*
+ * Out of line, and rare: only a session whose configuration has not yet
+ * seen a context at index gets here; later sessions start long enough.
+ */
+sl_int_t
+sl_stream_grow_ctx(sl_stream_session_t *s, void *data, sl_uint_t index)
+{
+    sl_stream_core_srv_conf_t  *cscf;
+    sl_uint_t                   n;
+    void                      **ctx;
+
+    if (data == NULL) {
+        return SL_OK;           /* what an absent slot reads anyway */
+    }
+
+    cscf = sl_stream_get_module_srv_conf(s, sl_stream_core_module);
+    n = sl_max(index + 1, cscf->nctx);
+
+    ctx = sl_pcalloc(s->connection->pool, n * sizeof(void *));
+    if (ctx == NULL) {
+        return SL_ERROR;
+    }
+
+    if (s->nctx > 0) {
+        sl_memcpy(ctx, s->ctx, s->nctx * sizeof(void *));
+    }
+
+    ctx[index] = data;
+    s->ctx = ctx;
+    s->nctx = (unsigned) n;
+    cscf->nctx = n;
+
+    return SL_OK;
 }
 
 /* "*N client ADDR:PORT connected to ADDR", as nginx logs it at info */

@@ -140,7 +140,6 @@ typedef struct {
     sl_stream_proxy_pipe_t           up;        /* client -> upstream */
     sl_stream_proxy_pipe_t           down;      /* upstream -> client */
     sl_bufcache_t                   *cache;
-    sl_event_t                       resume;    /* a turn's budget ran out */
 
     /* proxy_protocol: the header, sent to each attempt before any data */
     u_char                          *header;
@@ -441,10 +440,6 @@ static void
 sl_stream_proxy_cleanup(void *data)
 {
     sl_stream_proxy_ctx_t  *ctx = data;
-
-    if (ctx->resume.posted) {
-        sl_delete_posted_event(&ctx->resume);
-    }
 
     sl_stream_proxy_release_buffer(ctx, &ctx->up);
     sl_stream_proxy_release_buffer(ctx, &ctx->down);
@@ -1497,7 +1492,8 @@ sl_stream_proxy_direction(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 
 /*
  * Moves bytes both ways until neither can, or the turn's budget of input
- * is spent: then the resume event is posted for the next iteration.
+ * is spent: then the client's read event is posted for the next iteration
+ * (its handler moves both ways; no event of its own in an idle session).
  * SL_ERROR with *bad the side that failed (a reset, a broken pipe: logged
  * at info by the I/O layer).
  */
@@ -1561,7 +1557,7 @@ sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 
         if (progress && ctx->up.received + ctx->down.received >= budget) {
             /* on at the next iteration, after the other sessions */
-            sl_post_event(&ctx->resume, &c->loop->posted_next_events);
+            sl_post_event(c->read, &c->loop->posted_next_events);
             break;
         }
 
@@ -1730,7 +1726,7 @@ sl_stream_proxy_idle(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx)
 
     pc = ctx->peer.connection;
 
-    return !ctx->resume.posted
+    return !c->read->posted
            && sl_stream_proxy_drained(&ctx->up)
            && sl_stream_proxy_drained(&ctx->down)
            && !c->read->eof && !pc->read->eof
@@ -1824,10 +1820,7 @@ sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc)
 
     sl_stream_proxy_close_state(s, ctx);
 
-    if (ctx->resume.posted) {
-        /* the session ends: a turn it still had posted must not run */
-        sl_delete_posted_event(&ctx->resume);
-    }
+    /* a turn it still had posted (c->read) goes with sl_close_connection() */
 
     if (pc->free != NULL && pc->sockaddr != NULL) {
         pc->free(pc, pc->data, 0);
@@ -1889,11 +1882,6 @@ sl_stream_proxy_init_ctx(sl_stream_session_t *s,
     sl_splice_pipe_init(&ctx->up.pipe);
     sl_splice_pipe_init(&ctx->down.pipe);
 
-    ctx->resume.data = c;
-    ctx->resume.handler = sl_stream_proxy_handler_event;
-    ctx->resume.loop = c->loop;
-    ctx->resume.log = c->log;
-
     cln->handler = sl_stream_proxy_cleanup;
     cln->data = ctx;
 
@@ -1920,7 +1908,10 @@ sl_stream_proxy_init_ctx(sl_stream_session_t *s,
         s->preread = NULL;
     }
 
-    sl_stream_set_ctx(s, ctx, sl_stream_proxy_module);
+    if (sl_stream_set_ctx(s, ctx, sl_stream_proxy_module) != SL_OK) {
+        return SL_ERROR;
+    }
+
     *ctxp = ctx;
     return SL_OK;
 }

@@ -118,7 +118,11 @@ sl_stream_proxy_protocol_keep(sl_stream_session_t *s, u_char *buf,
         if (ctx == NULL) {
             return SL_ERROR;
         }
-        sl_stream_set_ctx(s, ctx, sl_stream_proxy_protocol_module);
+        if (sl_stream_set_ctx(s, ctx, sl_stream_proxy_protocol_module)
+            != SL_OK)
+        {
+            return SL_ERROR;
+        }
     }
 
     if (buf != ctx->buf) {

@@ -200,7 +200,10 @@ sl_stream_return_handler(sl_stream_session_t *s)
     ctx->pos = text.data;
     ctx->last = text.data + text.len;
     ctx->dropped = 0;
-    sl_stream_set_ctx(s, ctx, sl_stream_return_module);
+    if (sl_stream_set_ctx(s, ctx, sl_stream_return_module) != SL_OK) {
+        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     c->write->handler = sl_stream_return_write_handler;
     sl_stream_return_write_handler(c->write);

@@ -12,6 +12,8 @@
 #define _GNU_SOURCE
 #endif
 
+#include "sl_config.h"
+#include "sl_core.h"
 #include "sl_test.h"
 #include "sl_proc.h"
 
@@ -207,9 +209,11 @@ listed_names(names_t *set)
 static void
 library_names(names_t *set, const char *lib)
 {
-    char  *text, *line, *save, *name, *at;
+    char  *text, *line, *save, *name, *at, sdk[32];
     char   type;
     int    pos;
+
+    snprintf(sdk, sizeof(sdk), "@@SLUICE_SDK_%d", (int) SL_MODULE_ABI_MAJOR);
 
     text = tool((char *[]) { "nm", "-D", "--defined-only", (char *) lib,
                              NULL });
@@ -228,7 +232,7 @@ library_names(names_t *set, const char *lib)
         ck_assert_msg(at != NULL, "%s exports \"%s\" without a version",
                       lib, name);
 
-        if (strcmp(at, "@@SLUICE_SDK_1") == 0) {
+        if (strcmp(at, sdk) == 0) {
             ck_assert_msg(strncmp(name, "sl_", 3) == 0, "%s exports \"%s\" "
                           "in the SDK's version: not an sl_ name", lib, name);
             continue;
@@ -236,7 +240,7 @@ library_names(names_t *set, const char *lib)
 
         ck_assert_msg(type == 'T' && strcmp(at, "@@SLUICE_0") == 0,
                       "%s exports \"%s\" (%c): not a function of version "
-                      "SLUICE_0 nor a name of SLUICE_SDK_1", lib, name, type);
+                      "SLUICE_0 nor a name of %s", lib, name, type, sdk + 2);
         names_add(set, name, (size_t) (at - name));
     }
 

@@ -160,6 +160,7 @@ session(sl_stream_phase_handler_t *engine)
     s->connection = c;
     c->data = s;
     s->ctx = sl_pcalloc(c->pool, n * sizeof(void *));
+    s->nctx = (unsigned) n;
     s->main_conf = sl_pcalloc(c->pool, n * sizeof(void *));
     s->srv_conf = sl_pcalloc(c->pool, n * sizeof(void *));
     ck_assert(s->ctx && s->main_conf && s->srv_conf);
@@ -394,6 +395,56 @@ START_TEST(test_preread_client_closes)
 }
 END_TEST
 
+/* --- the per-module contexts ------------------------------------------------ */
+
+/*
+ * A session starts with the ctx array its server has learnt (here none):
+ * setting a context grows it to that module's index, from the pool, and
+ * teaches the server; an index past its end reads NULL.
+ */
+START_TEST(test_ctx_grows)
+{
+    sl_stream_session_t  *s;
+    sl_module_t           low, high, far;
+    int                   a, b;
+
+    sl_te_open(0, 8);
+    s = session(two_phases);
+    s->ctx = NULL;
+    s->nctx = 0;
+    cscf.nctx = 0;
+
+    sl_memzero(&low, sizeof(low));
+    sl_memzero(&high, sizeof(high));
+    sl_memzero(&far, sizeof(far));
+    low.ctx_index = 1;
+    high.ctx_index = 5;
+    far.ctx_index = 40;
+
+    ck_assert_ptr_null(sl_stream_get_module_ctx(s, high));
+    /* clearing what was never set takes nothing */
+    ck_assert_int_eq(sl_stream_set_ctx(s, NULL, far), SL_OK);
+    ck_assert_uint_eq(s->nctx, 0);
+
+    ck_assert_int_eq(sl_stream_set_ctx(s, &a, high), SL_OK);
+    ck_assert_uint_eq(s->nctx, 6);
+    ck_assert_uint_eq(cscf.nctx, 6);
+    ck_assert_ptr_eq(sl_stream_get_module_ctx(s, high), &a);
+    ck_assert_ptr_null(sl_stream_get_module_ctx(s, low));
+    ck_assert_ptr_null(sl_stream_get_module_ctx(s, far));
+
+    /* within the array: no growth, the other context kept */
+    ck_assert_int_eq(sl_stream_set_ctx(s, &b, low), SL_OK);
+    ck_assert_uint_eq(s->nctx, 6);
+    ck_assert_ptr_eq(sl_stream_get_module_ctx(s, low), &b);
+    ck_assert_ptr_eq(sl_stream_get_module_ctx(s, high), &a);
+
+    sl_stream_finalize_session(s, SL_STREAM_OK);
+    ck_assert_int_eq(T.closed, 1);
+    done();
+}
+END_TEST
+
 static Suite *
 stream_phases_suite(void)
 {
@@ -411,6 +462,7 @@ stream_phases_suite(void)
     tcase_add_loop_test(tc, test_preread_full, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_preread_timeout, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_preread_client_closes, 0, SL_TE_NBACKENDS);
+    tcase_add_test(tc, test_ctx_grows);
     suite_add_tcase(s, tc);
     return s;
 }

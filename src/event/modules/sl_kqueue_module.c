@@ -445,7 +445,7 @@ sl_kqueue_process_one(sl_event_loop_t *loop, struct kevent *kev,
 
     if (kev->flags & EV_EOF) {
         ev->pending_eof = 1;
-        ev->kq_errno = (int) kev->fflags;
+        ev->kq_errno = (unsigned) kev->fflags & 0x7fff;
     }
 
     sl_event_dispatch(loop, ev, flags);
