@@ -23,8 +23,8 @@
  * certificate is checked (proxy_ssl_verify), and a failure of either is a
  * failed attempt; the relay is the same, through the connection's I/O
  * vector. proxy_ssl_session_reuse: the sessions are the balancer's, kept
- * with the peer chosen (pc->set_session before the handshake,
- * pc->save_session from OpenSSL's new-session callback); this file keeps
+ * with the peer chosen (peer.set_session before the handshake,
+ * peer.save_session from OpenSSL's new-session callback); this file keeps
  * none of its own. proxy_splice (Linux) moves plain TCP through a pipe per
  * direction with splice(2) once the direction carries bulk data (a read
  * filled its buffer) and no rate, header or buffered byte stands in the
@@ -44,6 +44,12 @@
  * $upstream_bytes_received, $upstream_connect_time,
  * $upstream_first_byte_time and $upstream_session_time, written as nginx
  * writes them: one entry per attempt, joined by ", ".
+ *
+ * Names: a relay direction (sl_stream_proxy_dir_t, ctx->up and ctx->down,
+ * `d` in a function) is what one side sent, waiting for the other; a
+ * "pipe" is only ever the kernel pipe splice() moves bytes through. `c`
+ * is the client's connection, `pc` always the upstream's connection, and
+ * `peer` the balancer's peer connection that made it.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -128,7 +134,7 @@ typedef struct {
     unsigned                         preread:1; /* buf is s->preread */
     unsigned                         shut:1;    /* dst got our FIN */
     unsigned                         bulk:1;    /* a read filled buf */
-} sl_stream_proxy_pipe_t;
+} sl_stream_proxy_dir_t;
 
 typedef struct {
     sl_peer_connection_t             peer;
@@ -137,8 +143,8 @@ typedef struct {
     sl_msec_t                        start_time;    /* of the attempt */
     time_t                           start_sec;     /* for the rates */
 
-    sl_stream_proxy_pipe_t           up;        /* client -> upstream */
-    sl_stream_proxy_pipe_t           down;      /* upstream -> client */
+    sl_stream_proxy_dir_t            up;        /* client -> upstream */
+    sl_stream_proxy_dir_t            down;      /* upstream -> client */
     sl_bufcache_t                   *cache;
 
     /* proxy_protocol: the header, sent to each attempt before any data */
@@ -371,29 +377,29 @@ sl_module_t  sl_stream_proxy_module = {
 
 static sl_int_t
 sl_stream_proxy_take_buffer(sl_stream_proxy_ctx_t *ctx,
-    sl_stream_proxy_pipe_t *p, sl_log_t *log)
+    sl_stream_proxy_dir_t *d, sl_log_t *log)
 {
-    p->buf.start = sl_bufcache_get(ctx->cache, log);
-    if (p->buf.start == NULL) {
+    d->buf.start = sl_bufcache_get(ctx->cache, log);
+    if (d->buf.start == NULL) {
         return SL_ERROR;
     }
 
-    p->buf.pos = p->buf.start;
-    p->buf.last = p->buf.start;
-    p->buf.end = p->buf.start + ctx->cache->size;
+    d->buf.pos = d->buf.start;
+    d->buf.last = d->buf.start;
+    d->buf.end = d->buf.start + ctx->cache->size;
     return SL_OK;
 }
 
 static void
 sl_stream_proxy_release_buffer(sl_stream_proxy_ctx_t *ctx,
-    sl_stream_proxy_pipe_t *p)
+    sl_stream_proxy_dir_t *d)
 {
-    if (p->buf.start != NULL && !p->preread) {
-        sl_bufcache_put(ctx->cache, p->buf.start);
+    if (d->buf.start != NULL && !d->preread) {
+        sl_bufcache_put(ctx->cache, d->buf.start);
     }
 
-    p->preread = 0;
-    sl_memzero(&p->buf, sizeof(sl_buf_t));
+    d->preread = 0;
+    sl_memzero(&d->buf, sizeof(sl_buf_t));
 }
 
 /*
@@ -423,16 +429,16 @@ sl_stream_proxy_ssl_close(sl_connection_t *pc, sl_uint_t notify)
 }
 
 static void
-sl_stream_proxy_close_pipe(sl_stream_proxy_pipe_t *p)
+sl_stream_proxy_close_pipe(sl_stream_proxy_dir_t *d)
 {
-    sl_splice_pipe_close(&p->pipe);
+    sl_splice_pipe_close(&d->pipe);
 }
 
 /* nothing of this direction is waiting for its destination */
 static sl_uint_t
-sl_stream_proxy_drained(sl_stream_proxy_pipe_t *p)
+sl_stream_proxy_drained(sl_stream_proxy_dir_t *d)
 {
-    return p->buf.pos == p->buf.last && p->pipe.len == 0;
+    return d->buf.pos == d->buf.last && d->pipe.len == 0;
 }
 
 /* the session's pool goes: so do the buffers and the upstream socket */
@@ -558,34 +564,34 @@ sl_stream_proxy_next_upstream(sl_stream_session_t *s)
 {
     sl_stream_proxy_srv_conf_t  *pscf;
     sl_stream_proxy_ctx_t       *ctx;
-    sl_peer_connection_t        *pc;
+    sl_peer_connection_t        *peer;
     sl_msec_t                    timeout;
 
     ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
     pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
-    pc = &ctx->peer;
+    peer = &ctx->peer;
 
     sl_stream_proxy_close_state(s, ctx);
 
-    if (pc->sockaddr != NULL) {
-        pc->free(pc, pc->data, SL_PEER_FAILED);
-        pc->sockaddr = NULL;
+    if (peer->sockaddr != NULL) {
+        peer->free(peer, peer->data, SL_PEER_FAILED);
+        peer->sockaddr = NULL;
     }
 
     timeout = pscf->next_upstream_timeout;
 
-    if (pc->tries == 0 || !pscf->next_upstream
-        || (timeout && sl_current_msec(s->connection->loop) - pc->start_time
+    if (peer->tries == 0 || !pscf->next_upstream
+        || (timeout && sl_current_msec(s->connection->loop) - peer->start_time
                        >= timeout))
     {
         sl_stream_proxy_finalize(s, SL_STREAM_BAD_GATEWAY);
         return;
     }
 
-    if (pc->connection != NULL) {
-        sl_stream_proxy_ssl_close(pc->connection, 0);
-        sl_close_connection(pc->connection);
-        pc->connection = NULL;
+    if (peer->connection != NULL) {
+        sl_stream_proxy_ssl_close(peer->connection, 0);
+        sl_close_connection(peer->connection);
+        peer->connection = NULL;
     }
 
     sl_stream_proxy_connect(s);
@@ -758,7 +764,7 @@ sl_stream_proxy_init_upstream(sl_stream_session_t *s)
  * OpenSSL's new-session callback of the client context: a session the
  * server gave (with TLS 1.3, after the handshake, perhaps several) goes to
  * the balancer, which keeps it with the peer it chose for this attempt
- * (pc->save_session takes a reference of its own). 0: we kept none of the
+ * (peer.save_session takes a reference of its own). 0: we kept none of the
  * callback's. No hook (a group made for this session alone): not kept.
  */
 static int
@@ -1031,9 +1037,9 @@ sl_stream_proxy_connect(sl_stream_session_t *s)
 
 /* sends what p holds to dst: 1 when bytes went, 0 when none, SL_ERROR */
 static sl_int_t
-sl_stream_proxy_send(sl_connection_t *dst, sl_stream_proxy_pipe_t *p)
+sl_stream_proxy_send(sl_connection_t *dst, sl_stream_proxy_dir_t *d)
 {
-    sl_buf_t  *b = &p->buf;
+    sl_buf_t  *b = &d->buf;
     ssize_t    n;
 
     if (dst == NULL || b->pos == b->last || !dst->write->ready) {
@@ -1066,7 +1072,7 @@ sl_stream_proxy_send(sl_connection_t *dst, sl_stream_proxy_pipe_t *p)
  */
 static size_t
 sl_stream_proxy_limit(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
-    sl_connection_t *src, sl_stream_proxy_pipe_t *p, size_t rate,
+    sl_connection_t *src, sl_stream_proxy_dir_t *d, size_t rate,
     size_t size)
 {
     off_t  limit;
@@ -1075,7 +1081,7 @@ sl_stream_proxy_limit(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         return size;
     }
 
-    limit = (off_t) rate * (s->time->sec - ctx->start_sec + 1) - p->received;
+    limit = (off_t) rate * (s->time->sec - ctx->start_sec + 1) - d->received;
 
     if (limit <= 0) {
         src->read->delayed = 1;
@@ -1093,9 +1099,9 @@ sl_stream_proxy_limit(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
  */
 static void
 sl_stream_proxy_count_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
-    sl_connection_t *src, sl_stream_proxy_pipe_t *p, ssize_t n)
+    sl_connection_t *src, sl_stream_proxy_dir_t *d, ssize_t n)
 {
-    if (p == &ctx->down) {
+    if (d == &ctx->down) {
         if (ctx->state->first_byte_time == (sl_msec_t) -1) {
             ctx->state->first_byte_time = sl_current_msec(src->loop)
                                           - ctx->start_time;
@@ -1105,7 +1111,7 @@ sl_stream_proxy_count_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         s->received += n;
     }
 
-    p->received += n;
+    d->received += n;
 }
 
 #if (SL_HAVE_SPLICE)
@@ -1117,14 +1123,14 @@ sl_stream_proxy_count_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
  */
 static sl_int_t
 sl_stream_proxy_unpipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
-    sl_stream_proxy_pipe_t *p)
+    sl_stream_proxy_dir_t *d)
 {
-    sl_buf_t  *b = &p->buf;
+    sl_buf_t  *b = &d->buf;
     ssize_t    n;
     size_t     size;
 
     if (b->start == NULL
-        && sl_stream_proxy_take_buffer(ctx, p, s->connection->log) != SL_OK)
+        && sl_stream_proxy_take_buffer(ctx, d, s->connection->log) != SL_OK)
     {
         return SL_ERROR;
     }
@@ -1134,7 +1140,7 @@ sl_stream_proxy_unpipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         return 0;
     }
 
-    n = sl_splice_pipe_read(&p->pipe, b->last, size);
+    n = sl_splice_pipe_read(&d->pipe, b->last, size);
 
     if (n == SL_ERROR) {
         /* pipe.len bytes are in it: nothing but a bug gets here */
@@ -1145,8 +1151,8 @@ sl_stream_proxy_unpipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 
     b->last += n;
 
-    if (p->pipe.len == 0) {
-        sl_stream_proxy_close_pipe(p);
+    if (d->pipe.len == 0) {
+        sl_stream_proxy_close_pipe(d);
     }
 
     return 1;
@@ -1159,15 +1165,15 @@ sl_stream_proxy_unpipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
  */
 static sl_int_t
 sl_stream_proxy_leave_pipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
-    sl_stream_proxy_pipe_t *p)
+    sl_stream_proxy_dir_t *d)
 {
-    if (p->pipe.len > 0) {
-        return sl_stream_proxy_unpipe(s, ctx, p);
+    if (d->pipe.len > 0) {
+        return sl_stream_proxy_unpipe(s, ctx, d);
     }
 
-    if (!ctx->splice && p->pipe.fd[0] != -1) {
+    if (!ctx->splice && d->pipe.fd[0] != -1) {
         /* splice is off for the session, and this pipe is empty */
-        sl_stream_proxy_close_pipe(p);
+        sl_stream_proxy_close_pipe(d);
     }
 
     return SL_DECLINED;
@@ -1178,16 +1184,16 @@ sl_stream_proxy_leave_pipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 /* reads from src into p: 1 when bytes came, 0 when none, SL_ERROR */
 static sl_int_t
 sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
-    sl_connection_t *src, sl_stream_proxy_pipe_t *p, size_t rate)
+    sl_connection_t *src, sl_stream_proxy_dir_t *d, size_t rate)
 {
-    sl_buf_t  *b = &p->buf;
+    sl_buf_t  *b = &d->buf;
     ssize_t    n;
     size_t     size;
     sl_msec_t  delay;
 
 #if (SL_HAVE_SPLICE)
     /* splice() was refused: what it left in the pipe goes first */
-    n = sl_stream_proxy_leave_pipe(s, ctx, p);
+    n = sl_stream_proxy_leave_pipe(s, ctx, d);
     if (n != SL_DECLINED) {
         return n;
     }
@@ -1198,12 +1204,12 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     }
 
     if (b->start == NULL
-        && sl_stream_proxy_take_buffer(ctx, p, s->connection->log) != SL_OK)
+        && sl_stream_proxy_take_buffer(ctx, d, s->connection->log) != SL_OK)
     {
         return SL_ERROR;
     }
 
-    size = sl_stream_proxy_limit(s, ctx, src, p, rate,
+    size = sl_stream_proxy_limit(s, ctx, src, d, rate,
                                  (size_t) (b->end - b->last));
     if (size == 0) {
         return 0;               /* full, or held back by the rate */
@@ -1229,11 +1235,11 @@ sl_stream_proxy_recv(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
         }
     }
 
-    sl_stream_proxy_count_in(s, ctx, src, p, n);
+    sl_stream_proxy_count_in(s, ctx, src, d, n);
     b->last += n;
 
     if (b->last == b->end) {
-        p->bulk = 1;
+        d->bulk = 1;
     }
 
     return 1;
@@ -1280,13 +1286,13 @@ sl_stream_proxy_send_header(sl_stream_proxy_ctx_t *ctx, sl_connection_t *pc)
  */
 static sl_uint_t
 sl_stream_proxy_can_splice(sl_stream_proxy_ctx_t *ctx,
-    sl_stream_proxy_pipe_t *p, size_t rate)
+    sl_stream_proxy_dir_t *d, size_t rate)
 {
     if (!ctx->splice) {
         return 0;               /* what a pipe holds is read out of it */
     }
 
-    if (p->pipe.len > 0) {
+    if (d->pipe.len > 0) {
         return 1;               /* what the pipe holds goes out its way */
     }
 
@@ -1296,8 +1302,8 @@ sl_stream_proxy_can_splice(sl_stream_proxy_ctx_t *ctx,
      * their fcntl() and four close() calls, nor for splice()'s extra
      * calls per message.
      */
-    return p->bulk && rate == 0 && p->buf.pos == p->buf.last
-           && (p != &ctx->up || ctx->header_sent == ctx->header_len);
+    return d->bulk && rate == 0 && d->buf.pos == d->buf.last
+           && (d != &ctx->up || ctx->header_sent == ctx->header_len);
 }
 
 /*
@@ -1331,16 +1337,16 @@ sl_stream_proxy_no_splice(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 /* the pipe, made at the first use; SL_DECLINED: splice it is not */
 static sl_int_t
 sl_stream_proxy_open_pipe(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
-    sl_stream_proxy_pipe_t *p)
+    sl_stream_proxy_dir_t *d)
 {
     sl_stream_proxy_main_conf_t  *pmcf;
 
-    if (p->pipe.fd[0] != -1) {
+    if (d->pipe.fd[0] != -1) {
         return SL_OK;
     }
 
     /* at most proxy_buffer_size: the session's memory stays as promised */
-    if (sl_splice_pipe_open(&p->pipe, ctx->cache->size) != SL_OK) {
+    if (sl_splice_pipe_open(&d->pipe, ctx->cache->size) != SL_OK) {
         pmcf = sl_stream_get_module_main_conf(s, sl_stream_proxy_module);
         sl_stream_proxy_no_splice(s, ctx, &pmcf->pipe_warned, errno,
                                   "pipe2()");
@@ -1366,15 +1372,15 @@ sl_stream_proxy_splice_refused(sl_stream_session_t *s,
 /* the pipe to dst: 1 when bytes went, 0 when none, SL_ERROR */
 static sl_int_t
 sl_stream_proxy_splice_out(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
-    sl_connection_t *dst, sl_stream_proxy_pipe_t *p)
+    sl_connection_t *dst, sl_stream_proxy_dir_t *d)
 {
     ssize_t  n;
 
-    if (dst == NULL || p->pipe.len == 0 || !dst->write->ready) {
+    if (dst == NULL || d->pipe.len == 0 || !dst->write->ready) {
         return 0;
     }
 
-    n = sl_splice_send(dst, &p->pipe, p->pipe.len);
+    n = sl_splice_send(dst, &d->pipe, d->pipe.len);
 
     if (n == SL_DECLINED) {
         return sl_stream_proxy_splice_refused(s, ctx);
@@ -1390,7 +1396,7 @@ sl_stream_proxy_splice_out(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
 /* src into the pipe: 1 when bytes came, 0 when none, SL_ERROR */
 static sl_int_t
 sl_stream_proxy_splice_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
-    sl_connection_t *src, sl_stream_proxy_pipe_t *p)
+    sl_connection_t *src, sl_stream_proxy_dir_t *d)
 {
     ssize_t  n;
 
@@ -1401,7 +1407,7 @@ sl_stream_proxy_splice_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     }
 
     /* a full pipe, an urgent mark: the primitive's (src stays ready) */
-    n = sl_splice_recv(src, &p->pipe, p->pipe.size - p->pipe.len);
+    n = sl_splice_recv(src, &d->pipe, d->pipe.size - d->pipe.len);
 
     if (n == SL_DECLINED) {
         return sl_stream_proxy_splice_refused(s, ctx);
@@ -1423,7 +1429,7 @@ sl_stream_proxy_splice_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
                      "proxying with splice()");
     }
 
-    sl_stream_proxy_count_in(s, ctx, src, p, n);
+    sl_stream_proxy_count_in(s, ctx, src, d, n);
     return 1;
 }
 
@@ -1435,22 +1441,22 @@ sl_stream_proxy_splice_in(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
  */
 static sl_int_t
 sl_stream_proxy_direction(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
-    sl_connection_t *src, sl_connection_t *dst, sl_stream_proxy_pipe_t *p,
+    sl_connection_t *src, sl_connection_t *dst, sl_stream_proxy_dir_t *d,
     size_t rate, sl_uint_t *moved, sl_connection_t **bad)
 {
     sl_int_t  a, b;
 
 #if (SL_HAVE_SPLICE)
-    if (dst != NULL && sl_stream_proxy_can_splice(ctx, p, rate)
-        && sl_stream_proxy_open_pipe(s, ctx, p) == SL_OK)
+    if (dst != NULL && sl_stream_proxy_can_splice(ctx, d, rate)
+        && sl_stream_proxy_open_pipe(s, ctx, d) == SL_OK)
     {
-        a = sl_stream_proxy_splice_out(s, ctx, dst, p);
+        a = sl_stream_proxy_splice_out(s, ctx, dst, d);
         if (a == SL_ERROR) {
             *bad = dst;
             return SL_ERROR;
         }
 
-        b = sl_stream_proxy_splice_in(s, ctx, src, p);
+        b = sl_stream_proxy_splice_in(s, ctx, src, d);
         if (b == SL_ERROR) {
             *bad = src;
             return SL_ERROR;
@@ -1466,21 +1472,21 @@ sl_stream_proxy_direction(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
     }
 #endif
 
-    a = sl_stream_proxy_send(dst, p);
+    a = sl_stream_proxy_send(dst, d);
     if (a == SL_ERROR) {
         *bad = dst;
         return SL_ERROR;
     }
 
 #if (SL_HAVE_SPLICE)
-    if (a == 1 && sl_stream_proxy_can_splice(ctx, p, rate)) {
+    if (a == 1 && sl_stream_proxy_can_splice(ctx, d, rate)) {
         /* bulk, and the buffer is out: the next round takes the pipe */
         *moved = 1;
         return SL_OK;
     }
 #endif
 
-    b = sl_stream_proxy_recv(s, ctx, src, p, rate);
+    b = sl_stream_proxy_recv(s, ctx, src, d, rate);
     if (b == SL_ERROR) {
         *bad = src;
         return SL_ERROR;
@@ -1571,12 +1577,12 @@ sl_stream_proxy_move(sl_stream_session_t *s, sl_stream_proxy_ctx_t *ctx,
  * on a TLS side our close_notify first, or the peer sees a truncation.
  */
 static sl_int_t
-sl_stream_proxy_half_close(sl_stream_proxy_pipe_t *p, sl_connection_t *src,
+sl_stream_proxy_half_close(sl_stream_proxy_dir_t *d, sl_connection_t *src,
     sl_connection_t *dst)
 {
     sl_int_t  rc;
 
-    if (p->shut || !src->read->eof || !sl_stream_proxy_drained(p)) {
+    if (d->shut || !src->read->eof || !sl_stream_proxy_drained(d)) {
         return SL_OK;
     }
 
@@ -1593,7 +1599,7 @@ sl_stream_proxy_half_close(sl_stream_proxy_pipe_t *p, sl_connection_t *src,
         return SL_ERROR;
     }
 
-    p->shut = 1;
+    d->shut = 1;
     return SL_OK;
 }
 
@@ -1813,27 +1819,27 @@ static void
 sl_stream_proxy_finalize(sl_stream_session_t *s, sl_uint_t rc)
 {
     sl_stream_proxy_ctx_t  *ctx;
-    sl_peer_connection_t   *pc;
+    sl_peer_connection_t   *peer;
 
     ctx = sl_stream_get_module_ctx(s, sl_stream_proxy_module);
-    pc = &ctx->peer;
+    peer = &ctx->peer;
 
     sl_stream_proxy_close_state(s, ctx);
 
     /* a turn it still had posted (c->read) goes with sl_close_connection() */
 
-    if (pc->free != NULL && pc->sockaddr != NULL) {
-        pc->free(pc, pc->data, 0);
-        pc->sockaddr = NULL;
+    if (peer->free != NULL && peer->sockaddr != NULL) {
+        peer->free(peer, peer->data, 0);
+        peer->sockaddr = NULL;
     }
 
-    if (pc->connection != NULL) {
-        sl_stream_proxy_ssl_close(pc->connection, !ctx->reset);
+    if (peer->connection != NULL) {
+        sl_stream_proxy_ssl_close(peer->connection, !ctx->reset);
         if (ctx->reset) {
-            sl_connection_reset(pc->connection);
+            sl_connection_reset(peer->connection);
         }
-        sl_close_connection(pc->connection);
-        pc->connection = NULL;
+        sl_close_connection(peer->connection);
+        peer->connection = NULL;
     }
 
     if (ctx->reset) {
@@ -1922,16 +1928,16 @@ sl_stream_proxy_init_ctx(sl_stream_session_t *s,
  */
 static sl_int_t
 sl_stream_proxy_set_local(sl_stream_session_t *s,
-    sl_stream_proxy_local_t *local, sl_peer_connection_t *pc)
+    sl_stream_proxy_local_t *local, sl_peer_connection_t *peer)
 {
     sl_stream_proxy_local_t  addr;
     sl_str_t                 value;
 
-    pc->transparent = local->transparent;
+    peer->transparent = local->transparent;
 
     if (local->value == NULL) {
-        pc->local = local->sockaddr;
-        pc->local_socklen = local->socklen;
+        peer->local = local->sockaddr;
+        peer->local_socklen = local->socklen;
         return SL_OK;
     }
 
@@ -1951,8 +1957,8 @@ sl_stream_proxy_set_local(sl_stream_session_t *s,
         return SL_OK;
     }
 
-    pc->local = addr.sockaddr;
-    pc->local_socklen = addr.socklen;
+    peer->local = addr.sockaddr;
+    peer->local_socklen = addr.socklen;
     return SL_OK;
 }
 
@@ -1963,7 +1969,7 @@ sl_stream_proxy_run(sl_stream_session_t *s,
 {
     sl_stream_proxy_srv_conf_t     *pscf;
     sl_stream_proxy_ctx_t          *ctx;
-    sl_peer_connection_t           *pc;
+    sl_peer_connection_t           *peer;
     sl_connection_t                *c = s->connection;
 
     pscf = sl_stream_get_module_srv_conf(s, sl_stream_proxy_module);
@@ -1985,15 +1991,15 @@ sl_stream_proxy_run(sl_stream_session_t *s,
 
     sl_stream_proxy_oob_inline(c);
 
-    pc = &ctx->peer;
-    pc->log = c->log;
-    pc->log_error = SL_ERROR_ERR;
-    pc->type = SOCK_STREAM;
-    pc->start_time = sl_current_msec(c->loop);
-    pc->so_keepalive = pscf->socket_keepalive ? 1 : 0;
+    peer = &ctx->peer;
+    peer->log = c->log;
+    peer->log_error = SL_ERROR_ERR;
+    peer->type = SOCK_STREAM;
+    peer->start_time = sl_current_msec(c->loop);
+    peer->so_keepalive = pscf->socket_keepalive ? 1 : 0;
 
     if (pscf->local != NULL
-        && sl_stream_proxy_set_local(s, pscf->local, pc) != SL_OK)
+        && sl_stream_proxy_set_local(s, pscf->local, peer) != SL_OK)
     {
         sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
         return;
@@ -2013,13 +2019,13 @@ sl_stream_proxy_run(sl_stream_session_t *s,
 
     ctx->upstream_host = uscf->host;
 
-    if (uscf->peer.init(s, uscf, pc) != SL_OK) {
+    if (uscf->peer.init(s, uscf, peer) != SL_OK) {
         sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    if (pscf->next_upstream_tries && pc->tries > pscf->next_upstream_tries) {
-        pc->tries = pscf->next_upstream_tries;
+    if (pscf->next_upstream_tries && peer->tries > pscf->next_upstream_tries) {
+        peer->tries = pscf->next_upstream_tries;
     }
 
     sl_stream_proxy_connect(s);
