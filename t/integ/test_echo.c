@@ -40,17 +40,6 @@
 #define SL_HAVE_stream_echo_MODULE  0
 #endif
 
-/* built with AddressSanitizer, as sluice then is too */
-#if defined(__SANITIZE_ADDRESS__)
-#define SL_T_ASAN  1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SL_T_ASAN  1
-#endif
-#endif
-#ifndef SL_T_ASAN
-#define SL_T_ASAN  0
-#endif
 
 /* an echo server on 127.0.0.1:@PORT@ over the back end, plus more */
 static void

@@ -48,16 +48,6 @@
 #define SL_HAVE_SPLICE  0
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SL_T_ASAN  1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SL_T_ASAN  1
-#endif
-#endif
-#ifndef SL_T_ASAN
-#define SL_T_ASAN  0
-#endif
 
 /*
  * sluice on the back end with "stream { ups server { listen; srv } }".

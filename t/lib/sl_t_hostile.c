@@ -2,6 +2,7 @@
  * sl_t_hostile.c -- the size, figures and limits of the hostile suites
  * (see sl_t_hostile.h). It starts nothing and waits for nothing.
  */
+#include "sl_test.h"
 #include "sl_t_hostile.h"
 
 #include <stdarg.h>
@@ -32,26 +33,11 @@ sl_t_hostile_valgrind(void)
     return w != NULL && *w != '\0';
 }
 
-/*
- * The tests are built with the flags sluice is (configure's --with-cc-opt),
- * so the test's own compiler says whether sluice has ASan.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define SL_T_ASAN  1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SL_T_ASAN  1
-#endif
-#endif
 
 int
 sl_t_hostile_rss_checked(void)
 {
-#ifdef SL_T_ASAN
-    return 0;
-#else
-    return 1;
-#endif
+    return !SL_T_ASAN;
 }
 
 void

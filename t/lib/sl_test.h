@@ -10,6 +10,22 @@
 
 #include <check.h>
 
+/*
+ * SL_T_ASAN: 1 in a build with AddressSanitizer. The suites are compiled
+ * with sluice's own flags (configure's --with-cc-opt), so the test's
+ * compiler says what sluice was built with.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SL_T_ASAN  1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SL_T_ASAN  1
+#endif
+#endif
+#ifndef SL_T_ASAN
+#define SL_T_ASAN  0
+#endif
+
 #define SL_TEST_MAIN(make_suite)                                              \
     int main(void)                                                            \
     {                                                                         \
