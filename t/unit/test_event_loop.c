@@ -11,12 +11,29 @@
 #include "sl_shmem.h"
 
 #include <poll.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/wait.h>
 
 #include "sl_t_event.h"
 #include "sl_test.h"
+
+/*
+ * Under valgrind an accept() past the emulated RLIMIT_NOFILE takes the
+ * connection in the kernel, and valgrind then closes it and reports
+ * EMFILE: the client sees an end of file. The header is valgrind's own
+ * (header-only); without it valgrind is not installed, so not running.
+ */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define SL_T_ON_VALGRIND  (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef SL_T_ON_VALGRIND
+#define SL_T_ON_VALGRIND  0
+#endif
 
 SL_TE_BACKENDS;
 
@@ -496,6 +513,7 @@ END_TEST
 /* --- sl_event_accept() and multi_accept ---------------------------------- */
 
 static sl_uint_t  accepted;
+static in_port_t  accepted_port[16];   /* the peers' ports, in order */
 
 /* the protocol's handler: count the connection, then close it */
 static void
@@ -503,6 +521,11 @@ on_new_connection(sl_connection_t *c)
 {
     sl_pool_t  *pool = c->pool;
 
+    if (accepted < sizeof(accepted_port) / sizeof(accepted_port[0])) {
+        ck_assert_int_eq(c->sockaddr->sa_family, AF_INET);
+        accepted_port[accepted] =
+            ((struct sockaddr_in *) c->sockaddr)->sin_port;
+    }
     accepted++;
     ck_assert_ptr_nonnull(pool);
     ck_assert(c->write->ready);
@@ -613,6 +636,36 @@ client(struct sockaddr_in *sin)
     ck_assert_int_ge(s, 0);
     ck_assert_int_eq(connect(s, (struct sockaddr *) sin, sizeof(*sin)), 0);
     return s;
+}
+
+/* whether on_new_connection() had the client on fd as its peer */
+static int
+was_accepted(int fd)
+{
+    struct sockaddr_in  sin;
+    socklen_t           len = sizeof(sin);
+    sl_uint_t           i;
+
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sin, &len), 0);
+
+    for (i = 0; i < accepted && i < sizeof(accepted_port)
+                                    / sizeof(accepted_port[0]); i++)
+    {
+        if (accepted_port[i] == sin.sin_port) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+/* whether the client on fd has seen its peer close (nothing is sent) */
+static int
+at_eof(int fd)
+{
+    char  ch;
+
+    return recv(fd, &ch, 1, MSG_DONTWAIT | MSG_PEEK) == 0;
 }
 
 START_TEST(test_listen_level)
@@ -746,11 +799,25 @@ START_TEST(test_emfile_retry_accept_mutex)
     ck_assert_msg(accepted == 1, "%s: accepted without the accept mutex",
                   sl_te.be->name);
 
-    /* the mutex is free again: this worker takes it and accepts the rest */
+    /*
+     * The mutex is free again: this worker takes it and accepts the rest,
+     * cl[1] (queued first: the kernel keeps a connection accept() had no
+     * descriptor for) and then cl[2]. Under valgrind cl[1] is gone: its
+     * accept() took it and valgrind closed it (see SL_T_ON_VALGRIND).
+     */
     mtx.lock = 0;
     cl[2] = client(&sin);
-    sl_te_run_until(accepted == 3, 5000);
+    sl_te_run_until(was_accepted(cl[2]), 5000);
     ck_assert(lc->read->active);
+
+    if (!was_accepted(cl[1])) {
+        ck_assert_msg(SL_T_ON_VALGRIND, "%s: the connection queued during "
+                      "the EMFILE pause was not accepted", sl_te.be->name);
+        ck_assert_msg(at_eof(cl[1]), "%s: under valgrind, the connection "
+                      "queued during the EMFILE pause was neither accepted "
+                      "nor closed by accept()", sl_te.be->name);
+    }
+    ck_assert_uint_eq(accepted, 2 + was_accepted(cl[1]));
 
     close(cl[0]);
     close(cl[1]);
