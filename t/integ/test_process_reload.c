@@ -547,8 +547,12 @@ START_TEST(test_reload_closes_idle)
     rec = sl_t_backend_wait_record(&b, 1, T_WAIT);
     ck_assert_msg(strstr(rec, "b1 1000 fin") != NULL, "record: %s", rec);
 
-    /* the busy one is not cut: every byte, then it ends, idle */
-    ck_assert(sl_t_alive(old.pid[0]));
+    /*
+     * The busy one is not cut: every byte, then it ends, idle. (Whether
+     * the old worker is still alive here depends on how much of the
+     * in-flight data the kernel's send buffer took: a loaded machine
+     * lets it finish first, so only the bytes are asserted.)
+     */
     drain_in_flight(busy, in_flight);
     expect_closed(busy);
     sl_t_wait_dead(&old, T_WAIT);
