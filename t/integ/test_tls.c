@@ -20,6 +20,7 @@
 
 #include "sl_auto_config.h"
 #include "sl_test.h"
+#include "sl_t_storm.h"
 #include "sl_proc.h"
 #include "sl_t_net.h"
 #include "sl_t_tls.h"
@@ -337,30 +338,6 @@ END_TEST
 
 /* --- the handshake: timeout, stalls, garbage ----------------------------- */
 
-/* the first bytes of a real ClientHello, as a client would send them */
-static size_t
-client_hello(unsigned char *buf, size_t size)
-{
-    sl_tt_peer_t  p;
-    ssize_t       n;
-    int           sv[2], want;
-
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    ck_assert_int_ne(fcntl(sv[0], F_SETFL, O_NONBLOCK), -1);
-    ck_assert_int_eq(sl_tt_peer_init(&p, sv[0], 0, NULL), 0);
-    ck_assert_int_eq(sl_tt_peer_step(&p, &want), 0);
-    ck_assert_int_eq(want, SSL_ERROR_WANT_READ);
-
-    n = recv(sv[1], buf, size, 0);
-    ck_assert_int_gt(n, 40);
-    ck_assert_int_eq(buf[0], 0x16);     /* a handshake record */
-
-    sl_tt_peer_free(&p);
-    close(sv[0]);
-    close(sv[1]);
-    return (size_t) n;
-}
-
 static int
 count(const char *text, const char *needle)
 {
@@ -401,7 +378,7 @@ START_TEST(test_handshake_timeout)
         "ssl_handshake_timeout 300ms;\n"
         "server { listen 127.0.0.1:@PORT@ ssl; %s echo; }", cert("rsa")));
 
-    len = client_hello(hello, sizeof(hello));
+    len = sl_t_client_hello(hello, sizeof(hello));
 
     /* one says nothing, one stalls half way through its ClientHello */
     fd1 = sl_t_connect("127.0.0.1", srv.port);
