@@ -186,6 +186,9 @@ sl_shm_zone_init(sl_cycle_t *cycle, sl_shm_zone_t *zone)
         return SL_ERROR;
     }
 
+    zone->log = cycle->log;
+    zone->prev = NULL;
+
     old = sl_shm_zone_kept(cycle, zone);
     if (old != NULL) {
         zone->map = old->map;
@@ -196,6 +199,13 @@ sl_shm_zone_init(sl_cycle_t *cycle, sl_shm_zone_t *zone)
 
     if (sl_shm_zone_map(cycle, zone) != SL_OK) {
         return SL_ERROR;
+    }
+
+    old = cycle->old_cycle != NULL
+          ? sl_shm_zone_find(&cycle->old_cycle->shared_memory, &zone->name)
+          : NULL;
+    if (old != NULL && old->tag == zone->tag) {
+        zone->prev = old->pool;
     }
 
     return zone->init != NULL ? zone->init(zone, NULL) : SL_OK;

@@ -45,6 +45,13 @@ struct sl_shm_zone_s {
     sl_slab_pool_t        *pool;    /* the memory, once mapped */
     sl_shm_map_t          *map;
     unsigned               noreuse:1;   /* never kept across a reload */
+    /*
+     * While init runs: the cycle's log, and the previous cycle's memory
+     * of this name and tag when it was not kept (noreuse, a new size),
+     * for a module that carries some of it over; else NULL.
+     */
+    sl_log_t              *log;
+    sl_slab_pool_t        *prev;
 };
 
 /*

@@ -32,6 +32,13 @@ typedef sl_int_t (*sl_event_set_peer_session_pt)(sl_peer_connection_t *pc,
     void *data);
 typedef void (*sl_event_save_peer_session_pt)(sl_peer_connection_t *pc,
     void *data);
+/*
+ * The attempt reached a stage the balancer may care about (type is the
+ * protocol's: SL_STREAM_UPSTREAM_NOTIFY_CONNECT once the connection to
+ * the chosen peer is established). May be NULL.
+ */
+typedef void (*sl_event_notify_peer_pt)(sl_peer_connection_t *pc,
+    void *data, sl_uint_t type);
 
 #define SL_PEER_FAILED   0x02
 #define SL_PEER_NEXT     0x04
@@ -52,6 +59,7 @@ struct sl_peer_connection_s {
 
     sl_event_set_peer_session_pt   set_session;
     sl_event_save_peer_session_pt  save_session;
+    sl_event_notify_peer_pt        notify;
 
     struct sockaddr        *local;      /* bind before connect, or NULL */
     socklen_t               local_socklen;

@@ -750,6 +750,13 @@ sl_stream_proxy_init_upstream(sl_stream_session_t *s)
 
     ctx->state->connect_time = sl_current_msec(s->connection->loop)
                                - ctx->start_time;
+
+    if (ctx->peer.notify != NULL) {
+        /* a server on trial after fail_timeout is live again from here */
+        ctx->peer.notify(&ctx->peer, ctx->peer.data,
+                         SL_STREAM_UPSTREAM_NOTIFY_CONNECT);
+    }
+
     ctx->connected = 1;
     ctx->start_sec = s->time->sec;
 

@@ -43,9 +43,15 @@
  * it. The balancers make nginx's choices, step for step, so that a group
  * spreads sessions exactly as nginx would: see each module's comments.
  *
- * The state of the servers (weights, failures, connections) lives in the
- * configuration's memory, one copy per worker process, as in nginx
- * without a "zone".
+ * What changes as sessions come and go (weights, failures, connections,
+ * down) is a peer's record, sl_stream_upstream_rr_record_t. Without
+ * "zone" each peer keeps its own, one copy per worker process; with
+ * "zone NAME" the records are in that shared memory zone, every worker
+ * sees and changes the same ones, under the zone's lock
+ * (sl_stream_upstream_rr_lock), and a balancer's choice holds the lock
+ * from its first look at the peers to the count of the chosen one.
+ * sl_stream_upstream_zone_module.c lays the zone out, so that whatever
+ * else needs the servers' state (health checks, metrics) finds it there.
  */
 #ifndef SL_STREAM_UPSTREAM_H
 #define SL_STREAM_UPSTREAM_H
@@ -80,6 +86,9 @@ typedef struct {
     void                            *data;    /* the peers */
 } sl_stream_upstream_peer_t;
 
+/* a stage of the attempt, for pc->notify (sl_event_connect.h) */
+#define SL_STREAM_UPSTREAM_NOTIFY_CONNECT  0x1
+
 /* one "server" line */
 typedef struct {
     sl_str_t                         name;      /* as written */
@@ -105,6 +114,8 @@ struct sl_stream_upstream_srv_conf_s {
 
     sl_str_t                         file_name;
     sl_uint_t                        line;
+
+    sl_shm_zone_t                   *shm_zone;  /* "zone", or NULL */
 };
 
 typedef struct {
@@ -115,7 +126,36 @@ typedef struct {
 
 typedef struct sl_stream_upstream_rr_peer_s   sl_stream_upstream_rr_peer_t;
 typedef struct sl_stream_upstream_rr_peers_s  sl_stream_upstream_rr_peers_t;
+typedef struct sl_stream_upstream_rr_record_s  sl_stream_upstream_rr_record_t;
 typedef struct sl_stream_upstream_rr_session_s  sl_stream_upstream_rr_session_t;
+typedef struct sl_stream_upstream_zone_session_s
+    sl_stream_upstream_zone_session_t;
+
+/*
+ * A peer's record: what changes as sessions come and go. In a zone it
+ * also says whose it is (name, server, backup), for a reader that walks
+ * the zone rather than a configuration, and holds the TLS sessions every
+ * worker may resume (serialized). Read and written under the group's
+ * lock. A reload carries fails, accessed, checked and the weights of a
+ * record over to the record of the same group, server and address; conns
+ * is not carried: the old generation's sessions count in its own records.
+ */
+struct sl_stream_upstream_rr_record_s {
+    sl_int_t                         current_weight;
+    sl_int_t                         effective_weight;
+    sl_uint_t                        conns;
+    sl_uint_t                        fails;
+    time_t                           accessed;  /* last failure */
+    time_t                           checked;   /* last choice or failure */
+    sl_uint_t                        down;      /* as configured */
+
+    /* in a zone only */
+    sl_str_t                         name;
+    sl_str_t                         server;
+    sl_uint_t                        backup;
+    sl_stream_upstream_zone_session_t  *ssl_sessions;
+    sl_stream_upstream_rr_record_t  *next;      /* the group's, in order */
+};
 
 struct sl_stream_upstream_rr_peer_s {
     struct sockaddr                 *sockaddr;
@@ -123,23 +163,15 @@ struct sl_stream_upstream_rr_peer_s {
     sl_str_t                         name;      /* "127.0.0.1:8000" */
     sl_str_t                         server;    /* the "server" argument */
 
-    sl_int_t                         current_weight;
-    sl_int_t                         effective_weight;
     sl_int_t                         weight;
-
-    sl_uint_t                        conns;
     sl_uint_t                        max_conns;
-
-    sl_uint_t                        fails;
-    time_t                           accessed;  /* last failure */
-    time_t                           checked;   /* last choice or failure */
-
     sl_uint_t                        max_fails;
     time_t                           fail_timeout;
 
-    sl_uint_t                        down;
+    sl_stream_upstream_rr_record_t  *rec;       /* &own, or in the zone */
+    sl_stream_upstream_rr_record_t   own;
 
-    /* proxy_ssl_session_reuse: one per context, kept by round-robin */
+    /* proxy_ssl_session_reuse without a zone: one per context */
     sl_stream_upstream_rr_session_t *ssl_sessions;
 
     sl_stream_upstream_rr_peer_t    *next;
@@ -155,10 +187,28 @@ struct sl_stream_upstream_rr_peers_s {
     unsigned                         keep_sessions:1;  /* of a config */
 
     sl_str_t                        *name;      /* the group's */
+    sl_slab_pool_t                  *shpool;    /* the zone's, or NULL */
 
     sl_stream_upstream_rr_peers_t   *next;      /* the backup servers */
     sl_stream_upstream_rr_peer_t    *peer;      /* a list, in order */
 };
+
+/* the group's lock: the zone's when it has one, else none is needed */
+static inline void
+sl_stream_upstream_rr_lock(sl_stream_upstream_rr_peers_t *peers)
+{
+    if (peers->shpool != NULL) {
+        sl_shmtx_lock(&peers->shpool->mutex);
+    }
+}
+
+static inline void
+sl_stream_upstream_rr_unlock(sl_stream_upstream_rr_peers_t *peers)
+{
+    if (peers->shpool != NULL) {
+        sl_shmtx_unlock(&peers->shpool->mutex);
+    }
+}
 
 /* a session's round-robin state: pc->data of every balancer's first field */
 typedef struct {
@@ -181,7 +231,8 @@ typedef struct {
     (rrp)->tried[(i) / (8 * sizeof(uintptr_t))]                               \
         |= ((uintptr_t) 1 << ((i) % (8 * sizeof(uintptr_t))))
 
-/* is this peer out: down, failed within fail_timeout, or at max_conns */
+/* is this peer out: down, failed within fail_timeout, or at max_conns
+ * (the group's lock held) */
 sl_uint_t sl_stream_upstream_rr_peer_out(sl_stream_upstream_rr_peer_t *peer,
     time_t now);
 
@@ -197,6 +248,10 @@ sl_int_t sl_stream_upstream_get_round_robin_peer(sl_peer_connection_t *pc,
     void *data);
 void sl_stream_upstream_free_round_robin_peer(sl_peer_connection_t *pc,
     void *data, sl_uint_t state);
+/* the connection to the chosen peer is up: a trial after fail_timeout has
+ * shown the peer live again, for every session from now on, as in nginx */
+void sl_stream_upstream_notify_round_robin_peer(sl_peer_connection_t *pc,
+    void *data, sl_uint_t type);
 /* a group of one session for an address proxy_pass computed (in s's pool) */
 sl_stream_upstream_srv_conf_t *sl_stream_upstream_create_round_robin(
     sl_stream_session_t *s, sl_url_t *u);
@@ -217,6 +272,15 @@ sl_int_t sl_stream_upstream_rr_try_backup(sl_peer_connection_t *pc,
 void sl_stream_upstream_rr_use_peer(sl_peer_connection_t *pc,
     sl_stream_upstream_rr_peer_data_t *rrp,
     sl_stream_upstream_rr_peer_t *peer, sl_uint_t i);
+
+/* --- peers in a zone: sl_stream_upstream_zone_module.c ------------------ */
+
+/* the TLS session of peer's record for pc's context, set on pc (locks) */
+sl_int_t sl_stream_upstream_zone_set_session(sl_peer_connection_t *pc,
+    sl_stream_upstream_rr_peers_t *peers, sl_stream_upstream_rr_peer_t *peer);
+/* pc's TLS session kept in peer's record for its context (locks) */
+void sl_stream_upstream_zone_save_session(sl_peer_connection_t *pc,
+    sl_stream_upstream_rr_peers_t *peers, sl_stream_upstream_rr_peer_t *peer);
 
 /* --- the registry ------------------------------------------------------- */
 

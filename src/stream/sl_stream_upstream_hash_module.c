@@ -10,8 +10,11 @@
  * of CRC-32 values, CRC-32(HOST \0 PORT PREV) with PREV the previous point
  * as four little-endian bytes (zero for the first); the key's CRC-32 picks
  * the first point at or after it, and a server that is out passes on to
- * the next point. Removing a server moves only the keys of its points.
- * Both make nginx's choices for the same key and servers.
+ * the next point, up to 20 points, then round-robin takes over. Removing
+ * a server moves only the keys of its points.
+ *
+ * Both give an empty key to round-robin (nginx 1.13.8 and later do), and
+ * make nginx's choices for the same key and servers.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -158,6 +161,8 @@ sl_stream_upstream_get_hash_peer(sl_peer_connection_t *pc, void *data)
 
     pc->connection = NULL;
 
+    sl_stream_upstream_rr_lock(peers);
+
     for ( ;; ) {
         hp->hash += sl_stream_upstream_hash_step(hp);
         hp->rehash++;
@@ -179,11 +184,13 @@ sl_stream_upstream_get_hash_peer(sl_peer_connection_t *pc, void *data)
         }
 
         if (++hp->tries > 20) {
+            sl_stream_upstream_rr_unlock(peers);
             return sl_stream_upstream_get_round_robin_peer(pc, &hp->rrp);
         }
     }
 
     sl_stream_upstream_rr_use_peer(pc, &hp->rrp, peer, p);
+    sl_stream_upstream_rr_unlock(peers);
     return SL_OK;
 }
 
@@ -362,11 +369,20 @@ sl_stream_upstream_get_chash_peer(sl_peer_connection_t *pc, void *data)
 {
     sl_stream_upstream_hash_peer_data_t  *hp = data;
     sl_stream_upstream_chash_points_t    *points = hp->conf->points;
+    sl_stream_upstream_rr_peers_t        *peers = hp->rrp.peers;
     sl_stream_upstream_rr_peer_t         *best;
     sl_uint_t                             best_i = 0;
     sl_str_t                             *server;
 
+    /* as the plain method: an empty key, or 20 points in vain, is
+     * round-robin's to choose; so is a group of one */
+    if (hp->tries > 20 || peers->single || hp->key.len == 0) {
+        return sl_stream_upstream_get_round_robin_peer(pc, &hp->rrp);
+    }
+
     pc->connection = NULL;
+
+    sl_stream_upstream_rr_lock(peers);
 
     for ( ;; ) {
         server = points->point[hp->hash % points->number].server;
@@ -378,15 +394,15 @@ sl_stream_upstream_get_chash_peer(sl_peer_connection_t *pc, void *data)
         }
 
         hp->hash++;
-        hp->tries++;
 
-        if (hp->tries >= points->number) {
-            pc->name = hp->rrp.peers->name;
-            return SL_BUSY;
+        if (++hp->tries > 20) {
+            sl_stream_upstream_rr_unlock(peers);
+            return sl_stream_upstream_get_round_robin_peer(pc, &hp->rrp);
         }
     }
 
     sl_stream_upstream_rr_use_peer(pc, &hp->rrp, best, best_i);
+    sl_stream_upstream_rr_unlock(peers);
     return SL_OK;
 }
 

@@ -64,10 +64,10 @@ sl_stream_upstream_init_least_conn(sl_conf_t *cf,
 }
 
 /* a's load against b's: conns / weight compared without division */
-#define sl_lc_less(a, b)  ((a)->conns * (sl_uint_t) (b)->weight              \
-                           < (b)->conns * (sl_uint_t) (a)->weight)
-#define sl_lc_equal(a, b) ((a)->conns * (sl_uint_t) (b)->weight              \
-                           == (b)->conns * (sl_uint_t) (a)->weight)
+#define sl_lc_less(a, b)  ((a)->rec->conns * (sl_uint_t) (b)->weight         \
+                           < (b)->rec->conns * (sl_uint_t) (a)->weight)
+#define sl_lc_equal(a, b) ((a)->rec->conns * (sl_uint_t) (b)->weight         \
+                           == (b)->rec->conns * (sl_uint_t) (a)->weight)
 
 static sl_uint_t
 sl_lc_skip(sl_stream_upstream_rr_peer_data_t *rrp,
@@ -83,11 +83,14 @@ sl_stream_upstream_get_least_conn_peer(sl_peer_connection_t *pc, void *data)
     sl_stream_upstream_rr_peer_data_t  *rrp = data;
     sl_stream_upstream_rr_peers_t      *peers = rrp->peers;
     sl_stream_upstream_rr_peer_t       *peer, *best = NULL;
+    sl_stream_upstream_rr_record_t     *rec;
     sl_uint_t                           i, p = 0, many = 0;
     sl_int_t                            total = 0;
     time_t                              now = rrp->time->sec;
 
     pc->connection = NULL;
+
+    sl_stream_upstream_rr_lock(peers);
 
     for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
         if (sl_lc_skip(rrp, peer, i, now)) {
@@ -115,27 +118,30 @@ sl_stream_upstream_get_least_conn_peer(sl_peer_connection_t *pc, void *data)
                 continue;
             }
 
-            peer->current_weight += peer->effective_weight;
-            total += peer->effective_weight;
+            rec = peer->rec;
+            rec->current_weight += rec->effective_weight;
+            total += rec->effective_weight;
 
-            if (peer->effective_weight < peer->weight) {
-                peer->effective_weight++;
+            if (rec->effective_weight < peer->weight) {
+                rec->effective_weight++;
             }
 
-            if (peer->current_weight > best->current_weight) {
+            if (rec->current_weight > best->rec->current_weight) {
                 best = peer;
                 p = i;
             }
         }
 
-        best->current_weight -= total;
+        best->rec->current_weight -= total;
     }
 
     sl_stream_upstream_rr_use_peer(pc, rrp, best, p);
+    sl_stream_upstream_rr_unlock(peers);
     return SL_OK;
 
 failed:
 
+    sl_stream_upstream_rr_unlock(peers);
     return sl_stream_upstream_rr_try_backup(pc, rrp,
                                       sl_stream_upstream_get_least_conn_peer);
 }

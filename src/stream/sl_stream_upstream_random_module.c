@@ -167,6 +167,8 @@ sl_stream_upstream_get_random_peer(sl_peer_connection_t *pc, void *data)
 
     pc->connection = NULL;
 
+    sl_stream_upstream_rr_lock(peers);
+
     for ( ;; ) {
         i = sl_stream_upstream_peek_random_peer(peers, rp->conf);
 
@@ -175,11 +177,13 @@ sl_stream_upstream_get_random_peer(sl_peer_connection_t *pc, void *data)
         }
 
         if (++rp->tries > 20) {
+            sl_stream_upstream_rr_unlock(peers);
             return sl_stream_upstream_get_round_robin_peer(pc, &rp->rrp);
         }
     }
 
     sl_stream_upstream_rr_use_peer(pc, &rp->rrp, rp->conf->ranges[i].peer, i);
+    sl_stream_upstream_rr_unlock(peers);
     return SL_OK;
 }
 
@@ -198,6 +202,8 @@ sl_stream_upstream_get_random2_peer(sl_peer_connection_t *pc, void *data)
 
     pc->connection = NULL;
 
+    sl_stream_upstream_rr_lock(peers);
+
     for ( ;; ) {
         i = sl_stream_upstream_peek_random_peer(peers, rp->conf);
         peer = rp->conf->ranges[i].peer;
@@ -213,19 +219,21 @@ sl_stream_upstream_get_random2_peer(sl_peer_connection_t *pc, void *data)
         }
 
         if (++rp->tries > 20) {
+            sl_stream_upstream_rr_unlock(peers);
             return sl_stream_upstream_get_round_robin_peer(pc, &rp->rrp);
         }
     }
 
     /* the one with fewer connections per unit of weight */
-    if (peer->conns * (sl_uint_t) prev->weight
-        > prev->conns * (sl_uint_t) peer->weight)
+    if (peer->rec->conns * (sl_uint_t) prev->weight
+        > prev->rec->conns * (sl_uint_t) peer->weight)
     {
         peer = prev;
         i = prev_i;
     }
 
     sl_stream_upstream_rr_use_peer(pc, &rp->rrp, peer, i);
+    sl_stream_upstream_rr_unlock(peers);
     return SL_OK;
 }
 

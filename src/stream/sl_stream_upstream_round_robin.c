@@ -11,14 +11,18 @@
  * only when no primary server is live. These are nginx's rules, so a group
  * makes the same choices under sluice as under nginx.
  *
+ * What a choice reads and changes is the peer's record (peer->rec): the
+ * peer's own, or the one in the group's zone, under the zone's lock, which
+ * every get, free and notify here takes and gives back before it returns
+ * -- and before it passes on to the backup list, whose get takes it again.
+ *
  * It also keeps the peers' TLS sessions for proxy_ssl_session_reuse (the
- * set_session and save_session hooks of every balancer): a peer holds one
- * SSL_SESSION reference per client context that got one from it. Each
- * worker (or instance) has its own copy of the peers, so its sessions are
- * its own and an SSL_SESSION pointer is all it needs: the serialized form
- * nginx uses is for peers in shared memory, which sluice has not. Keyed by
- * context because a session carries what its handshake checked (the CA,
- * the client certificate): one server{} block's must not be resumed by
+ * set_session and save_session hooks of every balancer): without a zone a
+ * peer holds one SSL_SESSION reference per client context that got one
+ * from it, its worker's own; with a zone the records hold them serialized
+ * (sl_stream_upstream_zone_module.c), for every worker. Keyed by context
+ * because a session carries what its handshake checked (the CA, the
+ * client certificate): one server{} block's must not be resumed by
  * another's. A group's sessions are freed with its configuration; the
  * peers of a group made for one session keep none. It never touches the
  * connection beyond setting and getting its session.
@@ -93,11 +97,13 @@ sl_stream_upstream_rr_list(sl_conf_t *cf, sl_stream_upstream_srv_conf_t *us,
             peer->name = server[i].addrs[j].name;
             peer->server = server[i].name;
             peer->weight = (sl_int_t) server[i].weight;
-            peer->effective_weight = (sl_int_t) server[i].weight;
             peer->max_conns = server[i].max_conns;
             peer->max_fails = server[i].max_fails;
             peer->fail_timeout = server[i].fail_timeout;
-            peer->down = server[i].down;
+            peer->rec = &peer->own;
+            peer->own.effective_weight = peer->weight;
+            peer->own.down = server[i].down;
+            peer->own.backup = backup;
 
             *tail = peer;
             tail = &peer->next;
@@ -195,6 +201,7 @@ sl_stream_upstream_rr_peer_data_init(sl_stream_session_t *s,
 
     pc->get = sl_stream_upstream_get_round_robin_peer;
     pc->free = sl_stream_upstream_free_round_robin_peer;
+    pc->notify = sl_stream_upstream_notify_round_robin_peer;
     pc->data = rrp;
     pc->tries = sl_stream_upstream_tries(peers);
 
@@ -231,17 +238,19 @@ sl_stream_upstream_init_round_robin_peer(sl_stream_session_t *s,
 sl_uint_t
 sl_stream_upstream_rr_peer_out(sl_stream_upstream_rr_peer_t *peer, time_t now)
 {
-    if (peer->down) {
+    sl_stream_upstream_rr_record_t  *rec = peer->rec;
+
+    if (rec->down) {
         return 1;
     }
 
-    if (peer->max_fails && peer->fails >= peer->max_fails
-        && now - peer->checked <= peer->fail_timeout)
+    if (peer->max_fails && rec->fails >= peer->max_fails
+        && now - rec->checked <= peer->fail_timeout)
     {
         return 1;
     }
 
-    return peer->max_conns && peer->conns >= peer->max_conns;
+    return peer->max_conns && rec->conns >= peer->max_conns;
 }
 
 void
@@ -249,11 +258,12 @@ sl_stream_upstream_rr_use_peer(sl_peer_connection_t *pc,
     sl_stream_upstream_rr_peer_data_t *rrp,
     sl_stream_upstream_rr_peer_t *peer, sl_uint_t i)
 {
-    time_t  now = rrp->time->sec;
+    sl_stream_upstream_rr_record_t  *rec = peer->rec;
+    time_t                           now = rrp->time->sec;
 
     /* a choice after fail_timeout is the trial that may clear the fails */
-    if (now - peer->checked > peer->fail_timeout) {
-        peer->checked = now;
+    if (now - rec->checked > peer->fail_timeout) {
+        rec->checked = now;
     }
 
     rrp->current = peer;
@@ -262,17 +272,18 @@ sl_stream_upstream_rr_use_peer(sl_peer_connection_t *pc,
     pc->sockaddr = peer->sockaddr;
     pc->socklen = peer->socklen;
     pc->name = &peer->name;
-    peer->conns++;
+    rec->conns++;
 }
 
 sl_stream_upstream_rr_peer_t *
 sl_stream_upstream_rr_best(sl_stream_upstream_rr_peer_data_t *rrp,
     sl_str_t *server, sl_uint_t *pi)
 {
-    sl_stream_upstream_rr_peer_t  *peer, *best = NULL;
-    sl_uint_t                      i;
-    sl_int_t                       total = 0;
-    time_t                         now = rrp->time->sec;
+    sl_stream_upstream_rr_peer_t    *peer, *best = NULL;
+    sl_stream_upstream_rr_record_t  *rec;
+    sl_uint_t                        i;
+    sl_int_t                         total = 0;
+    time_t                           now = rrp->time->sec;
 
     for (peer = rrp->peers->peer, i = 0; peer; peer = peer->next, i++) {
         if (sl_stream_upstream_rr_tried(rrp, i)
@@ -282,21 +293,24 @@ sl_stream_upstream_rr_best(sl_stream_upstream_rr_peer_data_t *rrp,
             continue;
         }
 
-        peer->current_weight += peer->effective_weight;
-        total += peer->effective_weight;
+        rec = peer->rec;
+        rec->current_weight += rec->effective_weight;
+        total += rec->effective_weight;
 
-        if (peer->effective_weight < peer->weight) {
-            peer->effective_weight++;
+        if (rec->effective_weight < peer->weight) {
+            rec->effective_weight++;
         }
 
-        if (best == NULL || peer->current_weight > best->current_weight) {
+        if (best == NULL
+            || rec->current_weight > best->rec->current_weight)
+        {
             best = peer;
             *pi = i;
         }
     }
 
     if (best != NULL) {
-        best->current_weight -= total;
+        best->rec->current_weight -= total;
     }
 
     return best;
@@ -330,14 +344,18 @@ sl_stream_upstream_get_round_robin_peer(sl_peer_connection_t *pc,
     sl_stream_upstream_rr_peer_data_t  *rrp = data;
     sl_stream_upstream_rr_peers_t      *peers = rrp->peers;
     sl_stream_upstream_rr_peer_t       *peer;
+    sl_stream_upstream_rr_record_t     *rec;
     sl_uint_t                           i = 0;
 
     pc->connection = NULL;
 
+    sl_stream_upstream_rr_lock(peers);
+
     if (peers->single) {
         /* one server: neither weights nor failures matter */
         peer = peers->peer;
-        if (peer->down || (peer->max_conns && peer->conns >= peer->max_conns)) {
+        rec = peer->rec;
+        if (rec->down || (peer->max_conns && rec->conns >= peer->max_conns)) {
             goto failed;
         }
 
@@ -345,7 +363,8 @@ sl_stream_upstream_get_round_robin_peer(sl_peer_connection_t *pc,
         pc->sockaddr = peer->sockaddr;
         pc->socklen = peer->socklen;
         pc->name = &peer->name;
-        peer->conns++;
+        rec->conns++;
+        sl_stream_upstream_rr_unlock(peers);
         return SL_OK;
     }
 
@@ -355,10 +374,12 @@ sl_stream_upstream_get_round_robin_peer(sl_peer_connection_t *pc,
     }
 
     sl_stream_upstream_rr_use_peer(pc, rrp, peer, i);
+    sl_stream_upstream_rr_unlock(peers);
     return SL_OK;
 
 failed:
 
+    sl_stream_upstream_rr_unlock(peers);
     return sl_stream_upstream_rr_try_backup(pc, rrp,
                                      sl_stream_upstream_get_round_robin_peer);
 }
@@ -381,57 +402,98 @@ sl_stream_upstream_rr_try_backup(sl_peer_connection_t *pc,
     return SL_BUSY;
 }
 
+/* a failed attempt counted (lock held): 1 when it reached max_fails */
+static sl_uint_t
+sl_stream_upstream_rr_failed(sl_stream_upstream_rr_peer_t *peer, time_t now)
+{
+    sl_stream_upstream_rr_record_t  *rec = peer->rec;
+    sl_uint_t                        disabled = 0;
+
+    rec->fails++;
+    rec->accessed = now;
+    rec->checked = now;
+
+    if (peer->max_fails) {
+        rec->effective_weight -= peer->weight / (sl_int_t) peer->max_fails;
+        disabled = (rec->fails >= peer->max_fails);
+    }
+
+    if (rec->effective_weight < 0) {
+        rec->effective_weight = 0;
+    }
+
+    return disabled;
+}
+
 void
 sl_stream_upstream_free_round_robin_peer(sl_peer_connection_t *pc,
     void *data, sl_uint_t state)
 {
     sl_stream_upstream_rr_peer_data_t  *rrp = data;
     sl_stream_upstream_rr_peer_t       *peer = rrp->current;
-    time_t                              now;
+    sl_stream_upstream_rr_record_t     *rec;
+    sl_uint_t                           disabled = 0;
 
     if (peer == NULL) {
         return;
     }
 
     rrp->current = NULL;
+    rec = peer->rec;
+
+    sl_stream_upstream_rr_lock(rrp->peers);
 
     if (rrp->peers->single) {
-        peer->conns--;
+        rec->conns--;
+        sl_stream_upstream_rr_unlock(rrp->peers);
         pc->tries = 0;
         return;
     }
 
     if (state & SL_PEER_FAILED) {
-        now = rrp->time->sec;
+        disabled = sl_stream_upstream_rr_failed(peer, rrp->time->sec);
 
-        peer->fails++;
-        peer->accessed = now;
-        peer->checked = now;
-
-        if (peer->max_fails) {
-            peer->effective_weight -= peer->weight
-                                      / (sl_int_t) peer->max_fails;
-
-            if (peer->fails >= peer->max_fails) {
-                sl_log_error(SL_LOG_WARN, pc->log, 0, "upstream server "
-                             "temporarily disabled");
-            }
-        }
-
-        if (peer->effective_weight < 0) {
-            peer->effective_weight = 0;
-        }
-
-    } else if (peer->accessed < peer->checked) {
+    } else if (rec->accessed < rec->checked) {
         /* a success after the trial: the server is live again */
-        peer->fails = 0;
+        rec->fails = 0;
     }
 
-    peer->conns--;
+    rec->conns--;
+
+    sl_stream_upstream_rr_unlock(rrp->peers);
+
+    if (disabled) {
+        sl_log_error(SL_LOG_WARN, pc->log, 0, "upstream server "
+                     "temporarily disabled");
+    }
 
     if (pc->tries) {
         pc->tries--;
     }
+}
+
+void
+sl_stream_upstream_notify_round_robin_peer(sl_peer_connection_t *pc,
+    void *data, sl_uint_t type)
+{
+    sl_stream_upstream_rr_peer_data_t  *rrp = data;
+    sl_stream_upstream_rr_record_t     *rec;
+
+    sl_unused(pc);
+
+    if (type != SL_STREAM_UPSTREAM_NOTIFY_CONNECT || rrp->current == NULL) {
+        return;
+    }
+
+    rec = rrp->current->rec;
+
+    sl_stream_upstream_rr_lock(rrp->peers);
+
+    if (rec->accessed < rec->checked) {
+        rec->fails = 0;
+    }
+
+    sl_stream_upstream_rr_unlock(rrp->peers);
 }
 
 /* --- TLS sessions --------------------------------------------------------- */
@@ -465,6 +527,11 @@ sl_stream_upstream_set_round_robin_peer_session(sl_peer_connection_t *pc,
         return SL_OK;
     }
 
+    if (rrp->peers->shpool != NULL) {
+        return sl_stream_upstream_zone_set_session(pc, rrp->peers,
+                                                   rrp->current);
+    }
+
     ssl = pc->connection->ssl->connection;
     rs = sl_stream_upstream_rr_session(rrp->current, SSL_get_SSL_CTX(ssl));
 
@@ -490,6 +557,11 @@ sl_stream_upstream_save_round_robin_peer_session(sl_peer_connection_t *pc,
     if (peer == NULL || pc->connection == NULL
         || pc->connection->ssl == NULL)
     {
+        return;
+    }
+
+    if (rrp->peers->shpool != NULL) {
+        sl_stream_upstream_zone_save_session(pc, rrp->peers, peer);
         return;
     }
 
@@ -575,7 +647,8 @@ sl_stream_upstream_create_round_robin(sl_stream_session_t *s, sl_url_t *u)
         peer[i].name = u->addrs[i].name;
         peer[i].server = u->url;
         peer[i].weight = 1;
-        peer[i].effective_weight = 1;
+        peer[i].rec = &peer[i].own;
+        peer[i].own.effective_weight = 1;
         peer[i].max_fails = 1;
         peer[i].fail_timeout = 10;
         peer[i].next = i + 1 < u->naddrs ? &peer[i + 1] : NULL;

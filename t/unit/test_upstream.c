@@ -31,6 +31,8 @@ typedef struct {
 static sl_time_cache_t  T;
 static sl_pool_t       *pool;
 
+static void load_err(const char *body, const char *text);
+
 static sl_cycle_t *
 load(const char *body)
 {
@@ -282,6 +284,69 @@ START_TEST(test_rr_max_fails_recovery)
 }
 END_TEST
 
+/* the proxy's word that the connection to the chosen server is up */
+static void
+connected(fake_t *f)
+{
+    ck_assert_ptr_nonnull(f->pc.notify);
+    f->pc.notify(&f->pc, f->pc.data, SL_STREAM_UPSTREAM_NOTIFY_CONNECT);
+}
+
+START_TEST(test_rr_recovery_on_connect)
+{
+    fake_t  *f, *trial, *other[4];
+    int      i;
+
+    /*
+     * nginx 1.22.1 run with this group: a primary out for fail_timeout is
+     * chosen again for one trial session; while that one is connecting,
+     * a parallel session goes to the backup; once its connection is up
+     * (nginx's notify, "connect"), every session takes the primary again,
+     * all while the trial session is still open -- its free() has not
+     * run, so the free-time reset alone would have sent them to the
+     * backup until it ended.
+     */
+    load_ok("upstream r { server 127.0.0.1:7001 max_fails=1 fail_timeout=2s;"
+            "\n             server 127.0.0.1:7009 backup; }\n");
+
+    f = session(group("r"));
+    ck_assert_int_eq(get(f), '1');
+    done(f, SL_PEER_FAILED);
+    ck_assert_int_eq(get(f), '9');      /* stays open */
+
+    f = session(group("r"));
+    ck_assert_int_eq(get(f), '9');      /* within fail_timeout */
+
+    T.sec += 3;
+    trial = session(group("r"));
+    ck_assert_int_eq(get(trial), '1');
+
+    f = session(group("r"));
+    ck_assert_int_eq(get(f), '9');      /* the trial has not connected */
+
+    connected(trial);
+
+    for (i = 0; i < 4; i++) {
+        other[i] = session(group("r"));
+        ck_assert_int_eq(get(other[i]), '1');
+    }
+
+    /* a failure after the trial connected counts from zero again */
+    done(other[0], SL_PEER_FAILED);
+    f = session(group("r"));
+    ck_assert_int_eq(get(f), '9');
+
+    /* a connect outside a trial does not clear a failure */
+    T.sec += 3;
+    trial = session(group("r"));
+    ck_assert_int_eq(get(trial), '1');
+    done(trial, SL_PEER_FAILED);
+    connected(other[1]);
+    f = session(group("r"));
+    ck_assert_int_eq(get(f), '9');
+}
+END_TEST
+
 START_TEST(test_rr_max_conns)
 {
     fake_t  *a, *b, *c, *d;
@@ -442,6 +507,122 @@ START_TEST(test_hash_consistent)
                             "down; server 127.0.0.1:7003;");
     hash_choices(seq);
     ck_assert_str_eq(seq, "1333133131");
+}
+END_TEST
+
+START_TEST(test_hash_empty_key)
+{
+    char     seq[32];
+    fake_t  *f;
+    int      i;
+
+    /*
+     * An empty key is round-robin's (nginx 1.13.8 on, both methods): the
+     * smooth weighted sequence of weights 2, 1, 1 (by hand: (2,1,1)->a
+     * (-2,1,1) (0,2,2)->b (0,-2,2) (2,-1,3)->c (2,-1,-1) (4,0,0)->a),
+     * not one server.
+     */
+    load_ok("upstream p { hash \"\"; server 127.0.0.1:7001 weight=2;\n"
+            "             server 127.0.0.1:7002; server 127.0.0.1:7003; }\n"
+            "upstream c { hash \"\" consistent;\n"
+            "             server 127.0.0.1:7001 weight=2;\n"
+            "             server 127.0.0.1:7002; server 127.0.0.1:7003; }\n");
+
+    sequence(group("p"), 8, seq);
+    ck_assert_str_eq(seq, "12311231");
+    sequence(group("c"), 8, seq);
+    ck_assert_str_eq(seq, "12311231");
+
+    /* and round-robin's failures: 7001 failed is passed over */
+    f = session(group("c"));
+    for (i = 0; get(f) != '1'; i++) {
+        ck_assert_int_lt(i, 4);
+        done(f, 0);
+        f = session(group("c"));
+    }
+    done(f, SL_PEER_FAILED);
+    sequence(group("c"), 4, seq);
+    ck_assert_ptr_null(strchr(seq, '1'));
+}
+END_TEST
+
+/* --- zone ---------------------------------------------------------------- */
+
+/* is p inside the zone's memory */
+static int
+in_zone(sl_stream_upstream_srv_conf_t *us, void *p)
+{
+    u_char  *start = (u_char *) us->shm_zone->pool;
+
+    return (u_char *) p >= start && (u_char *) p < start + us->shm_zone->size;
+}
+
+START_TEST(test_zone_records)
+{
+    sl_stream_upstream_rr_peers_t  *peers;
+    sl_stream_upstream_rr_peer_t   *peer;
+    char                            seq[32];
+    fake_t                         *a, *b;
+
+    load_ok("upstream w { zone z 64k;\n"
+            "    server 127.0.0.1:7001 weight=5;\n"
+            "    server 127.0.0.1:7002;\n"
+            "    server 127.0.0.1:7003;\n"
+            "    server 127.0.0.1:7008 backup;\n"
+            "}\n"
+            "upstream l { zone z; least_conn;\n"
+            "    server 127.0.0.1:7001; server 127.0.0.1:7002 down; }\n");
+
+    /* every record in the zone, the group's lock the zone's */
+    peers = group("w")->peer.data;
+    ck_assert_ptr_eq(peers->shpool, group("w")->shm_zone->pool);
+    ck_assert_ptr_eq(peers->next->shpool, peers->shpool);
+    ck_assert_ptr_eq(group("l")->shm_zone, group("w")->shm_zone);
+
+    for (peer = peers->peer; peer; peer = peer->next) {
+        ck_assert(in_zone(group("w"), peer->rec));
+        ck_assert(peer->rec != &peer->own);
+        ck_assert(sl_str_eq(&peer->rec->name, &peer->name));
+        ck_assert_uint_eq(peer->rec->backup, 0);
+    }
+
+    ck_assert(in_zone(group("w"), peers->next->peer->rec));
+    ck_assert_uint_eq(peers->next->peer->rec->backup, 1);
+    peer = ((sl_stream_upstream_rr_peers_t *) group("l")->peer.data)->peer;
+    ck_assert_uint_eq(peer->next->rec->down, 1);
+
+    /* the same choices as without a zone */
+    sequence(group("w"), 14, seq);
+    ck_assert_str_eq(seq, "11213111121311");
+
+    a = session(group("l"));
+    b = session(group("l"));
+    ck_assert_int_eq(get(a), '1');
+    ck_assert_uint_eq(peer->rec->conns, 1);
+    ck_assert_int_eq(get(b), '1');
+    ck_assert_uint_eq(peer->rec->conns, 2);
+    done(a, 0);
+    done(b, 0);
+    ck_assert_uint_eq(peer->rec->conns, 0);
+}
+END_TEST
+
+START_TEST(test_zone_conf_errors)
+{
+    load_err("upstream u { zone z 1k; server 127.0.0.1:1; }",
+             "zone \"z\" is too small");
+    load_err("upstream u { zone z 12q; server 127.0.0.1:1; }",
+             "invalid zone size \"12q\"");
+    load_err("upstream u { zone \"\" 64k; server 127.0.0.1:1; }",
+             "invalid zone name \"\"");
+    load_err("upstream u { zone z; server 127.0.0.1:1; }",
+             "zero size shared memory zone \"z\"");
+    load_err("upstream u { zone z 64k; server 127.0.0.1:1; }\n"
+             "upstream v { zone z 128k; server 127.0.0.1:1; }",
+             "the size 131072 of shared memory zone \"z\" conflicts with "
+             "already declared size 65536");
+    load_err("upstream u { zone z 64k 1; server 127.0.0.1:1; }",
+             "invalid number of arguments in \"zone\" directive");
 }
 END_TEST
 
@@ -769,10 +950,14 @@ upstream_suite(void)
     tcase_add_test(tc, test_rr_equal_and_two);
     tcase_add_test(tc, test_rr_down_and_backup);
     tcase_add_test(tc, test_rr_max_fails_recovery);
+    tcase_add_test(tc, test_rr_recovery_on_connect);
     tcase_add_test(tc, test_rr_max_conns);
     tcase_add_test(tc, test_least_conn);
     tcase_add_test(tc, test_hash);
     tcase_add_test(tc, test_hash_consistent);
+    tcase_add_test(tc, test_hash_empty_key);
+    tcase_add_test(tc, test_zone_records);
+    tcase_add_test(tc, test_zone_conf_errors);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_random_two_least_conn);
     tcase_add_test(tc, test_conf_errors);
