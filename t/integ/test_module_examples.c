@@ -30,6 +30,7 @@
 #include "sl_proc.h"
 #include "sl_t_net.h"
 #include "sl_t_host.h"
+#include "sl_t_module.h"
 #include "sl_t_backend.h"
 #include "sl_t_embed.h"
 
@@ -178,49 +179,6 @@ sdk_incdir(sl_t_args_t *words)
     return NULL;
 }
 
-/*
- * NAME.so from examples/modules/NAME's sources, as its README says, once
- * per run (a file of SLUICE_TMP, which every test of the run shares).
- */
-static const char *
-build_outoftree(const char *name, sl_t_args_t *words)
-{
-    const char   *dir, *so, *tmp;
-    sl_t_args_t   cc = { { NULL }, 0 }, srcs = { { NULL }, 0 };
-    sl_t_out_t    out;
-    int           i;
-
-    dir = sl_t_path(sl_t_src(), sl_t_printf("examples/modules/%s", name));
-    so = sl_t_path(getenv("SLUICE_TMP"), sl_t_printf("outoftree/%s.so",
-                                                     name));
-    if (sl_t_exists(so)) {
-        return so;
-    }
-
-    /* the sources as the module's config names them */
-    ck_assert_int_eq(sl_t_run(((char *[]) { "sh", "-c", sl_t_printf(
-                         ". '%s/config' && echo \"$module_srcs\"", dir),
-                         NULL }), &out, SL_T_HOST_BUILD_MS), 0);
-    sl_t_args_split(&srcs, out.out);
-
-    tmp = sl_t_printf("%s.%d", so, (int) getpid());
-    sl_t_writef(getenv("SLUICE_TMP"), "outoftree/.keep", "%s", "");
-
-    sl_t_args_split(&cc, "cc -shared -fPIC " SL_T_HOST_CFLAGS);
-    sl_t_args_append(&cc, words);
-    sl_t_host_flags(&cc);
-    sl_t_args_add(&cc, "-o");
-    sl_t_args_add(&cc, tmp);
-    for (i = 0; i < srcs.n; i++) {
-        sl_t_args_add(&cc, sl_t_path(dir, srcs.v[i]));
-    }
-
-    ck_assert_msg(sl_t_run(cc.v, &out, SL_T_HOST_BUILD_MS) == 0,
-                  "%s failed:\n%s%s", sl_t_args_text(&cc), out.out, out.err);
-    ck_assert_int_eq(rename(tmp, so), 0);
-    return so;
-}
-
 static const char *
 variant_outoftree(const char *const *mods)
 {
@@ -243,8 +201,9 @@ variant_outoftree(const char *const *mods)
     }
 
     for ( ; *mods != NULL; mods++) {
-        lines = sl_t_printf("%sload_module %s;\n", lines,
-                            build_outoftree(*mods, &words));
+        /* built as its README says, once per run */
+        lines = sl_t_printf("%sload_module %s;\n", lines, sl_t_module_build(
+                                sl_t_printf("examples/modules/%s", *mods)));
     }
 
     return lines;

@@ -57,6 +57,7 @@
 #include "sl_test.h"
 #include "sl_proc.h"
 #include "sl_t_host.h"
+#include "sl_t_module.h"
 #include "sl_t_net.h"
 #include "sl_t_master.h"
 #include "sl_t_embed.h"
@@ -329,31 +330,27 @@ fixtures_remove(void)
 }
 
 
-/* cc -shared -fPIC <host flags> -std=c11 -Wall -Wextra -Werror -D... */
+/* an object of the fixtures */
+static char *
+fix(const char *object)
+{
+    return sl_t_path(fix_dir, object);
+}
+
+
+/* cc -shared -fPIC ... -D... -o OBJECT SOURCE: hello's, or one written */
 static sl_t_proc_t *
 fixture_cc(const sl_t_args_t *words, const fixture_t *f)
 {
-    sl_t_args_t  cc = { .n = 0 };
-    const char  *src;
+    sl_t_args_t  srcs = { .n = 0 };
 
-    src = f->source != NULL
-          ? sl_t_path(fix_dir, f->source)
-          : sl_t_path(sl_t_src(), "t/modules/hello/sl_stream_hello_module.c");
-
-    sl_t_args_add(&cc, "cc");
-    sl_t_args_add(&cc, "-shared");
-    sl_t_args_add(&cc, "-fPIC");
-    sl_t_host_flags(&cc);
-    sl_t_args_split(&cc, SL_T_HOST_CFLAGS);
-    if (f->define != NULL) {
-        sl_t_args_add(&cc, f->define);
+    if (f->source != NULL) {
+        sl_t_args_add(&srcs, sl_t_path(fix_dir, f->source));
+    } else {
+        sl_t_module_srcs(sl_t_path(sl_t_src(), "t/modules/hello"), &srcs);
     }
-    sl_t_args_add(&cc, "-o");
-    sl_t_args_add(&cc, sl_t_path(fix_dir, f->object));
-    sl_t_args_add(&cc, src);
-    sl_t_args_append(&cc, words);
 
-    return sl_t_spawn(cc.v);
+    return sl_t_module_cc(words, &srcs, f->define, fix(f->object));
 }
 
 
@@ -421,14 +418,6 @@ fixtures_build(void)
      */
     sl_t_cleanup();
     fix_built = 1;
-}
-
-
-/* an object of the fixtures */
-static char *
-fix(const char *object)
-{
-    return sl_t_path(fix_dir, object);
 }
 
 
