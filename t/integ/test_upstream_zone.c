@@ -25,6 +25,9 @@
  *              first worker's session left with fewer (the first worker
  *              stopped meanwhile, so the shared socket's next session is
  *              the other's);
+ *   TLS        with proxy_ssl_session_reuse, the other worker resumes the
+ *              session the first one got from the server (and, without
+ *              zone, does not);
  *   errors     the zone's configuration errors, with their file:line.
  */
 #ifndef _GNU_SOURCE
@@ -37,6 +40,7 @@
 #include "sl_t_net.h"
 #include "sl_t_master.h"
 #include "sl_t_backend.h"
+#include "sl_t_tls.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -503,6 +507,80 @@ START_TEST(test_least_conn_reuseport)
 }
 END_TEST
 
+/* --- TLS sessions to the upstream ---------------------------------------- */
+
+/* the n-th record line of a TLS backend: does it say it resumed */
+static int
+resumed(sl_t_backend_t *b, int n)
+{
+    char  *text = sl_t_backend_wait_record(b, n, T_WAIT);
+    char  *line = text;
+    int    i;
+
+    for (i = 1; i < n; i++) {
+        line = strchr(line, '\n') + 1;
+    }
+
+    return strncmp(strstr(line, " resumed="), " resumed=1", 10) == 0;
+}
+
+/*
+ * proxy_ssl_session_reuse with a zone: the session worker X got from the
+ * server is kept in the zone, and worker Y's first connection resumes it
+ * (X stopped, so the shared socket's next session is Y's). Without a
+ * zone each worker keeps its own, and Y's first handshake is a full one.
+ */
+static void
+session_other_worker(const char *zone, int expect)
+{
+    sl_t_backend_t   t;
+    sl_t_master_t    m;
+    sl_t_pids_t      w;
+    sl_t_proc_t     *x;
+    held_t           h[2];
+
+    sl_t_tls_backend_start(&t, "T", sl_tt_file("rsa.crt"),
+                           sl_tt_file("rsa.key"), NULL);
+
+    sl_t_master_start(&m, 2, 0, sl_t_printf(
+        "events { worker_connections 256; }\n"
+        "stream {\n"
+        "    upstream u { %s server 127.0.0.1:%d; }\n"
+        "    server { listen 127.0.0.1:@PORT@; proxy_pass u; proxy_ssl on; }\n"
+        "}\n", zone, t.port));
+    sl_t_workers(&m, &w);
+
+    open_burst(&m, &h[0], 1);
+    ck_assert_str_eq(h[0].id, "T");
+    close(h[0].fd);
+    ck_assert_int_eq(resumed(&t, 1), 0);
+
+    x = sl_t_adopt(h[0].worker);
+    sl_t_freeze(x);
+
+    open_burst(&m, &h[1], 1);
+    ck_assert_int_ne(h[1].worker, h[0].worker);
+    ck_assert_str_eq(h[1].id, "T");
+    close(h[1].fd);
+    ck_assert_int_eq(resumed(&t, 2), expect);
+
+    sl_t_signal(x, SIGCONT);
+    sl_t_signal(m.proc, SIGTERM);
+    sl_t_master_expect_exit(&m, &w, T_WAIT);
+}
+
+START_TEST(test_ssl_session_other_worker)
+{
+    session_other_worker("zone z 64k;", 1);
+}
+END_TEST
+
+START_TEST(test_ssl_session_other_worker_without_zone)
+{
+    session_other_worker("", 0);
+}
+END_TEST
+
 /* --- configuration errors ------------------------------------------------- */
 
 /* sluice -t fails with msg at conf/t.conf:line */
@@ -561,6 +639,8 @@ upstream_zone_suite(void)
     tcase_add_test(tc, test_least_conn_shared);
     tcase_add_test(tc, test_least_conn_reuseport);
     tcase_add_test(tc, test_least_conn_other_worker);
+    tcase_add_test(tc, test_ssl_session_other_worker);
+    tcase_add_test(tc, test_ssl_session_other_worker_without_zone);
 
     tc = sl_t_master_tcase(s, "errors", 60);
     tcase_add_test(tc, test_zone_errors);

@@ -378,6 +378,56 @@ START_TEST(test_rr_max_conns)
 }
 END_TEST
 
+START_TEST(test_rr_weight_after_failure)
+{
+    char     seq[32];
+    fake_t  *f;
+
+    /*
+     * nginx's rules by hand: weights 2 and 1, max_fails=2 on the first.
+     * (2,1)->a, cw (-1,1); a fails: its effective weight 2 - 2/2 = 1.
+     * The session goes on to b: b alone, (-1,2)->b (-1,1). Then: a gets
+     * back one effective weight each time it is seen live:
+     * (0,2)->b (0,0), eff a 2; (2,1)->a (-1,1); (1,2)->b (1,-1);
+     * (3,0)->a (0,0); (2,1)->a (-1,1); (1,2)->b.
+     */
+    load_ok("upstream w { server 127.0.0.1:7001 weight=2 max_fails=2;\n"
+            "             server 127.0.0.1:7002; }\n");
+
+    f = session(group("w"));
+    ck_assert_int_eq(get(f), '1');
+    done(f, SL_PEER_FAILED);
+    ck_assert_int_eq(get(f), '2');
+    done(f, 0);
+
+    sequence(group("w"), 6, seq);
+    ck_assert_str_eq(seq, "212112");
+}
+END_TEST
+
+START_TEST(test_rr_max_conns_backup)
+{
+    fake_t  *a, *b, *c;
+
+    /* a primary at max_conns is out: the backup takes the next ones */
+    load_ok("upstream m { server 127.0.0.1:7001 max_conns=1;\n"
+            "             server 127.0.0.1:7009 backup max_conns=1; }\n");
+
+    a = session(group("m"));
+    b = session(group("m"));
+    c = session(group("m"));
+    ck_assert_uint_eq(a->pc.tries, 2);
+    ck_assert_int_eq(get(a), '1');
+    ck_assert_int_eq(get(b), '9');
+    ck_assert_int_eq(get(c), '-');
+    done(a, 0);
+    c = session(group("m"));
+    ck_assert_int_eq(get(c), '1');
+    done(b, 0);
+    done(c, 0);
+}
+END_TEST
+
 /* --- least_conn ---------------------------------------------------------- */
 
 START_TEST(test_least_conn)
@@ -604,6 +654,42 @@ START_TEST(test_zone_records)
     done(a, 0);
     done(b, 0);
     ck_assert_uint_eq(peer->rec->conns, 0);
+}
+END_TEST
+
+START_TEST(test_zone_balancers)
+{
+    sl_stream_upstream_rr_peers_t  *peers;
+    char                            seq[256];
+    fake_t                         *f[4];
+    int                             i;
+
+    /* every balancer works on the zone's records */
+    load_ok("upstream r { zone z 64k; random two;\n"
+            "             server 127.0.0.1:7001; server 127.0.0.1:7002; }\n"
+            "upstream h { zone z; hash k consistent;\n"
+            "             server 127.0.0.1:7001; server 127.0.0.1:7002;\n"
+            "             server 127.0.0.1:7003; }\n");
+
+    peers = group("r")->peer.data;
+    ck_assert_ptr_nonnull(peers->shpool);
+
+    /* random two with all four held: 2 and 2, by their counts */
+    for (i = 0; i < 4; i++) {
+        f[i] = session(group("r"));
+        seq[i] = get(f[i]);
+    }
+    seq[4] = '\0';
+    ck_assert_uint_eq(peers->peer->rec->conns, 2);
+    ck_assert_uint_eq(peers->peer->next->rec->conns, 2);
+    for (i = 0; i < 4; i++) {
+        done(f[i], 0);
+    }
+    ck_assert_uint_eq(peers->peer->rec->conns, 0);
+
+    /* the same key, the same server, every time */
+    sequence(group("h"), 4, seq);
+    ck_assert(seq[0] == seq[1] && seq[1] == seq[2] && seq[2] == seq[3]);
 }
 END_TEST
 
@@ -951,12 +1037,15 @@ upstream_suite(void)
     tcase_add_test(tc, test_rr_down_and_backup);
     tcase_add_test(tc, test_rr_max_fails_recovery);
     tcase_add_test(tc, test_rr_recovery_on_connect);
+    tcase_add_test(tc, test_rr_weight_after_failure);
+    tcase_add_test(tc, test_rr_max_conns_backup);
     tcase_add_test(tc, test_rr_max_conns);
     tcase_add_test(tc, test_least_conn);
     tcase_add_test(tc, test_hash);
     tcase_add_test(tc, test_hash_consistent);
     tcase_add_test(tc, test_hash_empty_key);
     tcase_add_test(tc, test_zone_records);
+    tcase_add_test(tc, test_zone_balancers);
     tcase_add_test(tc, test_zone_conf_errors);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_random_two_least_conn);
