@@ -29,6 +29,7 @@ SLUICE="$ROOT/objs/sluice"
 HOST=127.0.0.1 BASE=18000
 # shellcheck disable=SC2034  # CPUS and PIN are read by lib.sh
 RUNS=3 DURATION=3 CONNS=50 THREADS=1 CPUS=0,1 PIN=1 OUT='' FAILED=0
+WORKERS=1
 PROXIES='sluice nginx haproxy sluice-nosplice'
 ALL_ROWS='ka-small ka-1m close-small iperf3 tls-hs tls-ka'
 ROWS=$ALL_ROWS
@@ -44,7 +45,7 @@ die() {
 usage() {
     cat <<'EOF'
 usage: bench/run-proxy.sh [--sluice PATH] [--runs N] [--duration S]
-         [--conns N] [--threads N]
+         [--conns N] [--threads N] [--workers N]
          [--proxies 'sluice nginx haproxy sluice-nosplice']
          [--rows 'ka-small ka-1m close-small iperf3 tls-hs tls-ka']
          [--base-port N] [--cpus PROXY,LOAD] [--no-pin] [--out DIR]
@@ -55,7 +56,10 @@ usage: bench/run-proxy.sh [--sluice PATH] [--runs N] [--duration S]
   --conns N         wrk connections (default 50)
   --threads N       wrk threads (default 1)
   --proxies LIST    any of sluice, sluice-nosplice (proxy_splice off),
-                    nginx, haproxy (default: all four)
+                    nginx, haproxy (default: these four), and sluice
+                    through an upstream{} group: sluice-group (no zone),
+                    sluice-zone (zone), sluice-limit (zone and limit_conn)
+  --workers N       worker_processes of the sluice variants (default 1)
   --rows LIST       which rows (default: all six)
   --base-port N     ports N+1 .. N+201 on 127.0.0.1 (default 18000)
   --cpus P,L        the proxy's CPU and the load's and backend's (0,1)
@@ -73,6 +77,7 @@ parse_args() {
         --duration)  need_arg "$@"; DURATION=$2; shift ;;
         --conns)     need_arg "$@"; CONNS=$2; shift ;;
         --threads)   need_arg "$@"; THREADS=$2; shift ;;
+        --workers)   need_arg "$@"; WORKERS=$2; shift ;;
         --proxies)   need_arg "$@"; PROXIES=$2; shift ;;
         --rows)      need_arg "$@"; ROWS=$2; shift ;;
         --base-port) need_arg "$@"; BASE=$2; shift ;;
@@ -116,12 +121,13 @@ check_tools() {
     done
 }
 
-# the ports: proxy index 0..3 (sluice, nginx, haproxy, sluice-nosplice),
-# kind 1 http, 2 iperf3, 3 tls
+# the ports: proxy index 0..6 (sluice, nginx, haproxy, sluice-nosplice,
+# sluice-group, sluice-zone, sluice-limit), kind 1 http, 2 iperf3, 3 tls
 port_of() {
     local i
     case $1 in
     sluice) i=0 ;; nginx) i=1 ;; haproxy) i=2 ;; sluice-nosplice) i=3 ;;
+    sluice-group) i=4 ;; sluice-zone) i=5 ;; sluice-limit) i=6 ;;
     *) die "unknown proxy $1" ;;
     esac
     echo $((BASE + 10 * i + $2))
@@ -166,9 +172,10 @@ http {
 EOF
 }
 
-# the three servers of an nginx-syntax proxy (nginx, sluice)
+# the three servers of an nginx-syntax proxy (nginx, sluice): $2 more
+# stream-level directives, $3 and $4 what the servers proxy to
 stream_block() {
-    local p=$1
+    local p=$1 http=${3:-$HOST:$BP_HTTP} iperf=${4:-$HOST:$BP_IPERF}
     cat <<EOF
 stream {
     proxy_buffer_size 16k;
@@ -178,11 +185,11 @@ stream {
 $2
     server {
         listen $HOST:$(port_of "$p" 1);
-        proxy_pass $HOST:$BP_HTTP;
+        proxy_pass $http;
     }
     server {
         listen $HOST:$(port_of "$p" 2);
-        proxy_pass $HOST:$BP_IPERF;
+        proxy_pass $iperf;
     }
     server {
         listen $HOST:$(port_of "$p" 3) ssl;
@@ -194,28 +201,42 @@ $2
         # wrk resumes sessions: none here, every handshake is a full one
         ssl_session_tickets off;
         ssl_session_cache off;
-        proxy_pass $HOST:$BP_HTTP;
+        proxy_pass $http;
     }
 }
 EOF
 }
 
+# the stream-level lines of the upstream{} variants: the groups, with a
+# zone or not, and a limit_conn no session reaches
+group_lines() {
+    local zone=''
+    [ "$1" = sluice-group ] || zone='zone z 64k;'
+    echo "    proxy_splice on;"
+    echo "    upstream http { $zone server $HOST:$BP_HTTP; }"
+    echo "    upstream iperf { $zone server $HOST:$BP_IPERF; }"
+    if [ "$1" = sluice-limit ]; then
+        echo "    limit_conn_zone \$binary_remote_addr zone=conns:1m;"
+        echo "    limit_conn conns 100000;"
+    fi
+}
+
 proxy_conf() {
     local p=$1 f="$OUT/$1.conf" tls
     case $p in
-    sluice|sluice-nosplice)
+    sluice*)
         {
             echo "daemon off;"
             echo "master_process on;"
-            echo "worker_processes 1;"
+            echo "worker_processes $WORKERS;"
             echo "error_log $OUT/$p-error.log warn;"
             echo "pid $OUT/$p.pid;"
             echo "events { worker_connections 4096; }"
-            if [ "$p" = sluice ]; then
-                stream_block "$p" "    proxy_splice on;"
-            else
-                stream_block "$p" "    proxy_splice off;"
-            fi
+            case $p in
+            sluice) stream_block "$p" "    proxy_splice on;" ;;
+            sluice-nosplice) stream_block "$p" "    proxy_splice off;" ;;
+            *) stream_block "$p" "$(group_lines "$p")" http iperf ;;
+            esac
         } >"$f"
         ;;
     nginx)
@@ -273,7 +294,7 @@ EOF
 
 proxy_cmd() {
     case $1 in
-    sluice|sluice-nosplice)
+    sluice*)
         echo "$SLUICE -p $OUT/ -c $OUT/$1.conf -e $OUT/$1-error.log" ;;
     nginx)
         echo "nginx -p $OUT/ -c $OUT/nginx.conf -e $OUT/nginx-error.log" ;;
@@ -490,28 +511,34 @@ medians() {
         }' "$OUT/results.tsv"
 }
 
-# the ratios of sluice variant $2 to nginx and haproxy in row $1: the
-# median over the repetitions of each repetition's ratio
+# the ratios of sluice variant $2 to $3 and $4 (nginx and haproxy; or
+# sluice-group and "-", none) in row $1: the median over the repetitions
+# of each repetition's ratio
 ratios() {
-    awk -v row="$1" -v s="$2" -v title="$(row_title "$1")" "$AWK_MED"'
+    awk -v row="$1" -v s="$2" -v x="${3:-nginx}" -v y="${4:-haproxy}" \
+        -v title="$(row_title "$1")" "$AWK_MED"'
         $2 == row {
             rate[$1, $3] = $4 + 0; reps[$1] = 1
             cpu[$1, $3] = $6 > 0 ? $9 / $6 : -1
         }
         END {
             for (k in reps) {
-                if (rate[k, "nginx"] > 0)
-                    a[++na] = rate[k, s] / rate[k, "nginx"]
-                if (rate[k, "haproxy"] > 0)
-                    b[++nb] = rate[k, s] / rate[k, "haproxy"]
-                if (cpu[k, "nginx"] > 0 && cpu[k, s] >= 0)
-                    c[++nc] = cpu[k, s] / cpu[k, "nginx"]
-                if (cpu[k, "haproxy"] > 0 && cpu[k, s] >= 0)
-                    d[++nd] = cpu[k, s] / cpu[k, "haproxy"]
+                if (rate[k, x] > 0)
+                    a[++na] = rate[k, s] / rate[k, x]
+                if (rate[k, y] > 0)
+                    b[++nb] = rate[k, s] / rate[k, y]
+                if (cpu[k, x] > 0 && cpu[k, s] >= 0)
+                    c[++nc] = cpu[k, s] / cpu[k, x]
+                if (cpu[k, y] > 0 && cpu[k, s] >= 0)
+                    d[++nd] = cpu[k, s] / cpu[k, y]
             }
-            printf "| %s | %s | %s | %s | %s | %s |\n", title, s,
-                f2(med(a, na)), f2(med(b, nb)), f2(med(c, nc)),
-                f2(med(d, nd))
+            if (y == "-")
+                printf "| %s | %s | %s | %s |\n", title, s,
+                    f2(med(a, na)), f2(med(c, nc))
+            else
+                printf "| %s | %s | %s | %s | %s | %s |\n", title, s,
+                    f2(med(a, na)), f2(med(b, nb)), f2(med(c, nc)),
+                    f2(med(d, nd))
         }' "$OUT/results.tsv"
 }
 
@@ -538,19 +565,39 @@ summary() {
         done
     done
     echo
-    echo "Ratios, the median of each repetition's ratio (rate: higher is"
-    echo "better for sluice; CPU per op: lower is better for sluice):"
-    echo
-    echo "| row | sluice | rate sluice/nginx | rate sluice/haproxy |" \
-         "CPU/op sluice/nginx | CPU/op sluice/haproxy |"
-    echo "|---|---|---:|---:|---:|---:|"
-    for row in $ROWS; do
-        for p in $PROXIES; do
-            case $p in sluice*) ;; *) continue ;; esac
-            ratios "$row" "$p"
+    case " $PROXIES " in
+    *" nginx "*|*" haproxy "*)
+        echo "Ratios, the median of each repetition's ratio (rate: higher is"
+        echo "better for sluice; CPU per op: lower is better for sluice):"
+        echo
+        echo "| row | sluice | rate sluice/nginx | rate sluice/haproxy |" \
+             "CPU/op sluice/nginx | CPU/op sluice/haproxy |"
+        echo "|---|---|---:|---:|---:|---:|"
+        for row in $ROWS; do
+            for p in $PROXIES; do
+                case $p in sluice*) ;; *) continue ;; esac
+                ratios "$row" "$p"
+            done
         done
-    done
-    echo
+        echo
+        ;;
+    esac
+    case " $PROXIES " in
+    *" sluice-group "*)
+        echo "The upstream{} variants against sluice-group (the same group"
+        echo "without a zone), as above:"
+        echo
+        echo "| row | sluice | rate /sluice-group | CPU/op /sluice-group |"
+        echo "|---|---|---:|---:|"
+        for row in $ROWS; do
+            for p in sluice-zone sluice-limit; do
+                case " $PROXIES " in *" $p "*) ;; *) continue ;; esac
+                ratios "$row" "$p" sluice-group -
+            done
+        done
+        echo
+        ;;
+    esac
     echo "Command lines (\$DIR is $OUT):"
     echo
     echo '```'
@@ -580,7 +627,9 @@ main() {
     for p in $PROXIES; do
         case $p in
         sluice|nginx|haproxy|sluice-nosplice) ;;
-        *) die "unknown proxy \"$p\" (sluice nginx haproxy sluice-nosplice)" ;;
+        sluice-group|sluice-zone|sluice-limit) ;;
+        *) die "unknown proxy \"$p\" (sluice nginx haproxy sluice-nosplice" \
+               "sluice-group sluice-zone sluice-limit)" ;;
         esac
     done
     for row in $ROWS; do
