@@ -5,7 +5,8 @@
  * "two" draws two different live ones and takes the one with fewer
  * connections per unit of weight ("least_conn", the only method and the
  * default). After 20 draws that find nothing live, round-robin takes over,
- * as in nginx. No backup servers.
+ * as in nginx -- with "two" every draw counts, the first of a pair too,
+ * as nginx counts them. No backup servers.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -213,9 +214,9 @@ sl_stream_upstream_get_random2_peer(sl_peer_connection_t *pc, void *data)
                 break;
             }
 
+            /* and, as in nginx, this first one counts as a try too */
             prev = peer;
             prev_i = i;
-            continue;       /* a first draw is not a failed try */
         }
 
         if (++rp->tries > 20) {

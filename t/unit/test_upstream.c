@@ -712,6 +712,23 @@ START_TEST(test_zone_conf_errors)
 }
 END_TEST
 
+START_TEST(test_zone_too_small)
+{
+    char    buf[32768], *p = buf;
+    size_t  i;
+
+    /* 250 servers do not fit in 32k: the configuration fails, saying so */
+    p += sprintf(p, "upstream big { zone z 32k;\n");
+    for (i = 0; i < 250; i++) {
+        p += sprintf(p, "server 127.0.0.1:%zu;\n", 10000 + i);
+    }
+    sprintf(p, "}\n");
+
+    load_err(buf, "could not allocate peers of upstream \"big\" in "
+             "upstream zone \"z\"");
+}
+END_TEST
+
 /* --- random -------------------------------------------------------------- */
 
 START_TEST(test_random)
@@ -766,7 +783,7 @@ END_TEST
 static void
 load_err(const char *body, const char *text)
 {
-    char  buf[4096];
+    char  buf[16384];
 
     snprintf(buf, sizeof(buf), "daemon off;\nevents { }\nstream {\n%s\n}\n",
              body);
@@ -1047,6 +1064,7 @@ upstream_suite(void)
     tcase_add_test(tc, test_zone_records);
     tcase_add_test(tc, test_zone_balancers);
     tcase_add_test(tc, test_zone_conf_errors);
+    tcase_add_test(tc, test_zone_too_small);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_random_two_least_conn);
     tcase_add_test(tc, test_conf_errors);
