@@ -209,6 +209,48 @@ START_TEST(test_lifecycle_string)
 }
 END_TEST
 
+/*
+ * Zones in an instance: process-local memory through the same code. A
+ * group with a zone proxies; a reload that keeps the zone, and one that
+ * drops it, serve on; the instance frees it all (ASan's leak check, and
+ * no descriptor left).
+ */
+#define ZONE_CONF                                                             \
+    "stream {\n"                                                              \
+    "  upstream u { %s server 127.0.0.1:@PORT2@ max_conns=4; }\n"            \
+    "  server { listen 127.0.0.1:@PORT@; proxy_pass u; }\n"                   \
+    "  server { listen 127.0.0.1:@PORT2@; echo; }\n"                          \
+    "}\n"
+
+START_TEST(test_zone_in_instance)
+{
+    int                  fds = sl_te_nfds(), threads = sl_te_thread_baseline();
+    sl_instance_conf_t   c;
+    sl_te_t              t;
+    char                 err[512];
+    const char          *zones[] = { "zone z 64k;", "zone z 128k;", "" };
+    size_t               i;
+
+    sl_te_create(&t, sl_t_printf(ZONE_CONF, "zone z 64k;"), NULL, NULL);
+    sl_te_start(&t);
+    sl_te_echo_ok(t.port[0], 1, 4096);
+
+    for (i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+        memset(&c, 0, sizeof(c));
+        c.size = sizeof(c);
+        c.conf_string = sl_te_text(&t, sl_t_printf(ZONE_CONF, zones[i]));
+        ck_assert_msg(sl_instance_reload(t.in, &c, err, sizeof(err)) == SL_OK,
+                      "reload %zu: %s", i, err);
+        sl_te_echo_ok(t.port[0], (uint32_t) i + 2, 4096);
+    }
+
+    sl_te_stop_join(&t, SL_STOP_GRACEFUL);
+    sl_te_destroy(&t);
+
+    nothing_left(fds, threads);
+}
+END_TEST
+
 /* conf_file against prefix: its relative paths too (error_log, access_log) */
 START_TEST(test_lifecycle_file)
 {
@@ -1729,6 +1771,7 @@ embed_api_suite(void)
 
     tc = sl_te_tcase(s, "lifecycle", 60);
     tcase_add_test(tc, test_lifecycle_string);
+    tcase_add_test(tc, test_zone_in_instance);
     tcase_add_test(tc, test_lifecycle_file);
 
     tc = sl_te_tcase(s, "eight", 300);
