@@ -424,6 +424,24 @@ expect_balanced(held_t *h, int n)
     ck_assert_msg(a + b == n && abs(a - b) <= 1, "A %d, B %d of %d", a, b, n);
 }
 
+/* two workers, a least_conn group with a zone of two silent backends */
+static void
+start_least_conn(sl_t_master_t *m, sl_t_pids_t *w, sl_t_backend_t *a,
+    sl_t_backend_t *b, const char *listen_opt)
+{
+    sl_t_backend_start(a, "A", SL_TB_SILENT, 0);
+    sl_t_backend_start(b, "B", SL_TB_SILENT, 0);
+
+    sl_t_master_start(m, 2, 0, sl_t_printf(
+        "events { worker_connections 1024; }\n"
+        "stream {\n"
+        "    upstream u { zone z 64k; least_conn;\n"
+        "                 server 127.0.0.1:%d; server 127.0.0.1:%d; }\n"
+        "    server { listen 127.0.0.1:@PORT@%s; proxy_pass u; }\n"
+        "}\n", a->port, b->port, listen_opt));
+    sl_t_workers(m, w);
+}
+
 static void
 least_conn_across(const char *listen_opt)
 {
@@ -434,17 +452,7 @@ least_conn_across(const char *listen_opt)
     int             n;
 
     ck_assert_ptr_nonnull(h);
-    sl_t_backend_start(&a, "A", SL_TB_SILENT, 0);
-    sl_t_backend_start(&b, "B", SL_TB_SILENT, 0);
-
-    sl_t_master_start(&m, 2, 0, sl_t_printf(
-        "events { worker_connections 1024; }\n"
-        "stream {\n"
-        "    upstream u { zone z 64k; least_conn;\n"
-        "                 server 127.0.0.1:%d; server 127.0.0.1:%d; }\n"
-        "    server { listen 127.0.0.1:@PORT@%s; proxy_pass u; }\n"
-        "}\n", a.port, b.port, listen_opt));
-    sl_t_workers(&m, &w);
+    start_least_conn(&m, &w, &a, &b, listen_opt);
 
     n = hold_until_both(&m, &w, h, 0, expect_balanced);
     ck_assert_int_ge(n, 2);
@@ -467,17 +475,7 @@ START_TEST(test_least_conn_other_worker)
     sl_t_proc_t     *x;
     held_t           h[2];
 
-    sl_t_backend_start(&a, "A", SL_TB_SILENT, 0);
-    sl_t_backend_start(&b, "B", SL_TB_SILENT, 0);
-
-    sl_t_master_start(&m, 2, 0, sl_t_printf(
-        "events { worker_connections 256; }\n"
-        "stream {\n"
-        "    upstream u { zone z 64k; least_conn;\n"
-        "                 server 127.0.0.1:%d; server 127.0.0.1:%d; }\n"
-        "    server { listen 127.0.0.1:@PORT@; proxy_pass u; }\n"
-        "}\n", a.port, b.port));
-    sl_t_workers(&m, &w);
+    start_least_conn(&m, &w, &a, &b, "");
 
     open_burst(&m, &h[0], 1);
     ck_assert_str_eq(h[0].id, "A");
