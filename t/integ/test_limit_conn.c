@@ -212,21 +212,33 @@ START_TEST(test_limit_conn_basic)
 }
 END_TEST
 
+/*
+ * Dry run: over the limit is logged and let through, not counted; and
+ * what the limits before the one exceeded counted is given back at once
+ * (nginx's cleanup_all), as the same zone on another server shows.
+ */
 START_TEST(test_limit_conn_dry_run)
 {
     sl_t_sluice_t   srv;
     char           *lc;
-    int             a, b;
+    int             a, b, c;
 
     sl_t_sluice_start(&srv,
         "stream {\n"
         LOG_FORMAT
         "    limit_conn_zone $remote_addr zone=addr:1m;\n"
-        "    limit_conn_dry_run on;\n"
-        "    limit_conn_log_level warn;\n"
+        "    limit_conn_zone $server_port zone=port:1m;\n"
         "    server {\n"
         "        listen 127.0.0.1:@PORT@;\n"
-        "        limit_conn addr 1;\n"
+        "        limit_conn_dry_run on;\n"
+        "        limit_conn_log_level warn;\n"
+        "        limit_conn addr 5;\n"
+        "        limit_conn port 1;\n"
+        "        echo;\n"
+        "    }\n"
+        "    server {\n"
+        "        listen 127.0.0.2:@PORT@;\n"
+        "        limit_conn addr 2;\n"
         "        echo;\n"
         "    }\n"
         "}\n");
@@ -235,31 +247,33 @@ START_TEST(test_limit_conn_dry_run)
     a = session("127.0.0.1", srv.port);
     ck_assert_int_ne(a, -1);
 
-    /* over the limit, let through: logged at warn, not counted */
+    /* over port's limit, let through: logged at warn */
     b = session("127.0.0.1", srv.port);
     ck_assert_int_ne(b, -1);
     assert_logged(srv.log, "warn",
-                  "limiting connections, dry run, by zone \"addr\"");
+                  "limiting connections, dry run, by zone \"port\"");
     ck_assert_ptr_null(sl_t_log_has(sl_t_read(srv.log), "error",
                                     "limiting connections"));
+
+    /* addr counts a alone, not b: one more of its 2 on the other server */
+    c = session_to("127.0.0.1", "127.0.0.2", srv.port);
+    ck_assert_int_ne(c, -1);
+    ck_assert_int_eq(session_to("127.0.0.1", "127.0.0.2", srv.port), -1);
+    assert_logged(srv.log, "error", "limiting connections by zone \"addr\"");
 
     close(b);
     sl_t_wait_file(lc, "127.0.0.1 200 REJECTED_DRY_RUN\n", T_IO);
     close(a);
     sl_t_wait_file(lc, "127.0.0.1 200 PASSED\n", T_IO);
-
-    /* the dry-run session took nothing: one is admitted, as at first */
-    a = session("127.0.0.1", srv.port);
-    ck_assert_int_ne(a, -1);
-    close(a);
+    close(c);
     sl_t_sluice_stop(&srv);
 }
 END_TEST
 
 /*
  * Two limits: a session counted by the first and refused by the second
- * gives its first count back (nginx's cleanup_all), which the first
- * zone's own limit on another server shows.
+ * gives its first count back, which the first zone's own limit on
+ * another server shows.
  */
 START_TEST(test_limit_conn_several)
 {
@@ -540,33 +554,100 @@ burst(const char *src, int port, int k, held_t *h)
     return admitted;
 }
 
-/*
- * Rounds of 16 sessions at once from a fresh address each (a fresh key):
- * each admits exactly the limit of 4, until a round whose admitted
- * sessions both workers hold (where each worker counted alone, either
- * would have admitted more).
- */
+#define WORKERS_CONF                                                          \
+    "events { worker_connections 512; }\n"                                    \
+    "stream {\n"                                                              \
+    "    limit_conn_zone $remote_addr zone=addr:1m;\n"                        \
+    "    server {\n"                                                          \
+    "        listen 127.0.0.1:@PORT@%s;\n"                                    \
+    "        limit_conn addr 4;\n"                                            \
+    "        echo;\n"                                                         \
+    "    }\n"                                                                 \
+    "}\n"
+
+static int
+stopped(void *data)
+{
+    const char  *state = sl_t_proc_status(*(pid_t *) data, "State");
+
+    return state != NULL && state[0] == 'T';
+}
+
+/* SIGSTOP, and back once pid is stopped (out of its epoll_wait()) */
 static void
-across_workers(const char *listen_opt, int listeners)
+stop_worker(pid_t pid)
+{
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    ck_assert_msg(sl_t_wait_for(stopped, &pid, NULL, sl_t_timeout(T_IO))
+                  == 0, "worker %d did not stop", (int) pid);
+}
+
+/*
+ * One shared socket: the kernel may wake the same worker for every
+ * connection, so each worker takes its turn while the other is stopped
+ * (a stopped process waits in no epoll_wait() to be woken): two sessions
+ * in the second worker, two more in the first, whose third is refused --
+ * each worker counting alone would have admitted it, and two more.
+ */
+START_TEST(test_limit_conn_workers_shared)
+{
+    sl_t_master_t   m;
+    sl_t_pids_t     w;
+    held_t          h = { .n = 0 };
+    int             i;
+
+    sl_t_master_start(&m, 2, 0, sl_t_printf(WORKERS_CONF, ""));
+    sl_t_workers(&m, &w);
+    ck_assert_int_eq(w.n, 2);
+    ck_assert_int_eq(sl_t_listeners(m.port), 1);
+
+    stop_worker(w.pid[0]);
+    ck_assert_int_eq(burst("127.0.0.1", m.port, 2, &h), 2);
+    ck_assert_int_eq(kill(w.pid[0], SIGCONT), 0);
+
+    stop_worker(w.pid[1]);
+    ck_assert_int_eq(burst("127.0.0.1", m.port, 3, &h), 2);
+    ck_assert_int_eq(kill(w.pid[1], SIGCONT), 0);
+
+    ck_assert_int_eq(sl_t_conns_of(w.pid[1], m.port), 2);
+    ck_assert_int_eq(sl_t_conns_of(w.pid[0], m.port), 2);
+    ck_assert_int_eq(sl_t_log_count(sl_t_read(m.log), "error",
+                                    "limiting connections by zone \"addr\""),
+                     1);
+    ck_assert_ptr_nonnull(strstr(sl_t_log_has(sl_t_read(m.log), "error",
+                                              "limiting connections"),
+                                 sl_t_printf("] %d#", (int) w.pid[0])));
+
+    /* both running: a fifth is refused, by whichever takes it */
+    ck_assert_int_eq(burst("127.0.0.1", m.port, 4, &h), 0);
+
+    for (i = 0; i < h.n; i++) {
+        close(h.fd[i]);
+    }
+
+    sl_t_signal(m.proc, SIGTERM);
+    sl_t_master_expect_exit(&m, &w, T_IO);
+}
+END_TEST
+
+/*
+ * reuseport: the kernel spreads connections by address and port. Rounds
+ * of 16 sessions at once from a fresh address each (a fresh key): each
+ * admits exactly the limit of 4, until a round whose admitted sessions
+ * both workers hold (where each worker counted alone, either would have
+ * admitted more).
+ */
+START_TEST(test_limit_conn_workers_reuseport)
 {
     sl_t_master_t   m;
     sl_t_pids_t     w;
     held_t          h;
     int             r, i, before[2], now[2], admitted;
 
-    sl_t_master_start(&m, 2, 0, sl_t_printf(
-        "events { worker_connections 512; }\n"
-        "stream {\n"
-        "    limit_conn_zone $remote_addr zone=addr:1m;\n"
-        "    server {\n"
-        "        listen 127.0.0.1:@PORT@%s;\n"
-        "        limit_conn addr 4;\n"
-        "        echo;\n"
-        "    }\n"
-        "}\n", listen_opt));
+    sl_t_master_start(&m, 2, 0, sl_t_printf(WORKERS_CONF, " reuseport"));
     sl_t_workers(&m, &w);
     ck_assert_int_eq(w.n, 2);
-    ck_assert_int_eq(sl_t_listeners(m.port), listeners);
+    ck_assert_int_eq(sl_t_listeners(m.port), 2);
 
     for (r = 1; r <= 60; r++) {
         before[0] = sl_t_conns_of(w.pid[0], m.port);
@@ -595,18 +676,8 @@ across_workers(const char *listen_opt, int listeners)
     sl_t_signal(m.proc, SIGTERM);
     sl_t_master_expect_exit(&m, &w, T_IO);
 }
-
-START_TEST(test_limit_conn_workers_shared)
-{
-    across_workers("", 1);
-}
 END_TEST
 
-START_TEST(test_limit_conn_workers_reuseport)
-{
-    across_workers(" reuseport", 2);
-}
-END_TEST
 
 /*
  * Sessions open across a reload are still counted by the new workers;
