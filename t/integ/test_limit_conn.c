@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include "sl_auto_config.h"
 #include "sl_test.h"
 #include "sl_proc.h"
 #include "sl_t_net.h"
@@ -35,6 +36,10 @@
 #include <unistd.h>
 
 #define T_IO    10000       /* ms for sluice to answer */
+
+#ifndef SL_HAVE_stream_limit_conn_MODULE
+#define SL_HAVE_stream_limit_conn_MODULE  0
+#endif
 
 #define LOG_FORMAT                                                            \
     "    log_format lc '$remote_addr $status $limit_conn_status';\n"          \
@@ -961,6 +966,10 @@ limit_conn_suite(void)
     sl_t_fixture(tc);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
+
+    if (!SL_HAVE_stream_limit_conn_MODULE) {
+        return s;
+    }
     tcase_add_test(tc, test_limit_conn_basic);
     tcase_add_test(tc, test_limit_conn_dry_run);
     tcase_add_test(tc, test_limit_conn_several);
