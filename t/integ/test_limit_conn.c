@@ -3,10 +3,11 @@
  * stream limit_conn behaves: the limit, the refused session's status 503
  * and log line, $limit_conn_status, dry run, several limits in a server
  * (a later one that refuses gives back what the earlier ones counted),
- * inheritance, keys that are not counted, a full zone, the configuration
- * errors; and with a master and two workers: one count for both (one
- * shared socket, and reuseport), counts kept across a reload, and counts
- * back to zero after 10,000 sessions that end every way a session can.
+ * inheritance, keys that are not counted, two keys of one crc32, a full
+ * zone, the configuration errors; and with a master and two workers: one
+ * count for both (one shared socket, and reuseport), counts kept across
+ * a reload, and counts back to zero after 10,000 sessions that end every
+ * way a session can (fewer under valgrind).
  *
  * A session is known to be admitted when the echo server answers a byte,
  * refused when it closes without one. Counts are proved to be zero by
@@ -414,6 +415,54 @@ START_TEST(test_limit_conn_uncounted_keys)
                                         key, key), T_IO);
     ck_assert_ptr_nonnull(sl_t_log_has(sl_t_read(srv.log), "error",
                                        "key is more than 255 bytes"));
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/*
+ * Two keys of one crc32 ("127.5.212.6" and "127.20.88.150" are 0xff109d90
+ * both) are two counts, in two nodes of one hash; one node going leaves
+ * the other whole.
+ */
+START_TEST(test_limit_conn_crc32_collision)
+{
+    sl_t_sluice_t   srv;
+    char           *lc;
+    int             a, b;
+
+    sl_t_sluice_start(&srv,
+        "stream {\n"
+        LOG_FORMAT
+        "    limit_conn_zone $remote_addr zone=addr:1m;\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        limit_conn addr 1;\n"
+        "        echo;\n"
+        "    }\n"
+        "}\n");
+    lc = sl_t_path(srv.dir, "logs/lc.log");
+
+    a = session("127.5.212.6", srv.port);
+    b = session("127.20.88.150", srv.port);
+    ck_assert_int_ne(a, -1);
+    ck_assert_int_ne(b, -1);
+    ck_assert_int_eq(session("127.5.212.6", srv.port), -1);
+    ck_assert_int_eq(session("127.20.88.150", srv.port), -1);
+
+    close(a);
+    sl_t_wait_file(lc, "127.5.212.6 200 PASSED\n", T_IO);
+    ck_assert_int_eq(session("127.20.88.150", srv.port), -1);
+    a = session("127.5.212.6", srv.port);
+    ck_assert_int_ne(a, -1);
+
+    close(b);
+    sl_t_wait_file(lc, "127.20.88.150 200 PASSED\n", T_IO);
+    ck_assert_int_eq(session("127.5.212.6", srv.port), -1);
+    b = session("127.20.88.150", srv.port);
+    ck_assert_int_ne(b, -1);
+
+    close(a);
+    close(b);
     sl_t_sluice_stop(&srv);
 }
 END_TEST
@@ -849,8 +898,7 @@ START_TEST(test_limit_conn_back_to_zero)
     if (getenv("SLUICE_WRAPPER") != NULL || getenv("SL_VALGRIND") != NULL) {
         total = 1000;
         fprintf(stderr, "test_limit_conn_back_to_zero: 1000 sessions, not "
-                "10000, under %s\n", getenv("SLUICE_WRAPPER") != NULL
-                ? getenv("SLUICE_WRAPPER") : "valgrind");
+                "10000: sluice runs under a wrapper (valgrind)\n");
     }
 
     closed = sl_t_loopback_port();
@@ -975,6 +1023,7 @@ limit_conn_suite(void)
     tcase_add_test(tc, test_limit_conn_several);
     tcase_add_test(tc, test_limit_conn_inherit);
     tcase_add_test(tc, test_limit_conn_uncounted_keys);
+    tcase_add_test(tc, test_limit_conn_crc32_collision);
     tcase_add_test(tc, test_limit_conn_zone_full);
     tcase_add_test(tc, test_limit_conn_conf_errors);
 
