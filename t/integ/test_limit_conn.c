@@ -766,8 +766,11 @@ START_TEST(test_limit_conn_reload)
     sl_t_signal(m.proc, SIGHUP);
     sl_t_wait_workers(&m, &old, &w, T_IO);
 
-    /* the old worker still serves the three; the new one refuses */
+    /* the old worker, no longer accepting, still serves the three */
+    sl_t_wait_log(m.log, "notice", "gracefully shutting down", 1, T_IO);
     ck_assert(sl_t_alive(old.pid[0]));
+
+    /* the new one refuses a fourth */
     ck_assert_int_eq(session("127.0.0.1", m.port), -1);
     sl_t_wait_log(m.log, "error", "limiting connections by zone \"addr\"", 1,
                   T_IO);
