@@ -729,6 +729,41 @@ START_TEST(test_zone_too_small)
 }
 END_TEST
 
+/*
+ * Review: sl_stream_upstream_init_zone() formats pool->log_ctx with
+ * SL_SLAB_LOG_CTX_LEN (not LEN - 1, no forced '\0' as sl_slab_init does):
+ * a zone name of 44+ bytes leaves log_ctx unterminated and every "%s" of
+ * it reads on into the page descriptors that follow it.
+ */
+START_TEST(test_zone_long_name_log_ctx)
+{
+    char    buf[32768], name[61], *p = buf, *at;
+    size_t  i;
+
+    memset(name, 'n', 60);
+    name[60] = '\0';
+
+    p += sprintf(p, "upstream big { zone %s 32k;\n", name);
+    for (i = 0; i < 250; i++) {
+        p += sprintf(p, "server 127.0.0.1:%zu;\n", 10000 + i);
+    }
+    sprintf(p, "}\n");
+
+    load_err(buf, "could not allocate peers of upstream \"big\"");
+
+    at = strstr(sl_tc.errors, "in upstream zone \"");
+    ck_assert_ptr_nonnull(at);
+    at += strlen("in upstream zone \"");
+    while (*at == 'n') {
+        at++;
+    }
+    /* the message ends with the (truncated) name: nothing else follows */
+    ck_assert_msg(*at == '"' || *at == '\n' || *at == '\0' || *at == ' ',
+                  "log_ctx runs on past its name: byte 0x%02x in: %s",
+                  (unsigned char) *at, sl_tc.errors);
+}
+END_TEST
+
 /* --- random -------------------------------------------------------------- */
 
 START_TEST(test_random)
@@ -1065,6 +1100,7 @@ upstream_suite(void)
     tcase_add_test(tc, test_zone_balancers);
     tcase_add_test(tc, test_zone_conf_errors);
     tcase_add_test(tc, test_zone_too_small);
+    tcase_add_test(tc, test_zone_long_name_log_ctx);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_random_two_least_conn);
     tcase_add_test(tc, test_conf_errors);
