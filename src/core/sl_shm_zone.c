@@ -175,6 +175,18 @@ sl_shm_zone_map(sl_cycle_t *cycle, sl_shm_zone_t *zone)
     return SL_OK;
 }
 
+/* the zone's init, with prev and log valid only while it runs */
+static sl_int_t
+sl_shm_zone_call_init(sl_shm_zone_t *zone, void *data)
+{
+    sl_int_t  rc;
+
+    rc = zone->init != NULL ? zone->init(zone, data) : SL_OK;
+    zone->prev = NULL;
+    zone->log = NULL;
+    return rc;
+}
+
 static sl_int_t
 sl_shm_zone_init(sl_cycle_t *cycle, sl_shm_zone_t *zone)
 {
@@ -194,7 +206,7 @@ sl_shm_zone_init(sl_cycle_t *cycle, sl_shm_zone_t *zone)
         zone->map = old->map;
         zone->map->refs++;
         zone->pool = old->pool;
-        return zone->init != NULL ? zone->init(zone, old->data) : SL_OK;
+        return sl_shm_zone_call_init(zone, old->data);
     }
 
     if (sl_shm_zone_map(cycle, zone) != SL_OK) {
@@ -208,7 +220,7 @@ sl_shm_zone_init(sl_cycle_t *cycle, sl_shm_zone_t *zone)
         zone->prev = old->pool;
     }
 
-    return zone->init != NULL ? zone->init(zone, NULL) : SL_OK;
+    return sl_shm_zone_call_init(zone, NULL);
 }
 
 sl_int_t

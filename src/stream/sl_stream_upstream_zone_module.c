@@ -290,8 +290,11 @@ sl_stream_upstream_init_zone(sl_shm_zone_t *zone, void *data)
 
     sl_unused(data);    /* never kept: noreuse */
 
-    (void) sl_snprintf((u_char *) zone->pool->log_ctx, SL_SLAB_LOG_CTX_LEN,
-                       " in upstream zone \"%V\"%Z", &zone->name);
+    /* a long name is cut short, and the text still ends in a NUL */
+    (void) sl_snprintf((u_char *) zone->pool->log_ctx,
+                       SL_SLAB_LOG_CTX_LEN - 1, " in upstream zone \"%V\"%Z",
+                       &zone->name);
+    zone->pool->log_ctx[SL_SLAB_LOG_CTX_LEN - 1] = '\0';
 
     root = sl_slab_calloc(zone->pool, sizeof(sl_stream_upstream_zone_t));
     if (root == NULL) {
@@ -347,7 +350,7 @@ sl_stream_upstream_zone_set_session(sl_peer_connection_t *pc,
 
     zs = sl_stream_upstream_zone_session(peer->rec,
              (uintptr_t) SSL_get_SSL_CTX(pc->connection->ssl->connection));
-    if (zs != NULL && zs->len > 0) {
+    if (zs != NULL && zs->len > 0 && zs->len <= sizeof(buf)) {
         len = zs->len;
         sl_memcpy(buf, zs->data, len);
     }
