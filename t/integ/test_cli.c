@@ -1014,13 +1014,28 @@ START_TEST(test_run_master_reload_bad)
 END_TEST
 
 
+typedef struct {
+    const char  *log;
+    size_t       from;
+} started_cond_t;
+
+/* a worker was started after the mark */
+static int
+started_since(void *data)
+{
+    started_cond_t  *c = data;
+
+    return worker_started(c->log, c->from) > 0;
+}
+
 /* a worker that dies is replaced, and the death is an alert */
 START_TEST(test_run_master_respawn)
 {
     sl_t_proc_t  *p;
     char         *dir = prefix_with(RUN_CONF), *log, *msg;
-    size_t        mark;
-    pid_t         worker, fresh;
+    size_t          mark;
+    pid_t           worker, fresh;
+    started_cond_t  c;
 
     p = start_master(dir, &worker);
     log = sl_t_path(dir, "logs/e.log");
@@ -1033,7 +1048,10 @@ START_TEST(test_run_master_respawn)
     sl_t_wait_file(log, msg, T_WAIT);
     ck_assert(log_find_from(log, mark, "alert", msg));
 
-    sl_t_wait_file(log, "start worker process ", T_WAIT);
+    /* the first worker's line is before the mark: wait for a new one */
+    c.log = log;
+    c.from = mark;
+    ck_assert_int_eq(sl_t_wait_for(started_since, &c, log, T_WAIT), 0);
     fresh = worker_started(log, mark);
     ck_assert_int_gt(fresh, 0);
     ck_assert_int_ne(fresh, worker);
