@@ -169,6 +169,22 @@ conf_error(const char *conf, const char *msg, int line)
 }
 
 
+/* one echo server limited to n sessions per client address */
+static void
+start_addr_limit(sl_t_sluice_t *srv, int n)
+{
+    sl_t_sluice_start(srv, sl_t_printf(
+        "stream {\n"
+        LOG_FORMAT
+        "    limit_conn_zone $remote_addr zone=addr:1m;\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        limit_conn addr %d;\n"
+        "        echo;\n"
+        "    }\n"
+        "}\n", n));
+}
+
 /* --- one process --------------------------------------------------------- */
 
 START_TEST(test_limit_conn_basic)
@@ -177,16 +193,7 @@ START_TEST(test_limit_conn_basic)
     char           *lc;
     int             a, b;
 
-    sl_t_sluice_start(&srv,
-        "stream {\n"
-        LOG_FORMAT
-        "    limit_conn_zone $remote_addr zone=addr:1m;\n"
-        "    server {\n"
-        "        listen 127.0.0.1:@PORT@;\n"
-        "        limit_conn addr 2;\n"
-        "        echo;\n"
-        "    }\n"
-        "}\n");
+    start_addr_limit(&srv, 2);
     lc = sl_t_path(srv.dir, "logs/lc.log");
 
     a = session("127.0.0.1", srv.port);
@@ -430,16 +437,7 @@ START_TEST(test_limit_conn_crc32_collision)
     char           *lc;
     int             a, b;
 
-    sl_t_sluice_start(&srv,
-        "stream {\n"
-        LOG_FORMAT
-        "    limit_conn_zone $remote_addr zone=addr:1m;\n"
-        "    server {\n"
-        "        listen 127.0.0.1:@PORT@;\n"
-        "        limit_conn addr 1;\n"
-        "        echo;\n"
-        "    }\n"
-        "}\n");
+    start_addr_limit(&srv, 1);
     lc = sl_t_path(srv.dir, "logs/lc.log");
 
     a = session("127.5.212.6", srv.port);
