@@ -644,8 +644,9 @@ sl_master_reconfigure(sl_master_t *m)
      * The old workers finish their sessions once told to quit (by
      * sl_retire_old_workers()). What they listened on and the new cycle
      * did not take goes: those still serving have sockets of their own.
-     * The zones the new cycle did not keep are theirs: still mapped here,
-     * so that a lock one of them dies holding can be freed.
+     * The old cycle's zones stay mapped here while they run, so that a
+     * lock one of them dies holding can be freed, also in a zone the new
+     * cycle did not keep (sl_process_zones.c).
      */
     sl_master_hold_zones(m, old, from, m->generation - 1);
     sl_close_listening_sockets(old);
