@@ -6,7 +6,10 @@
  * given back by the cycle's pool cleanup, and the last one unmaps it. So a
  * reload that fails keeps the old cycle's memory whole, and a worker of an
  * old generation, which inherited its mappings at fork, is never touched:
- * unmapping in the master changes only the master's address space.
+ * unmapping in the master changes only the master's address space. A hold
+ * (sl_shm_zones_hold) is one more reference to each of a cycle's mappings,
+ * for a master that must still reach an old generation's locks once that
+ * generation's cycle is gone.
  *
  * This file must never look inside a zone beyond its slab pool's header:
  * what a zone holds is its module's.
@@ -18,6 +21,16 @@
 struct sl_shm_map_s {
     sl_shm_t     shm;
     sl_uint_t    refs;
+};
+
+typedef struct {
+    sl_shm_map_t      *map;
+    sl_str_t           name;    /* a copy: the cycle that named it goes */
+} sl_shm_held_t;
+
+struct sl_shm_hold_s {
+    sl_uint_t          n;
+    sl_shm_held_t      zone[];  /* then the names */
 };
 
 /* visits every zone of a cycle's list; the list may be empty or unset */
@@ -251,6 +264,17 @@ sl_shm_zones_init(sl_cycle_t *cycle)
     return SL_OK;
 }
 
+/* the lock of the zone name, if the dead process pid held it */
+static void
+sl_shm_zone_force_unlock(sl_str_t *name, sl_slab_pool_t *pool,
+    sl_uint_t pid, sl_log_t *log)
+{
+    if (pool != NULL && sl_shmtx_force_unlock(&pool->mutex, pid)) {
+        sl_log_error(SL_LOG_ALERT, log, 0, "shared memory zone \"%V\" was "
+                     "locked by %i", name, (sl_int_t) pid);
+    }
+}
+
 void
 sl_shm_zones_force_unlock(sl_cycle_t *cycle, sl_uint_t pid)
 {
@@ -259,12 +283,79 @@ sl_shm_zones_force_unlock(sl_cycle_t *cycle, sl_uint_t pid)
     sl_uint_t        i;
 
     sl_shm_zones_each(&cycle->shared_memory, part, zone, i) {
-        if (zone[i].pool != NULL
-            && sl_shmtx_force_unlock(&zone[i].pool->mutex, pid))
-        {
-            sl_log_error(SL_LOG_ALERT, cycle->log, 0, "shared memory zone "
-                         "\"%V\" was locked by %i", &zone[i].name,
-                         (sl_int_t) pid);
+        sl_shm_zone_force_unlock(&zone[i].name, zone[i].pool, pid,
+                                 cycle->log);
+    }
+}
+
+sl_shm_hold_t *
+sl_shm_zones_hold(sl_cycle_t *cycle)
+{
+    sl_list_part_t  *part;
+    sl_shm_zone_t   *zone;
+    sl_shm_hold_t   *hold;
+    sl_shm_held_t   *held;
+    sl_uint_t        i, n = 0;
+    size_t           names = 0;
+    u_char          *p;
+
+    sl_shm_zones_each(&cycle->shared_memory, part, zone, i) {
+        if (zone[i].map != NULL) {
+            n++;
+            names += zone[i].name.len;
         }
     }
+
+    if (n == 0) {
+        return NULL;
+    }
+
+    hold = sl_alloc(sizeof(sl_shm_hold_t) + n * sizeof(sl_shm_held_t)
+                    + names, cycle->log);
+    if (hold == NULL) {
+        return NULL;
+    }
+
+    hold->n = n;
+    held = hold->zone;
+    p = (u_char *) (hold->zone + n);
+
+    sl_shm_zones_each(&cycle->shared_memory, part, zone, i) {
+        if (zone[i].map == NULL) {
+            continue;
+        }
+
+        held->map = zone[i].map;
+        held->map->refs++;
+        held->name.len = zone[i].name.len;
+        held->name.data = p;
+        p = sl_cpymem(p, zone[i].name.data, zone[i].name.len);
+        held++;
+    }
+
+    return hold;
+}
+
+void
+sl_shm_hold_force_unlock(sl_shm_hold_t *hold, sl_uint_t pid, sl_log_t *log)
+{
+    sl_uint_t  i;
+
+    for (i = 0; i < hold->n; i++) {
+        sl_shm_zone_force_unlock(&hold->zone[i].name,
+                                 (sl_slab_pool_t *) hold->zone[i].map->shm.addr,
+                                 pid, log);
+    }
+}
+
+void
+sl_shm_hold_release(sl_shm_hold_t *hold, sl_log_t *log)
+{
+    sl_uint_t  i;
+
+    for (i = 0; i < hold->n; i++) {
+        sl_shm_map_release(hold->zone[i].map, log);
+    }
+
+    sl_free(hold);
 }

@@ -9,7 +9,8 @@
  * whose name, size and tag are unchanged keeps its memory: init is given
  * the previous cycle's zone data, so that the contents survive; a zone
  * whose size changed is mapped anew and starts empty. Memory a cycle no
- * longer uses is unmapped when the last cycle holding it is destroyed.
+ * longer uses is unmapped when the last cycle holding it is destroyed, or
+ * the last hold on it (sl_shm_zones_hold) ends.
  *
  * An embedded instance gets its zones the same way: they are shared by
  * nobody but its own cycles.
@@ -28,6 +29,7 @@
 
 typedef struct sl_shm_zone_s  sl_shm_zone_t;
 typedef struct sl_shm_map_s   sl_shm_map_t;
+typedef struct sl_shm_hold_s  sl_shm_hold_t;
 
 /*
  * Called once the zone is mapped: data is the previous cycle's zone data
@@ -69,5 +71,20 @@ sl_int_t sl_shm_zones_init(sl_cycle_t *cycle);
 
 /* a process that died: the zone locks it held are freed, and logged */
 void sl_shm_zones_force_unlock(sl_cycle_t *cycle, sl_uint_t pid);
+
+/*
+ * The memory of cycle's zones, kept mapped past cycle's end for as long
+ * as the hold lasts: a master's old workers still use it, and a lock one
+ * of them dies holding must still be reached, also in a zone the next
+ * cycle did not keep (noreuse, a new size, dropped). Memory the next
+ * cycle kept costs nothing more. NULL when cycle has no zones, or memory
+ * ran out (logged).
+ */
+sl_shm_hold_t *sl_shm_zones_hold(sl_cycle_t *cycle);
+/* as sl_shm_zones_force_unlock(), over the held zones */
+void sl_shm_hold_force_unlock(sl_shm_hold_t *hold, sl_uint_t pid,
+    sl_log_t *log);
+/* the hold ends: memory nothing else holds is unmapped */
+void sl_shm_hold_release(sl_shm_hold_t *hold, sl_log_t *log);
 
 #endif /* SL_SHM_ZONE_H */

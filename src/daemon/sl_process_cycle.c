@@ -166,6 +166,7 @@ sl_process_start(sl_cycle_t *cycle, sl_cycle_t *init, char *const *argv)
 
     /* the master's, a worker's or the single process's cycle */
     environ = m->environ;
+    sl_master_release_zones(m);
     sl_shm_free(&m->shm, m->cycle->log);
     sl_destroy_cycle(m->cycle);
     sl_free(m->workers);
@@ -586,6 +587,7 @@ static sl_int_t
 sl_master_reconfigure(sl_master_t *m)
 {
     sl_cycle_t  *old = m->cycle, *cycle;
+    sl_uint_t    from;
     sl_int_t     rc;
 
     if (m->new_binary) {
@@ -617,7 +619,9 @@ sl_master_reconfigure(sl_master_t *m)
     cycle->log = &cycle->new_log;
     cycle->old_cycle = NULL;
     m->cycle = cycle;
+    from = m->cycle_from;
     m->generation++;
+    m->cycle_from = m->generation;
     m->noaccepting = 0;
     sl_master_accept_mutex(m);
 
@@ -640,7 +644,11 @@ sl_master_reconfigure(sl_master_t *m)
      * The old workers finish their sessions once told to quit (by
      * sl_retire_old_workers()). What they listened on and the new cycle
      * did not take goes: those still serving have sockets of their own.
+     * The old cycle's zones stay mapped here while they run, so that a
+     * lock one of them dies holding can be freed, also in a zone the new
+     * cycle did not keep (sl_process_zones.c).
      */
+    sl_master_hold_zones(m, old, from, m->generation - 1);
     sl_close_listening_sockets(old);
     sl_destroy_cycle(old);
     return SL_OK;
@@ -742,6 +750,9 @@ sl_worker_process_cycle(sl_master_t *m, sl_uint_t n)
         sl_master_forget_cycle(m->old_cycle);
         m->old_cycle = NULL;
     }
+
+    /* the old generations' zones are the master's to watch, not ours */
+    sl_master_release_zones(m);
 
     sl_listening_for_worker(cycle, n);
 

@@ -20,6 +20,9 @@ typedef struct {
     unsigned       exited:1;
 } sl_worker_t;
 
+/* an old generation's zones, kept mapped for it (sl_process_zones.c) */
+typedef struct sl_master_hold_s  sl_master_hold_t;
+
 typedef struct {
     sl_cycle_t    *cycle;
     sl_cycle_t    *old_cycle;     /* during a reload: the one replaced */
@@ -29,9 +32,11 @@ typedef struct {
     sl_worker_t   *workers;
     sl_uint_t      nworkers;      /* slots in use */
     sl_uint_t      generation;    /* bumped by every reload */
+    sl_uint_t      cycle_from;    /* the first generation of cycle */
     pid_t          new_binary;
     pid_t          parent;        /* the old master, for a new binary */
     sl_shm_t       shm;           /* the accept mutex lives there */
+    sl_master_hold_t  *holds;     /* the old generations' zones */
     sl_msec_t      delay;         /* a fast stop: until the next signal */
     sl_msec_t      respawn_delay; /* before the last try at missing workers */
     int            status;        /* in a worker: its exit status */
@@ -76,6 +81,19 @@ void sl_exec_new_binary(sl_master_t *m);
 void sl_new_binary_exited(sl_master_t *m, int status);
 /* argv[0] as an absolute path (malloc'ed), or NULL */
 char *sl_resolve_binary(const char *argv0);
+
+/* sl_process_zones.c */
+
+/*
+ * A reload replaced old, which the generations from ... to served, with
+ * m->cycle: old's zones stay mapped while any of those workers runs.
+ */
+void sl_master_hold_zones(sl_master_t *m, sl_cycle_t *old, sl_uint_t from,
+    sl_uint_t to);
+/* worker pid was reaped: the zone locks it held are freed (and logged) */
+void sl_master_zones_unlock(sl_master_t *m, pid_t pid);
+/* every hold ends: at exit, and in a new worker, whose they are not */
+void sl_master_release_zones(sl_master_t *m);
 
 /* sl_process_setup.c */
 

@@ -359,7 +359,7 @@ sl_reap_children(sl_master_t *m)
             sl_log_error(SL_LOG_ALERT, m->cycle->log, 0, "the accept mutex "
                          "held by %i was unlocked", (sl_int_t) pid);
         }
-        sl_shm_zones_force_unlock(m->cycle, (sl_uint_t) pid);
+        sl_master_zones_unlock(m, pid);
 
         if (w->respawn && WIFEXITED(status)
             && WEXITSTATUS(status) == SL_FATAL_EXIT)

@@ -2,12 +2,16 @@
  * test_shm_zone.c -- shared memory zones across cycles (sl_shm_zone.c):
  * declarations that agree or conflict (nginx's texts, at file:line), the
  * memory kept by a reload that keeps name, size and owner, mapped anew
- * when the size changes, and given back when the last cycle using it goes.
+ * when the size changes, and given back when the last cycle using it goes,
+ * or the last hold on it (the master's, for an old generation).
  */
 #include "sl_config.h"
 #include "sl_core.h"
 
 #include "sl_test.h"
+
+#include <stdint.h>
+#include <stdio.h>
 
 static char            log_path[] = "/tmp/sl_shm_zone.XXXXXX";
 static sl_open_file_t  log_file;
@@ -308,6 +312,81 @@ START_TEST(test_force_unlock)
 }
 END_TEST
 
+/* is addr still mapped in this process? (/proc: no probing of the hole) */
+static int
+mapped(void *addr)
+{
+    unsigned long  start, end, a = (unsigned long) (uintptr_t) addr;
+    char           line[512];
+    FILE          *f;
+    int            found = 0;
+
+    f = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(f);
+
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        found = sscanf(line, "%lx-%lx", &start, &end) == 2
+                && a >= start && a < end;
+    }
+
+    fclose(f);
+    return found;
+}
+
+/*
+ * A hold keeps a destroyed cycle's memory mapped, names and all: a lock
+ * there is freed for a dead process, once; the hold's end unmaps what no
+ * cycle uses, and leaves what the next cycle kept.
+ */
+START_TEST(test_hold)
+{
+    sl_cycle_t     *c1, *c2;
+    sl_shm_zone_t  *kept1, *gone1, *kept2, *gone2;
+    sl_slab_pool_t *gone;
+    sl_shm_hold_t  *hold;
+
+    c1 = new_cycle(&boot);
+    kept1 = declare(c1, "kept", 65536, &tag_a);
+    gone1 = declare(c1, "dropped", 65536, &tag_a);
+    gone1->noreuse = 1;
+    ck_assert_int_eq(sl_shm_zones_init(c1), SL_OK);
+
+    c2 = new_cycle(c1);
+    kept2 = declare(c2, "kept", 65536, &tag_a);
+    gone2 = declare(c2, "dropped", 65536, &tag_a);
+    gone2->noreuse = 1;
+    ck_assert_int_eq(sl_shm_zones_init(c2), SL_OK);
+    ck_assert_ptr_eq(kept2->pool, kept1->pool);
+    ck_assert_ptr_ne(gone2->pool, gone1->pool);
+
+    gone = gone1->pool;
+    hold = sl_shm_zones_hold(c1);
+    ck_assert_ptr_nonnull(hold);
+    c2->old_cycle = NULL;
+    sl_destroy_pool(c1->pool);
+    ck_assert(mapped(gone));
+
+    ck_assert_uint_eq(sl_shmtx_trylock(&gone->mutex, 4242), 1);
+    sl_shm_hold_force_unlock(hold, 4343, &log_);
+    ck_assert_uint_eq(gone->mutex.lock, 4242);
+    sl_shm_hold_force_unlock(hold, 4242, &log_);
+    ck_assert_uint_eq(gone->mutex.lock, 0);
+    ck_assert(logged_at("alert", "shared memory zone \"dropped\" was "
+                                 "locked by 4242"));
+
+    sl_shm_hold_release(hold, &log_);
+    ck_assert(!mapped(gone));
+    ck_assert(mapped(kept2->pool));
+
+    /* a cycle without zones has nothing to hold */
+    c1 = new_cycle(&boot);
+    ck_assert_ptr_null(sl_shm_zones_hold(c1));
+    sl_destroy_pool(c1->pool);
+
+    sl_destroy_pool(c2->pool);
+}
+END_TEST
+
 static Suite *
 shm_zone_suite(void)
 {
@@ -322,6 +401,7 @@ shm_zone_suite(void)
     tcase_add_test(tc, test_not_kept);
     tcase_add_test(tc, test_failed_cycle_keeps_old);
     tcase_add_test(tc, test_force_unlock);
+    tcase_add_test(tc, test_hold);
     suite_add_tcase(s, tc);
 
     return s;

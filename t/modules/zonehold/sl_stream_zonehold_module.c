@@ -16,6 +16,13 @@
  *                              worker that holds the lock itself says
  *                              "busy PID\n" and closes instead of waiting
  *                              for itself for ever
+ *   zonehold later NAME;       (server{}) says "ready PID\n"; at the
+ *                              client's first byte, takes the lock of the
+ *                              zone NAME whichever module declared it (an
+ *                              upstream's zone, say), says "held PID\n"
+ *                              and holds it as "hold" does: a worker can
+ *                              be made to hold a lock after a reload,
+ *                              in a session it accepted before
  *
  * It must never be built into sluice: holding a lock across I/O is
  * exactly what a real module must not do.
@@ -29,9 +36,14 @@ typedef struct {
     sl_uint_t            count;
 } sl_stream_zonehold_root_t;
 
+#define SL_ZONEHOLD_TOUCH   0
+#define SL_ZONEHOLD_HOLD    1
+#define SL_ZONEHOLD_LATER   2
+
 typedef struct {
-    sl_uint_t            hold;      /* 1: hold, 0: touch */
-    sl_shm_zone_t       *zone;      /* NULL: not a zonehold server */
+    sl_uint_t            mode;      /* SL_ZONEHOLD_* */
+    sl_shm_zone_t       *zone;      /* hold, touch: the zonehold zone */
+    sl_str_t             name;      /* later: the zone, found by name */
 } sl_stream_zonehold_srv_conf_t;
 
 static void *sl_stream_zonehold_create_srv_conf(sl_conf_t *cf);
@@ -130,6 +142,78 @@ sl_stream_zonehold_hold(sl_stream_session_t *s, sl_slab_pool_t *pool)
     sl_stream_zonehold_linger(c->read);
 }
 
+/* the zone called name in the session's cycle, whoever declared it */
+static sl_slab_pool_t *
+sl_stream_zonehold_find(sl_stream_session_t *s, sl_str_t *name)
+{
+    sl_list_part_t  *part;
+    sl_shm_zone_t   *zone;
+    sl_uint_t        i;
+
+    part = &s->connection->loop->cycle->shared_memory.part;
+
+    for ( /* void */ ; part != NULL; part = part->next) {
+        zone = part->elts;
+        for (i = 0; i < part->nelts; i++) {
+            if (sl_str_eq(&zone[i].name, name)) {
+                return zone[i].pool;
+            }
+        }
+    }
+
+    return NULL;
+}
+
+/* "later": the client's first byte asks for the lock */
+static void
+sl_stream_zonehold_later_read(sl_event_t *rev)
+{
+    sl_connection_t                *c = rev->data;
+    sl_stream_session_t            *s = c->data;
+    sl_stream_zonehold_srv_conf_t  *zscf;
+    sl_slab_pool_t                 *pool;
+    u_char                          byte;
+    ssize_t                         n;
+
+    n = c->recv(c, &byte, 1);
+
+    if (n == SL_AGAIN) {
+        if (sl_handle_read_event(rev, 0) != SL_OK) {
+            sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        }
+        return;
+    }
+
+    if (n != 1) {
+        sl_stream_finalize_session(s, SL_STREAM_OK);
+        return;
+    }
+
+    zscf = sl_stream_get_module_srv_conf(s, sl_stream_zonehold_module);
+    pool = sl_stream_zonehold_find(s, &zscf->name);
+    if (pool == NULL) {
+        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    sl_stream_zonehold_hold(s, pool);
+}
+
+static void
+sl_stream_zonehold_later(sl_stream_session_t *s)
+{
+    sl_connection_t  *c = s->connection;
+
+    if (sl_stream_zonehold_say(c, "ready", 0) != SL_OK) {
+        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    c->write->handler = sl_stream_empty_handler;
+    c->read->handler = sl_stream_zonehold_later_read;
+    sl_stream_zonehold_later_read(c->read);
+}
+
 static void
 sl_stream_zonehold_touch(sl_stream_session_t *s, sl_slab_pool_t *pool)
 {
@@ -163,9 +247,14 @@ sl_stream_zonehold_handler(sl_stream_session_t *s)
 
     zscf = sl_stream_get_module_srv_conf(s, sl_stream_zonehold_module);
 
-    if (zscf->hold) {
+    switch (zscf->mode) {
+    case SL_ZONEHOLD_HOLD:
         sl_stream_zonehold_hold(s, zscf->zone->pool);
-    } else {
+        break;
+    case SL_ZONEHOLD_LATER:
+        sl_stream_zonehold_later(s);
+        break;
+    default:
         sl_stream_zonehold_touch(s, zscf->zone->pool);
     }
 }
@@ -228,10 +317,20 @@ sl_stream_zonehold(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
     sl_unused(cmd);
 
+    cscf = sl_stream_conf_get_module_srv_conf(cf, sl_stream_core_module);
+    cscf->handler = sl_stream_zonehold_handler;
+
+    if (sl_strcmp(value[1].data, "later") == 0) {
+        /* any module's zone: looked up by name in the worker's cycle */
+        zscf->mode = SL_ZONEHOLD_LATER;
+        zscf->name = value[2];
+        return SL_CONF_OK;
+    }
+
     if (sl_strcmp(value[1].data, "hold") == 0) {
-        zscf->hold = 1;
+        zscf->mode = SL_ZONEHOLD_HOLD;
     } else if (sl_strcmp(value[1].data, "touch") != 0) {
-        return "takes \"hold\" or \"touch\"";
+        return "takes \"hold\", \"touch\" or \"later\"";
     }
 
     /* size 0: declared by zonehold_zone, before or after this */
@@ -241,7 +340,5 @@ sl_stream_zonehold(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         return SL_CONF_ERROR;
     }
 
-    cscf = sl_stream_conf_get_module_srv_conf(cf, sl_stream_core_module);
-    cscf->handler = sl_stream_zonehold_handler;
     return SL_CONF_OK;
 }
