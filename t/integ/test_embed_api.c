@@ -29,6 +29,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1728,6 +1730,77 @@ START_TEST(test_running_busy)
 END_TEST
 
 /*
+ * destroy during a reload in another thread: SL_BUSY, the instance left
+ * whole (the build reads the configuration in force). The reload is held
+ * in its build by a certificate read from a FIFO: the writer's open
+ * returns once the reload has opened it, and the reload reads until the
+ * writer closes.
+ */
+typedef struct {
+    sl_instance_t   *in;
+    const char      *conf;
+    char             err[512];
+    int              rc;
+} reload_arg_t;
+
+static void *
+reload_thread(void *arg)
+{
+    reload_arg_t        *r = arg;
+    sl_instance_conf_t   c;
+
+    memset(&c, 0, sizeof(c));
+    c.size = sizeof(c);
+    c.conf_string = r->conf;
+    r->rc = sl_instance_reload(r->in, &c, r->err, sizeof(r->err));
+    return NULL;
+}
+
+START_TEST(test_destroy_during_reload)
+{
+    pthread_t      th;
+    reload_arg_t   r;
+    sl_te_t        t;
+    SSL_CTX       *ctx;
+    const char    *pem, *pipe_path;
+    int            fd;
+
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
+
+    memset(&r, 0, sizeof(r));
+    r.in = t.in;
+    r.conf = sl_te_text(&t,                         /* makes t.dir */
+        "stream { server { listen 127.0.0.1:@PORT@ ssl;\n"
+        "  ssl_certificate @DIR@/cert.pipe;\n"
+        "  ssl_certificate_key @CERTS@/ecdsa.key; echo; } }\n");
+    pipe_path = sl_t_printf("%s/cert.pipe", t.dir);
+    ck_assert_msg(mkfifo(pipe_path, 0600) == 0, "mkfifo: %s",
+                  strerror(errno));
+    pem = sl_t_read(sl_t_printf("%s/ecdsa.crt", sl_te_certs()));
+    ck_assert_int_eq(pthread_create(&th, NULL, reload_thread, &r), 0);
+
+    fd = open(pipe_path, O_WRONLY | O_CLOEXEC);     /* the reload reads */
+    ck_assert_msg(fd >= 0, "open: %s", strerror(errno));
+    ck_assert_int_eq(sl_instance_destroy(t.in), SL_BUSY);
+
+    ck_assert_int_eq(write(fd, pem, strlen(pem)), (ssize_t) strlen(pem));
+    (void) close(fd);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_msg(r.rc == SL_OK, "reload: %s", r.err);
+
+    /* the new configuration, TLS, serves */
+    sl_te_start(&t);
+    ctx = sl_te_tls_ctx();
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_msg(sl_te_tls_echo(ctx, t.port[0], 10, 1000, T_IO, t.err,
+                                 sizeof(t.err)) == 0, "%s", t.err);
+    SSL_CTX_free(ctx);
+    sl_te_stop_join(&t, SL_STOP_GRACEFUL);
+    sl_te_destroy(&t);
+}
+END_TEST
+
+/*
  * create must fail with exactly msg, leaving no descriptor; the host's
  * log sink (which stands for the main error_log) hears it too, at emerg.
  */
@@ -1966,6 +2039,7 @@ embed_api_suite(void)
     tcase_add_test(tc, test_destroyed);
     tcase_add_test(tc, test_destroyed_stop);
     tcase_add_test(tc, test_running_busy);
+    tcase_add_test(tc, test_destroy_during_reload);
     tcase_add_test(tc, test_conf_errors);
     tcase_add_test(tc, test_process_directives);
     tcase_add_test(tc, test_failed_create_fds);
