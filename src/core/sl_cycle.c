@@ -46,7 +46,7 @@ sl_init_cycle(sl_cycle_t *old)
 
     cycle->pool = pool;
     cycle->log = old->log;      /* config errors go to the log in force */
-    cycle->old_cycle = old;
+    cycle->old_cycle = old->replaces != NULL ? old->replaces : old;
     cycle->time = old->time;
     cycle->test_config = old->test_config;
     cycle->test_dump = old->test_dump;

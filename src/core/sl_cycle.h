@@ -45,7 +45,15 @@ struct sl_cycle_s {
     sl_str_t           error_log;   /* -e: the startup log */
     sl_str_t           hostname;
 
+    /* while it is built: the cycle it replaces, whose zones it keeps */
     sl_cycle_t        *old_cycle;
+    /*
+     * Set only in a bootstrap cycle that stands in for the cycle in force
+     * (an embedded instance's reload: the bootstrap has the new paths and
+     * the log that captures errors, the cycle in force has the zones):
+     * the cycle that the one built from this bootstrap replaces.
+     */
+    sl_cycle_t        *replaces;
 
     /*
      * The sessions accepted on this cycle's sockets and still open: a
@@ -95,7 +103,10 @@ extern sl_module_t  sl_core_module;
 uint64_t sl_get_cpu_affinity(sl_core_conf_t *ccf, sl_uint_t n);
 extern sl_module_t  sl_conf_module;
 
-/* builds the next cycle from old (its paths, log and flags); NULL on error */
+/*
+ * Builds the next cycle from old (its paths, log and flags), keeping the
+ * zones of old, or of old->replaces when set; NULL on error.
+ */
 sl_cycle_t *sl_init_cycle(sl_cycle_t *old);
 void sl_destroy_cycle(sl_cycle_t *cycle);
 /* the open file for name, shared by every user of the same path */

@@ -10,6 +10,9 @@
  * (sl_shm_zones_hold) is one more reference to each of a cycle's mappings,
  * for a master that must still reach an old generation's locks once that
  * generation's cycle is gone.
+ * In an embedded instance the count is changed from two threads: the one
+ * building a new cycle takes references while the loop thread gives back
+ * those of a retired cycle; so it is changed atomically.
  *
  * This file must never look inside a zone beyond its slab pool's header:
  * what a zone holds is its module's.
@@ -20,7 +23,7 @@
 
 struct sl_shm_map_s {
     sl_shm_t     shm;
-    sl_uint_t    refs;
+    sl_uint_t    refs;      /* the cycles' zones using it: atomic */
 };
 
 typedef struct {
@@ -112,7 +115,7 @@ sl_shared_memory_add(sl_conf_t *cf, sl_str_t *name, size_t size, void *tag)
 static void
 sl_shm_map_release(sl_shm_map_t *map, sl_log_t *log)
 {
-    if (--map->refs > 0) {
+    if (__atomic_sub_fetch(&map->refs, 1, __ATOMIC_ACQ_REL) > 0) {
         return;
     }
 
@@ -188,13 +191,30 @@ sl_shm_zone_map(sl_cycle_t *cycle, sl_shm_zone_t *zone)
     return SL_OK;
 }
 
-/* the zone's init, with prev and log valid only while it runs */
+/*
+ * The zone's init, with prev and log valid only while it runs. In an
+ * embedded instance the loop thread of this same process goes on using
+ * the previous memory meanwhile: init reads it holding its lock. A
+ * daemon's master never waits on its workers' lock: one that died
+ * holding it is freed only when the master reaps it, which a master
+ * waiting here could not do.
+ */
 static sl_int_t
-sl_shm_zone_call_init(sl_shm_zone_t *zone, void *data)
+sl_shm_zone_call_init(sl_cycle_t *cycle, sl_shm_zone_t *zone, void *data)
 {
-    sl_int_t  rc;
+    sl_slab_pool_t  *prev = cycle->embedded ? zone->prev : NULL;
+    sl_int_t         rc;
+
+    if (prev != NULL) {
+        sl_shmtx_lock(&prev->mutex);
+    }
 
     rc = zone->init != NULL ? zone->init(zone, data) : SL_OK;
+
+    if (prev != NULL) {
+        sl_shmtx_unlock(&prev->mutex);
+    }
+
     zone->prev = NULL;
     zone->log = NULL;
     return rc;
@@ -217,9 +237,9 @@ sl_shm_zone_init(sl_cycle_t *cycle, sl_shm_zone_t *zone)
     old = sl_shm_zone_kept(cycle, zone);
     if (old != NULL) {
         zone->map = old->map;
-        zone->map->refs++;
+        (void) __atomic_add_fetch(&zone->map->refs, 1, __ATOMIC_RELAXED);
         zone->pool = old->pool;
-        return sl_shm_zone_call_init(zone, old->data);
+        return sl_shm_zone_call_init(cycle, zone, old->data);
     }
 
     if (sl_shm_zone_map(cycle, zone) != SL_OK) {
@@ -233,7 +253,7 @@ sl_shm_zone_init(sl_cycle_t *cycle, sl_shm_zone_t *zone)
         zone->prev = old->pool;
     }
 
-    return sl_shm_zone_call_init(zone, NULL);
+    return sl_shm_zone_call_init(cycle, zone, NULL);
 }
 
 sl_int_t
@@ -326,7 +346,7 @@ sl_shm_zones_hold(sl_cycle_t *cycle)
         }
 
         held->map = zone[i].map;
-        held->map->refs++;
+        (void) __atomic_add_fetch(&held->map->refs, 1, __ATOMIC_RELAXED);
         held->name.len = zone[i].name.len;
         held->name.data = p;
         p = sl_cpymem(p, zone[i].name.data, zone[i].name.len);

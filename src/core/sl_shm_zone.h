@@ -13,11 +13,15 @@
  * the last hold on it (sl_shm_zones_hold) ends.
  *
  * An embedded instance gets its zones the same way: they are shared by
- * nobody but its own cycles.
+ * nobody but its own cycles, and its reload keeps them as the daemon's
+ * does (the cycle in force is the one replaced).
  *
  * Thread rules: declaring and mapping zones happen while a cycle is built,
- * in the thread that builds it; the memory itself is used under the slab
- * pool's lock from any process that maps it.
+ * in the thread that builds it -- in an instance, while its loop thread
+ * goes on using the previous cycle's zones; there init runs holding prev's
+ * lock (a daemon's master reads prev without it, as a worker may die
+ * holding it). The memory itself is used under the slab pool's lock from
+ * any process (or thread) that maps it.
  */
 #ifndef SL_SHM_ZONE_H
 #define SL_SHM_ZONE_H
@@ -50,7 +54,8 @@ struct sl_shm_zone_s {
     /*
      * While init runs: the cycle's log, and the previous cycle's memory
      * of this name and tag when it was not kept (noreuse, a new size),
-     * for a module that carries some of it over; else NULL.
+     * for a module that carries some of it over (read only: in an
+     * embedded instance init runs holding its lock); else NULL.
      */
     sl_log_t              *log;
     sl_slab_pool_t        *prev;

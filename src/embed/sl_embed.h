@@ -86,7 +86,12 @@ struct sl_instance_s {
     /* sl_embed_self() of the loop thread, 0: none (read lock-free) */
     atomic_uintptr_t       loop_thread;
     sl_uint_t              reloading;       /* an idle swap is under way */
-    sl_uint_t              reload_waiting;  /* reloads waiting on the loop */
+    /*
+     * sl_instance_reload() calls under way, from their first look at the
+     * instance to their return (the build reads the cycle in force):
+     * destroy is refused meanwhile (SL_BUSY)
+     */
+    sl_uint_t              reloads;
     pthread_t              thread;          /* sl_instance_start()'s */
     sl_uint_t              started;         /* not joined yet */
     sl_uint_t              joining;         /* a join waits for it */

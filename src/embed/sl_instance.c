@@ -342,6 +342,14 @@ sl_embed_set_paths(sl_instance_t *in, const sl_instance_conf_t *conf)
                             (size_t) (slash - (char *) name.data));
 }
 
+/*
+ * The paths and the log come from the bootstrap cycle; the zones from the
+ * cycle in force, which the new one replaces (none at create): a zone
+ * kept is shared with it, a noreuse one carries its state over (see
+ * sl_shm_zone.h). The cycle in force stays as it is meanwhile: only a
+ * reload swaps it, and reloads hold reload_lock; destroy is refused while
+ * one is under way.
+ */
 sl_cycle_t *
 sl_embed_build_cycle(sl_instance_t *in, const sl_instance_conf_t *conf)
 {
@@ -355,7 +363,9 @@ sl_embed_build_cycle(sl_instance_t *in, const sl_instance_conf_t *conf)
     sl_time_update(&in->init.time);
 
     if (sl_embed_set_paths(in, conf) == SL_OK) {
+        in->init.replaces = in->cycle;
         cycle = sl_init_cycle(&in->init);
+        in->init.replaces = NULL;
     }
 
     /* the new cycle has copies of what it needs */
@@ -558,7 +568,7 @@ sl_instance_destroy(sl_instance_t *in)
     }
 
     (void) pthread_mutex_lock(&in->lock);
-    busy = in->inside || in->started || in->reloading || in->reload_waiting;
+    busy = in->inside || in->started || in->reloading || in->reloads;
     (void) pthread_mutex_unlock(&in->lock);
 
     if (busy) {

@@ -2,14 +2,18 @@
  * sl_instance_reload.c -- a new configuration applied in-process.
  *
  * The costly part (reading the files, building TLS contexts) runs in the
- * caller's thread while the loop serves on. The swap runs on the loop
- * thread, where the listening sockets live: the old ones leave the loop,
- * those of unchanged addresses pass to the new cycle (so that no
+ * caller's thread while the loop serves on. The new cycle replaces the
+ * one in force as the daemon's does, so that its zones are kept or
+ * carried over (sl_shm_zone.h); since the build reads the cycle in force,
+ * destroy is refused while a reload is under way. The swap runs on the
+ * loop thread, where the listening sockets live: the old ones leave the
+ * loop, those of unchanged addresses pass to the new cycle (so that no
  * connection in the backlog is refused), new ones are bound, and the old
  * cycle is retired. A retired cycle stays until the sessions accepted
  * under it have ended (its `connections` count), then it is freed; until
- * then its clock is set each time the loop's is (sl_embed_time_updated). If binding fails, every socket
- * goes back to the old cycle and it serves on as before.
+ * then its clock is set each time the loop's is (sl_embed_time_updated).
+ * If binding fails, every socket goes back to the old cycle and it serves
+ * on as before.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -22,6 +26,9 @@ typedef struct {
     sl_int_t        rc;
     sl_uint_t       done;
 } sl_embed_swap_t;
+
+static sl_int_t sl_embed_reload(sl_instance_t *in,
+    const sl_instance_conf_t *conf, char *err, size_t errlen);
 
 /* r: allocated in old's pool before the swap, so that this cannot fail */
 static void
@@ -235,7 +242,6 @@ sl_embed_apply_posted(sl_instance_t *in, sl_cycle_t *cycle)
     sl_embed_swap_t  sw = { in, cycle, SL_ERROR, 0 };
     sl_int_t         rc;
 
-    in->reload_waiting++;           /* destroy waits for it: SL_BUSY */
     (void) pthread_mutex_unlock(&in->lock);
 
     rc = sl_instance_post(in, sl_embed_swap_posted, &sw);
@@ -244,7 +250,6 @@ sl_embed_apply_posted(sl_instance_t *in, sl_cycle_t *cycle)
     while (rc == SL_OK && !sw.done) {
         (void) pthread_cond_wait(&in->cond, &in->lock);
     }
-    in->reload_waiting--;
     (void) pthread_mutex_unlock(&in->lock);
 
     return rc == SL_OK ? sw.rc : rc;
@@ -292,12 +297,26 @@ sl_embed_reload_lock(sl_instance_t *in)
     return pthread_mutex_trylock(&in->reload_lock) == 0 ? SL_OK : SL_BUSY;
 }
 
+/* a reload is under way: destroy says SL_BUSY until it has returned */
+static void
+sl_embed_reload_count(sl_instance_t *in, sl_uint_t begin)
+{
+    (void) pthread_mutex_lock(&in->lock);
+
+    if (begin) {
+        in->reloads++;
+    } else {
+        in->reloads--;
+    }
+
+    (void) pthread_mutex_unlock(&in->lock);
+}
+
 int
 sl_instance_reload(sl_instance_t *in, const sl_instance_conf_t *conf,
     char *err, size_t errlen)
 {
-    sl_cycle_t  *cycle;
-    sl_int_t     rc;
+    sl_int_t  rc;
 
     if (err != NULL && errlen > 0) {
         err[0] = '\0';
@@ -306,6 +325,20 @@ sl_instance_reload(sl_instance_t *in, const sl_instance_conf_t *conf,
     if (!sl_embed_valid(in)) {
         return SL_ERROR;
     }
+
+    sl_embed_reload_count(in, 1);
+    rc = sl_embed_reload(in, conf, err, errlen);
+    sl_embed_reload_count(in, 0);
+
+    return (int) rc;
+}
+
+static sl_int_t
+sl_embed_reload(sl_instance_t *in, const sl_instance_conf_t *conf,
+    char *err, size_t errlen)
+{
+    sl_cycle_t  *cycle;
+    sl_int_t     rc;
 
     if (sl_embed_reload_lock(in) != SL_OK) {
         sl_embed_capture_begin(in, err, errlen);
@@ -342,5 +375,5 @@ done:
 
     sl_embed_capture_end(in);
     (void) pthread_mutex_unlock(&in->reload_lock);
-    return (int) rc;
+    return rc;
 }

@@ -248,7 +248,9 @@ int sl_instance_post(sl_instance_t *in,
  * calling thread, while the loop goes on; then, on the loop thread,
  * listening sockets whose address did not change are carried over, new
  * ones are bound, and the sessions in progress finish under the old
- * configuration. On any error the old configuration keeps serving,
+ * configuration. Shared memory zones are kept or carried over as a
+ * daemon's reload keeps them (limit_conn counts, upstream zone
+ * failures). On any error the old configuration keeps serving,
  * unchanged, and err says why, as sl_instance_create() does. conf: as
  * for sl_instance_create(); its log fields, handlers and data are
  * ignored (the instance keeps those it was created with), and so is a
@@ -268,9 +270,9 @@ int sl_instance_reload(sl_instance_t *in, const sl_instance_conf_t *conf,
  * still open (an instance left before SL_DONE) are closed, and functions
  * posted and not yet run are run, in the calling thread: their close
  * callbacks and posted functions run there, not on a loop thread. SL_OK;
- * SL_BUSY while it is running or a reload waits for its loop (it is then
- * left untouched); SL_ERROR for
- * NULL. Not running; any thread.
+ * SL_BUSY while it is running or a reload is under way in another thread
+ * (it is then left untouched); SL_ERROR for NULL. Not running; any
+ * thread.
  */
 int sl_instance_destroy(sl_instance_t *in);
 

@@ -2,6 +2,8 @@
  * test_embed_api.c -- the instance API of sluice.h, held to what the
  * header says, in the test process itself: the lifecycle (create from a
  * string or a file, start, serve, stop, join, destroy, nothing left),
+ * zones in an instance (kept and carried over by its reload, as the
+ * daemon's are),
  * eight instances of every kind at once under load, every way a stop can
  * come (before run, twice, fast over graceful, from a signal handler,
  * from another thread during a burst), what graceful, fast and
@@ -27,6 +29,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -36,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,6 +247,158 @@ START_TEST(test_zone_in_instance)
                       "reload %zu: %s", i, err);
         sl_te_echo_ok(t.port[0], (uint32_t) i + 2, 4096);
     }
+
+    sl_te_stop_join(&t, SL_STOP_GRACEFUL);
+    sl_te_destroy(&t);
+
+    nothing_left(fds, threads);
+}
+END_TEST
+
+/*
+ * An instance's reload keeps its zones as the daemon's does (issue 14).
+ * The group's first server is a port nobody listens on, with max_fails=1
+ * and a long fail_timeout: the first session tries it (a refused
+ * connect, logged), then the live one. After a reload with the same zone,
+ * and one with a new size (a new zone, the failure carried over), the
+ * dead server is still skipped: no second refused connect. Without the
+ * carry, round robin tries the dead one first again.
+ */
+#define FAILS_CONF                                                            \
+    "stream {\n"                                                              \
+    "  upstream u {\n"                                                        \
+    "    zone z %s;\n"                                                        \
+    "    server 127.0.0.1:%d max_fails=1 fail_timeout=600s;\n"               \
+    "    server 127.0.0.1:@PORT2@;\n"                                         \
+    "  }\n"                                                                   \
+    "  server { listen 127.0.0.1:@PORT@; proxy_pass u; }\n"                   \
+    "  server { listen 127.0.0.1:@PORT2@; echo; }\n"                          \
+    "}\n"
+
+/* the attempts on the dead server so far (logged before the next try) */
+static int
+dead_tries(sl_te_t *t, int dead)
+{
+    return sl_te_log_count(&t->log, sl_t_printf("connect() to 127.0.0.1:%d "
+                                                "failed (111: Connection "
+                                                "refused)", dead));
+}
+
+START_TEST(test_zone_reload_keeps_failure)
+{
+    int                  fds = sl_te_nfds(), threads = sl_te_thread_baseline();
+    sl_instance_conf_t   c;
+    sl_te_t              t;
+    char                 err[512];
+    const char          *sizes[] = { "64k", "64k", "128k" };
+    int                  dead = sl_t_loopback_port();
+    size_t               i;
+    uint32_t             seed = 1;
+
+    sl_te_create(&t, sl_t_printf(FAILS_CONF, "64k", dead), NULL, NULL);
+    sl_te_start(&t);
+
+    sl_te_echo_ok(t.port[0], seed++, 1024);
+    ck_assert_msg(dead_tries(&t, dead) == 1, "%d tries: %s",
+                  dead_tries(&t, dead), sl_te_log_text(&t.log));
+    ck_assert_int_eq(sl_te_log_count(&t.log, "upstream server temporarily "
+                                     "disabled"), 1);
+
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        memset(&c, 0, sizeof(c));
+        c.size = sizeof(c);
+        c.conf_string = sl_te_text(&t, sl_t_printf(FAILS_CONF, sizes[i],
+                                                   dead));
+        ck_assert_msg(sl_instance_reload(t.in, &c, err, sizeof(err)) == SL_OK,
+                      "reload %zu: %s", i, err);
+
+        sl_te_echo_ok(t.port[0], seed++, 1024);
+        sl_te_echo_ok(t.port[0], seed++, 1024);
+        ck_assert_msg(dead_tries(&t, dead) == 1, "reload %zu (zone z %s): "
+                      "the dead server was tried again: %s", i, sizes[i],
+                      sl_te_log_text(&t.log));
+    }
+
+    sl_te_stop_join(&t, SL_STOP_GRACEFUL);
+    sl_te_destroy(&t);
+
+    nothing_left(fds, threads);
+}
+END_TEST
+
+/*
+ * A limit_conn zone keeps its counts across an instance's reload: the
+ * session held open under the old configuration still counts, so a
+ * second one is refused under the new one; once the held one ends (the
+ * proxy logs it before it frees its slot, on the same thread), a new one
+ * is admitted.
+ */
+#define LIMIT_CONF                                                            \
+    "stream {\n"                                                              \
+    "  limit_conn_zone $remote_addr zone=lc:64k;\n"                          \
+    "  server {\n"                                                            \
+    "    listen 127.0.0.1:@PORT@;\n"                                          \
+    "    limit_conn lc 1;\n"                                                  \
+    "    proxy_pass 127.0.0.1:@PORT2@;\n"                                     \
+    "  }\n"                                                                   \
+    "  server { listen 127.0.0.1:@PORT2@; echo; }\n"                          \
+    "}\n"
+
+/* a new session: 1 served (a byte echoed), 0 closed without an answer */
+static int
+admitted(int port)
+{
+    char  b = 'a';
+    int   fd, end;
+
+    fd = sl_te_connect(port, 0);
+    ck_assert_msg(fd >= 0, "connect: %s", strerror(-fd));
+
+    /* a refused session may be closed already: the send may fail */
+    (void) sl_te_send(fd, &b, 1, sl_te_deadline(T_IO));
+
+    if (sl_te_recv(fd, &b, 1, sl_te_deadline(T_IO), &end) == 1) {
+        ck_assert_int_eq(b, 'a');
+        (void) close(fd);
+        return 1;
+    }
+
+    ck_assert_msg(end == 0 || end == ECONNRESET, "no answer and no close: "
+                  "%s", strerror(end));
+    (void) close(fd);
+    return 0;
+}
+
+START_TEST(test_zone_reload_keeps_counts)
+{
+    int                  fds = sl_te_nfds(), threads = sl_te_thread_baseline();
+    sl_instance_conf_t   c;
+    sl_te_t              t;
+    char                 err[512];
+    int                  held;
+
+    sl_te_create(&t, LIMIT_CONF, NULL, NULL);
+    sl_te_start(&t);
+
+    held = open_session(t.port[0], "held");
+    ck_assert_msg(!admitted(t.port[0]), "a second session admitted");
+
+    memset(&c, 0, sizeof(c));
+    c.size = sizeof(c);
+    c.conf_string = sl_te_text(&t, LIMIT_CONF);
+    ck_assert_msg(sl_instance_reload(t.in, &c, err, sizeof(err)) == SL_OK,
+                  "reload: %s", err);
+
+    ck_assert_msg(!admitted(t.port[0]), "after the reload, a second session "
+                  "admitted while the first is open");
+    ck_assert_int_eq(sl_te_log_count(&t.log, "limiting connections by zone "
+                                     "\"lc\""), 2);
+    session_echoes(held, "still");
+
+    (void) close(held);
+    ck_assert(sl_te_log_wait(&t.log, "client disconnected", T_WAIT));
+    ck_assert_msg(admitted(t.port[0]), "the held session's slot was not "
+                  "given back");
 
     sl_te_stop_join(&t, SL_STOP_GRACEFUL);
     sl_te_destroy(&t);
@@ -1574,6 +1730,77 @@ START_TEST(test_running_busy)
 END_TEST
 
 /*
+ * destroy during a reload in another thread: SL_BUSY, the instance left
+ * whole (the build reads the configuration in force). The reload is held
+ * in its build by a certificate read from a FIFO: the writer's open
+ * returns once the reload has opened it, and the reload reads until the
+ * writer closes.
+ */
+typedef struct {
+    sl_instance_t   *in;
+    const char      *conf;
+    char             err[512];
+    int              rc;
+} reload_arg_t;
+
+static void *
+reload_thread(void *arg)
+{
+    reload_arg_t        *r = arg;
+    sl_instance_conf_t   c;
+
+    memset(&c, 0, sizeof(c));
+    c.size = sizeof(c);
+    c.conf_string = r->conf;
+    r->rc = sl_instance_reload(r->in, &c, r->err, sizeof(r->err));
+    return NULL;
+}
+
+START_TEST(test_destroy_during_reload)
+{
+    pthread_t      th;
+    reload_arg_t   r;
+    sl_te_t        t;
+    SSL_CTX       *ctx;
+    const char    *pem, *pipe_path;
+    int            fd;
+
+    sl_te_create(&t, SL_TE_ECHO_CONF, NULL, NULL);
+
+    memset(&r, 0, sizeof(r));
+    r.in = t.in;
+    r.conf = sl_te_text(&t,                         /* makes t.dir */
+        "stream { server { listen 127.0.0.1:@PORT@ ssl;\n"
+        "  ssl_certificate @DIR@/cert.pipe;\n"
+        "  ssl_certificate_key @CERTS@/ecdsa.key; echo; } }\n");
+    pipe_path = sl_t_printf("%s/cert.pipe", t.dir);
+    ck_assert_msg(mkfifo(pipe_path, 0600) == 0, "mkfifo: %s",
+                  strerror(errno));
+    pem = sl_t_read(sl_t_printf("%s/ecdsa.crt", sl_te_certs()));
+    ck_assert_int_eq(pthread_create(&th, NULL, reload_thread, &r), 0);
+
+    fd = open(pipe_path, O_WRONLY | O_CLOEXEC);     /* the reload reads */
+    ck_assert_msg(fd >= 0, "open: %s", strerror(errno));
+    ck_assert_int_eq(sl_instance_destroy(t.in), SL_BUSY);
+
+    ck_assert_int_eq(write(fd, pem, strlen(pem)), (ssize_t) strlen(pem));
+    (void) close(fd);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_msg(r.rc == SL_OK, "reload: %s", r.err);
+
+    /* the new configuration, TLS, serves */
+    sl_te_start(&t);
+    ctx = sl_te_tls_ctx();
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_msg(sl_te_tls_echo(ctx, t.port[0], 10, 1000, T_IO, t.err,
+                                 sizeof(t.err)) == 0, "%s", t.err);
+    SSL_CTX_free(ctx);
+    sl_te_stop_join(&t, SL_STOP_GRACEFUL);
+    sl_te_destroy(&t);
+}
+END_TEST
+
+/*
  * create must fail with exactly msg, leaving no descriptor; the host's
  * log sink (which stands for the main error_log) hears it too, at emerg.
  */
@@ -1772,6 +1999,8 @@ embed_api_suite(void)
     tc = sl_te_tcase(s, "lifecycle", 60);
     tcase_add_test(tc, test_lifecycle_string);
     tcase_add_test(tc, test_zone_in_instance);
+    tcase_add_test(tc, test_zone_reload_keeps_failure);
+    tcase_add_test(tc, test_zone_reload_keeps_counts);
     tcase_add_test(tc, test_lifecycle_file);
 
     tc = sl_te_tcase(s, "eight", 300);
@@ -1810,6 +2039,7 @@ embed_api_suite(void)
     tcase_add_test(tc, test_destroyed);
     tcase_add_test(tc, test_destroyed_stop);
     tcase_add_test(tc, test_running_busy);
+    tcase_add_test(tc, test_destroy_during_reload);
     tcase_add_test(tc, test_conf_errors);
     tcase_add_test(tc, test_process_directives);
     tcase_add_test(tc, test_failed_create_fds);
