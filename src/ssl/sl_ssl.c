@@ -224,6 +224,13 @@ sl_ssl_open_file(sl_conf_t *cf, sl_str_t *file, sl_str_t *full)
 static void
 sl_ssl_cleanup_ctx(void *data)
 {
+    /*
+     * Freeing a context empties its builtin cache through remove_cb:
+     * that is no verdict on the sessions, which the shared cache keeps
+     * for the other workers and the next cycle (and its zone may be
+     * gone already).
+     */
+    SSL_CTX_sess_set_remove_cb(data, NULL);
     SSL_CTX_free(data);
 }
 
