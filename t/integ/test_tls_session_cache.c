@@ -512,6 +512,76 @@ START_TEST(test_full_zone)
 END_TEST
 
 /*
+ * A zone that small sessions filled has no room for a big one (a client
+ * certificate is in it) even once the oldest small one has gone: the
+ * session is not cached, and nginx's alert says so, with the zone's name;
+ * the connection goes on, and small sessions are cached again after.
+ */
+START_TEST(test_full_zone_big_session)
+{
+    sl_t_master_t   m;
+    sl_tt_opts_t    o;
+    sl_tt_peer_t    p;
+    visit_t         v, r;
+    const char     *text;
+    char            buf[128];
+    int             i, fd;
+
+    sl_t_master_start(&m, 1, 0, conf(0, sl_t_printf(
+                      "ssl_session_cache shared:SC:32k; "
+                      "ssl_session_tickets off; "
+                      "ssl_verify_client optional; "
+                      "ssl_client_certificate %s;", sl_tt_file("ca.crt"))));
+
+    for (i = 0; i < MANY; i++) {
+        v = visit(m.port, TLS1_2_VERSION, NULL, 1);
+        SSL_SESSION_free(v.sess);
+    }
+
+    memset(&o, 0, sizeof(o));
+    o.min_version = TLS1_2_VERSION;
+    o.max_version = TLS1_2_VERSION;
+    o.no_tickets = 1;
+    o.cert = sl_tt_file("client.crt");
+    o.key = sl_tt_file("client.key");
+
+    fd = sl_t_connect("127.0.0.1", m.port);
+    ck_assert_int_eq(sl_tt_peer_init(&p, fd, 0, &o), 0);
+    ck_assert(sl_tt_handshake(&p, T_IO));
+    read_answer(&p, buf, sizeof(buf));
+    ck_assert_int_eq(sl_tt_shutdown(&p, 0, T_IO), 1);
+    sl_tt_peer_free(&p);
+    close(fd);
+
+    sl_t_wait_log(m.log, "alert", "could not allocate new session in SSL "
+                  "session shared cache \"SC\"", 1, T_IO);
+    text = sl_t_read(m.log);
+    ck_assert_ptr_nonnull(strstr(sl_t_log_has(text, "alert", "could not "
+                                              "allocate new session"),
+                                 "client: 127.0.0.1"));
+
+    v = visit(m.port, TLS1_2_VERSION, NULL, 1);
+    r = visit(m.port, TLS1_2_VERSION, v.sess, 1);
+    ck_assert_msg(r.reused, "a small session was not cached after the "
+                  "big one");
+    SSL_SESSION_free(v.sess);
+    SSL_SESSION_free(r.sess);
+
+    ck_assert_int_eq(sl_t_log_count(sl_t_read(m.log), "alert",
+                                    "could not allocate"), 1);
+    (void) access_log(&m, MANY + 3);
+
+    sl_t_signal(m.proc, SIGTERM);
+    {
+        sl_t_pids_t  w;
+
+        sl_t_workers(&m, &w);
+        sl_t_master_expect_exit(&m, &w, T_IO);
+    }
+}
+END_TEST
+
+/*
  * The zone is kept by a reload: a session made before it resumes after.
  * _i: bit 0 TLS 1.3, bit 1 the builtin cache beside the shared one (the
  * old worker's own cache, freed as it exits, must not take its sessions
@@ -724,6 +794,7 @@ tls_session_cache_suite(void)
     tcase_add_loop_test(tc, test_tickets_and_cache, 0, 3);
     tcase_add_test(tc, test_expiry);
     tcase_add_test(tc, test_full_zone);
+    tcase_add_test(tc, test_full_zone_big_session);
     tcase_add_loop_test(tc, test_reload_keeps_sessions, 0, 4);
     tcase_add_loop_test(tc, test_refused_client_dropped, 0, 2);
 
