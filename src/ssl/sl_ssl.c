@@ -11,6 +11,7 @@
 #include "sl_core.h"
 #include "sl_event.h"
 #include "sl_ssl.h"
+#include "sl_ssl_session_cache.h"
 
 #include <pthread.h>
 
@@ -223,6 +224,13 @@ sl_ssl_open_file(sl_conf_t *cf, sl_str_t *file, sl_str_t *full)
 static void
 sl_ssl_cleanup_ctx(void *data)
 {
+    /*
+     * Freeing a context empties its builtin cache through remove_cb:
+     * that is no verdict on the sessions, which the shared cache keeps
+     * for the other workers and the next cycle (and its zone may be
+     * gone already).
+     */
+    SSL_CTX_sess_set_remove_cb(data, NULL);
     SSL_CTX_free(data);
 }
 
@@ -1019,8 +1027,10 @@ failed:
 
 sl_int_t
 sl_ssl_session_cache(sl_conf_t *cf, sl_ssl_t *ssl, ssize_t builtin,
-    time_t timeout)
+    sl_shm_zone_t *shm_zone, time_t timeout)
 {
+    long  mode;
+
     if (ssl->client) {
         return SL_OK;
     }
@@ -1031,14 +1041,13 @@ sl_ssl_session_cache(sl_conf_t *cf, sl_ssl_t *ssl, ssize_t builtin,
         return SL_ERROR;
     }
 
-    switch (builtin) {
-
-    case SL_SSL_NO_SCACHE:
+    if (builtin == SL_SSL_NO_SCACHE) {
         /* as nginx: tickets are ssl_session_tickets' business */
         SSL_CTX_set_session_cache_mode(ssl->ctx, SSL_SESS_CACHE_OFF);
         return SL_OK;
+    }
 
-    case SL_SSL_NONE_SCACHE:
+    if (builtin == SL_SSL_NONE_SCACHE) {
         /*
          * Session ids are handed out, so that clients that insist on
          * them are content, but nothing is kept.
@@ -1047,21 +1056,28 @@ sl_ssl_session_cache(sl_conf_t *cf, sl_ssl_t *ssl, ssize_t builtin,
                                        | SSL_SESS_CACHE_NO_INTERNAL);
         SSL_CTX_sess_set_cache_size(ssl->ctx, 1);
         return SL_OK;
-
-    case SL_SSL_NO_BUILTIN_SCACHE:
-        SSL_CTX_set_session_cache_mode(ssl->ctx, SSL_SESS_CACHE_SERVER
-                                       | SSL_SESS_CACHE_NO_INTERNAL);
-        return SL_OK;
-
-    case SL_SSL_DFLT_BUILTIN_SCACHE:
-        SSL_CTX_set_session_cache_mode(ssl->ctx, SSL_SESS_CACHE_SERVER);
-        return SL_OK;
-
-    default:
-        SSL_CTX_set_session_cache_mode(ssl->ctx, SSL_SESS_CACHE_SERVER);
-        SSL_CTX_sess_set_cache_size(ssl->ctx, builtin > 0 ? builtin : 1);
-        return SL_OK;
     }
+
+    mode = SSL_SESS_CACHE_SERVER;
+
+    if (builtin == SL_SSL_NO_BUILTIN_SCACHE) {
+        /* shared only (or neither): OpenSSL's own cache stays empty */
+        mode |= SSL_SESS_CACHE_NO_INTERNAL;
+
+    } else if (builtin != SL_SSL_DFLT_BUILTIN_SCACHE) {
+        SSL_CTX_sess_set_cache_size(ssl->ctx, builtin > 0 ? builtin : 1);
+    }
+
+    SSL_CTX_set_session_cache_mode(ssl->ctx, mode);
+
+    if (shm_zone != NULL
+        && sl_ssl_session_cache_attach(ssl->ctx, shm_zone) != SL_OK)
+    {
+        sl_ssl_conf_error(cf, "SSL_CTX_set_ex_data() failed");
+        return SL_ERROR;
+    }
+
+    return SL_OK;
 }
 
 /*

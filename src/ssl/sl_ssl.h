@@ -194,11 +194,12 @@ sl_int_t sl_ssl_trusted_certificate(sl_conf_t *cf, sl_ssl_t *ssl,
     sl_str_t *cert, sl_int_t depth);
 sl_int_t sl_ssl_crl(sl_conf_t *cf, sl_ssl_t *ssl, sl_str_t *crl);
 /*
- * ssl_session_cache (builtin: SL_SSL_* above or a number of sessions) and
- * ssl_session_timeout, for a server context.
+ * ssl_session_cache (builtin: SL_SSL_* above or a number of sessions;
+ * shm_zone: the shared cache's zone, or NULL) and ssl_session_timeout,
+ * for a server context.
  */
 sl_int_t sl_ssl_session_cache(sl_conf_t *cf, sl_ssl_t *ssl, ssize_t builtin,
-    time_t timeout);
+    sl_shm_zone_t *shm_zone, time_t timeout);
 /* ssl_session_tickets off / ssl_session_ticket_key files (48 or 80 bytes) */
 sl_int_t sl_ssl_session_tickets(sl_conf_t *cf, sl_ssl_t *ssl,
     sl_uint_t enable, sl_array_t *key_files);

@@ -15,6 +15,7 @@
 #include "sl_event.h"
 #include "sl_stream.h"
 #include "sl_ssl.h"
+#include "sl_ssl_session_cache.h"
 
 #define SL_STREAM_SSL_DEFAULT_CIPHERS  "HIGH:!aNULL:!MD5"
 #define SL_STREAM_SSL_DEFAULT_ECDH     "auto"
@@ -57,6 +58,7 @@ typedef struct {
     sl_uint_t             verify_depth;
 
     ssize_t               builtin_session_cache;
+    sl_shm_zone_t        *shm_zone;             /* shared:NAME:SIZE */
     time_t                session_timeout;
 
     sl_array_t           *certificates;         /* sl_str_t */
@@ -560,6 +562,7 @@ sl_stream_ssl_create_srv_conf(sl_conf_t *cf)
     sscf->verify = SL_CONF_UNSET_UINT;
     sscf->verify_depth = SL_CONF_UNSET_UINT;
     sscf->builtin_session_cache = SL_CONF_UNSET;
+    sscf->shm_zone = SL_CONF_UNSET_PTR;
     sscf->session_timeout = SL_CONF_UNSET;
     sscf->certificates = SL_CONF_UNSET_PTR;
     sscf->certificate_keys = SL_CONF_UNSET_PTR;
@@ -683,7 +686,60 @@ sl_stream_ssl_alpn(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     return SL_CONF_OK;
 }
 
-/* off | none | builtin[:size]; shared:NAME:size waits for shared memory */
+/*
+ * "shared:NAME:SIZE": the zone, declared (or found again, when another
+ * server names it with the same size); NULL after an error is logged.
+ */
+static sl_shm_zone_t *
+sl_stream_ssl_shared_cache(sl_conf_t *cf, sl_str_t *value)
+{
+    sl_shm_zone_t  *zone;
+    sl_str_t        name, size;
+    u_char         *colon;
+    ssize_t         n;
+
+    name.data = value->data + sizeof("shared:") - 1;
+    name.len = value->len - (sizeof("shared:") - 1);
+
+    colon = memchr(name.data, ':', name.len);
+
+    if (colon == NULL || colon == name.data) {
+        goto invalid;
+    }
+
+    size.data = colon + 1;
+    size.len = (size_t) (value->data + value->len - size.data);
+    name.len = (size_t) (colon - name.data);
+
+    n = sl_parse_size(&size);
+
+    if (n == SL_ERROR) {
+        goto invalid;
+    }
+
+    if (n < (ssize_t) SL_SSL_SESSION_CACHE_MIN_SIZE) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "session cache \"%V\" is "
+                          "too small", value);
+        return NULL;
+    }
+
+    zone = sl_shared_memory_add(cf, &name, (size_t) n,
+                                (void *) &sl_ssl_session_cache_tag);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    zone->init = sl_ssl_session_cache_init_zone;
+    return zone;
+
+invalid:
+
+    sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid session cache \"%V\"",
+                      value);
+    return NULL;
+}
+
+/* off | none | [builtin[:size]] [shared:NAME:size] */
 static char *
 sl_stream_ssl_session_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
@@ -732,12 +788,22 @@ sl_stream_ssl_session_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         if (value[i].len > sizeof("shared:") - 1
             && sl_strncmp(value[i].data, "shared:", 7) == 0)
         {
-            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "the shared session "
-                              "cache \"%V\" is not supported yet", &value[i]);
-            return SL_CONF_ERROR;
+            sscf->shm_zone = sl_stream_ssl_shared_cache(cf, &value[i]);
+            if (sscf->shm_zone == NULL) {
+                return SL_CONF_ERROR;
+            }
+
+            continue;
         }
 
         goto invalid;
+    }
+
+    if (sscf->shm_zone != SL_CONF_UNSET_PTR
+        && sscf->builtin_session_cache == SL_CONF_UNSET)
+    {
+        /* shared alone: OpenSSL's own cache is not used */
+        sscf->builtin_session_cache = SL_SSL_NO_BUILTIN_SCACHE;
     }
 
     return SL_CONF_OK;
@@ -779,6 +845,7 @@ sl_stream_ssl_merge_values(sl_stream_ssl_srv_conf_t *conf,
     sl_conf_merge_uint_value(conf->verify_depth, prev->verify_depth, 1);
     sl_conf_merge_value(conf->builtin_session_cache,
                         prev->builtin_session_cache, SL_SSL_NONE_SCACHE);
+    sl_conf_merge_ptr_value(conf->shm_zone, prev->shm_zone, NULL);
     sl_conf_merge_value(conf->session_timeout, prev->session_timeout, 300);
 
     sl_conf_merge_ptr_value(conf->certificates, prev->certificates, NULL);
@@ -954,7 +1021,7 @@ sl_stream_ssl_call(sl_conf_t *cf, sl_stream_ssl_srv_conf_t *conf,
 
     case SL_SSL_LOC_SESSION_CACHE:
         return sl_ssl_session_cache(cf, ssl, conf->builtin_session_cache,
-                                    conf->session_timeout);
+                                    conf->shm_zone, conf->session_timeout);
 
     case SL_SSL_LOC_TICKET_KEY:
         return sl_ssl_session_tickets(cf, ssl,

@@ -1335,9 +1335,8 @@ static const conf_error_t  conf_errors[] = {
       "ssl_dhparam %1$s/rsa.crt;\n"
       "server { listen 127.0.0.1:1 ssl; return x; }",
       4, "", "(SSL:" },
-    { "ssl_session_cache shared:SSL:10m;\n",
-      2, "the shared session cache \"shared:SSL:10m\" is not supported yet",
-      NULL },
+    { "ssl_session_cache shared:SSL:10k;\n",
+      2, "session cache \"shared:SSL:10k\" is too small", NULL },
 };
 
 /* the emerg line of text, or NULL */

@@ -1748,7 +1748,7 @@ START_TEST(test_variables)
     sl_te_open(_i, 16);
     server_ctx(&server_ssl, SL_SSL_DEFAULT_PROTOCOLS, 0);
     ck_assert_int_eq(sl_ssl_session_cache(&cf, &server_ssl,
-                                          SL_SSL_DFLT_BUILTIN_SCACHE, 300),
+                                          SL_SSL_DFLT_BUILTIN_SCACHE, NULL, 300),
                      SL_OK);
 
     sl_memzero(&o, sizeof(o));
@@ -1828,7 +1828,7 @@ START_TEST(test_session_resumption)
         ck_assert_int_eq(sl_ssl_session_tickets(&cf, &server_ssl, 0, NULL),
                          SL_OK);
         ck_assert_int_eq(sl_ssl_session_cache(&cf, &server_ssl,
-                                              SL_SSL_DFLT_BUILTIN_SCACHE,
+                                              SL_SSL_DFLT_BUILTIN_SCACHE, NULL,
                                               300), SL_OK);
         resume(&server_ssl, &server_ssl, v, 1);
         ck_assert_int_ge(SSL_CTX_sess_hits(server_ssl.ctx), 1);
@@ -1838,14 +1838,14 @@ START_TEST(test_session_resumption)
         ck_assert_int_eq(sl_ssl_session_tickets(&cf, &server_ssl, 0, NULL),
                          SL_OK);
         ck_assert_int_eq(sl_ssl_session_cache(&cf, &server_ssl,
-                                              SL_SSL_NONE_SCACHE, 300),
+                                              SL_SSL_NONE_SCACHE, NULL, 300),
                          SL_OK);
         resume(&server_ssl, &server_ssl, v, 0);
 
         /* tickets and no cache */
         server_ctx(&server_ssl, SL_SSL_DEFAULT_PROTOCOLS, 0);
         ck_assert_int_eq(sl_ssl_session_cache(&cf, &server_ssl,
-                                              SL_SSL_NONE_SCACHE, 300),
+                                              SL_SSL_NONE_SCACHE, NULL, 300),
                          SL_OK);
         ck_assert_int_eq(sl_ssl_session_tickets(&cf, &server_ssl, 1, NULL),
                          SL_OK);
@@ -1865,13 +1865,13 @@ START_TEST(test_session_resumption)
     for (v = TLS1_2_VERSION; v <= TLS1_3_VERSION; v++) {
         server_ctx(&server_ssl, SL_SSL_DEFAULT_PROTOCOLS, 0);
         ck_assert_int_eq(sl_ssl_session_cache(&cf, &server_ssl,
-                                              SL_SSL_NONE_SCACHE, 300),
+                                              SL_SSL_NONE_SCACHE, NULL, 300),
                          SL_OK);
         ck_assert_int_eq(sl_ssl_session_tickets(&cf, &server_ssl, 1, keys),
                          SL_OK);
         server_ctx(&other, SL_SSL_DEFAULT_PROTOCOLS, 0);
         ck_assert_int_eq(sl_ssl_session_cache(&cf, &other,
-                                              SL_SSL_NONE_SCACHE, 300),
+                                              SL_SSL_NONE_SCACHE, NULL, 300),
                          SL_OK);
         ck_assert_int_eq(sl_ssl_session_tickets(&cf, &other, 1, keys),
                          SL_OK);
@@ -1998,7 +1998,7 @@ START_TEST(test_client_verify)
                          SL_OK);
     }
     ck_assert_int_eq(sl_ssl_session_cache(&cf, &server_ssl,
-                                          SL_SSL_NONE_SCACHE, 300), SL_OK);
+                                          SL_SSL_NONE_SCACHE, NULL, 300), SL_OK);
 
     /* a certificate of our CA */
     sl_memzero(&o, sizeof(o));
@@ -2188,7 +2188,7 @@ START_TEST(test_dhparam)
     ck_assert_int_eq(sl_ssl_dhparam(&cf, &server_ssl, &file), SL_OK);
     unlink(path);
     ck_assert_int_eq(sl_ssl_session_cache(&cf, &server_ssl,
-                                          SL_SSL_NONE_SCACHE, 600), SL_OK);
+                                          SL_SSL_NONE_SCACHE, NULL, 600), SL_OK);
     ck_assert_int_eq(SSL_CTX_get_timeout(server_ssl.ctx), 600);
 
     sl_memzero(&o, sizeof(o));
