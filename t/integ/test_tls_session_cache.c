@@ -694,6 +694,94 @@ START_TEST(test_refused_client_dropped)
 }
 END_TEST
 
+/* --- a client that just closes ------------------------------------------- */
+
+/*
+ * One TLS 1.2 connection to an echo server offering sess (NULL: none): a
+ * byte there and back, then, when bare, a close with no close_notify.
+ * Its session (a reference) is returned; *reused says if sess was.
+ */
+static SSL_SESSION *
+echo_visit(int port, SSL_SESSION *sess, int bare, int *reused)
+{
+    sl_tt_opts_t   o;
+    sl_tt_peer_t   p;
+    SSL_SESSION   *got;
+    char           c;
+    int            fd;
+
+    memset(&o, 0, sizeof(o));
+    o.min_version = TLS1_2_VERSION;
+    o.max_version = TLS1_2_VERSION;
+    o.session = sess;
+    o.no_tickets = 1;
+
+    fd = sl_t_connect("127.0.0.1", port);
+    ck_assert_int_eq(sl_tt_peer_init(&p, fd, 0, &o), 0);
+    ck_assert_msg(sl_tt_handshake(&p, T_IO), "the handshake failed");
+    ck_assert_int_eq(sl_tt_write(&p, "x", 1, T_IO), 1);
+    ck_assert_int_eq(sl_tt_read_full(&p, &c, 1, T_IO), 1);
+    ck_assert_int_eq(c, 'x');
+
+    if (!bare) {
+        ck_assert_int_eq(sl_tt_shutdown(&p, 0, T_IO), 1);
+    }
+
+    *reused = SSL_session_reused(p.ssl);
+    got = p.session != NULL ? p.session : sess;
+    ck_assert_ptr_nonnull(got);
+    ck_assert(SSL_SESSION_up_ref(got));
+
+    sl_tt_peer_free(&p);
+    close(fd);
+
+    return got;
+}
+
+/*
+ * A client that ends with a bare close, no close_notify (many do), has
+ * said nothing against its session: as in nginx, which has OpenSSL take
+ * an unexpected EOF for an end, the session resumes afterwards, from the
+ * shared zone (_i 0) as from the builtin cache (_i 1).
+ */
+START_TEST(test_bare_close_keeps_session)
+{
+    sl_t_master_t   m;
+    SSL_SESSION    *sess, *next;
+    const char     *log;
+    int             reused;
+
+    sl_t_master_start(&m, 1, 0, sl_t_printf(
+        "events { worker_connections 256; }\n"
+        "stream {\n" LOG_FORMAT
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@ ssl;\n"
+        "        ssl_certificate %s; ssl_certificate_key %s;\n"
+        "        ssl_session_cache %s; ssl_session_tickets off;\n"
+        "        echo;\n"
+        "    }\n"
+        "}\n", sl_tt_file("ecdsa.crt"), sl_tt_file("ecdsa.key"),
+        _i == 0 ? "shared:SC:1m" : "builtin"));
+
+    sess = echo_visit(m.port, NULL, 1, &reused);
+    ck_assert(!reused);
+    /* the server has seen the close and ended that session */
+    (void) access_log(&m, 1);
+
+    next = echo_visit(m.port, sess, 0, &reused);
+    ck_assert_msg(reused, "a session whose client closed without "
+                  "close_notify was not resumed (%s)",
+                  _i == 0 ? "shared" : "builtin");
+
+    log = access_log(&m, 2);
+    ck_assert_int_eq(count(log, " r "), 1);
+
+    SSL_SESSION_free(next);
+    SSL_SESSION_free(sess);
+    stop(&m);
+}
+END_TEST
+
 /* --- configuration ------------------------------------------------------- */
 
 typedef struct {
@@ -797,6 +885,7 @@ tls_session_cache_suite(void)
     tcase_add_test(tc, test_full_zone_big_session);
     tcase_add_loop_test(tc, test_reload_keeps_sessions, 0, 4);
     tcase_add_loop_test(tc, test_refused_client_dropped, 0, 2);
+    tcase_add_loop_test(tc, test_bare_close_keeps_session, 0, 2);
 
     return s;
 }
