@@ -217,7 +217,7 @@ group_lines() {
     echo "    upstream iperf { $zone server $HOST:$BP_IPERF; }"
     if [ "$1" = sluice-limit ]; then
         echo "    limit_conn_zone \$binary_remote_addr zone=conns:1m;"
-        echo "    limit_conn conns 100000;"
+        echo "    limit_conn conns 65535;"
     fi
 }
 
