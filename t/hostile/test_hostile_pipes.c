@@ -96,19 +96,6 @@ typedef struct {
     size_t  got;
 } sess_t;
 
-static int
-count(const char *text, const char *needle)
-{
-    int  n = 0;
-
-    while ((text = strstr(text, needle)) != NULL) {
-        n++;
-        text++;
-    }
-
-    return n;
-}
-
 /* the first line at level, or "none" */
 static const char *
 first_line(const char *log, const char *level)
@@ -237,8 +224,8 @@ START_TEST(test_pipe_exhaustion)
     restore();
 
     log = sl_t_read(m.log);
-    fallbacks = count(log, "pipe2() failed, proxying without splice()");
-    spliced = count(log, "proxying with splice()");
+    fallbacks = sl_t_count(log, "pipe2() failed, proxying without splice()");
+    spliced = sl_t_count(log, "proxying with splice()");
 
     ck_assert_msg(spliced > 0, "no session spliced: %s", log);
     ck_assert_msg(fallbacks > 0 && fallbacks <= n, "%d fallbacks for %d"

@@ -34,6 +34,7 @@
 #include "sl_proc.h"
 #include "sl_t_net.h"
 #include "sl_t_tls.h"
+#include "sl_t_master.h"
 #include "sl_t_hostile.h"
 #include "sl_t_storm.h"
 
@@ -83,19 +84,6 @@ typedef struct {
     pid_t           pid;
     int             ep;
 } swarm_t;
-
-static int
-count(const char *text, const char *needle)
-{
-    int  n = 0;
-
-    while (text != NULL && (text = strstr(text, needle)) != NULL) {
-        n++;
-        text++;
-    }
-
-    return n;
-}
 
 /* the handshake/preread timeout */
 static const char *
@@ -296,7 +284,7 @@ START_TEST(test_slow_clients)
                   " %d ms", name, sw.open, sw.n, T_ALL);
 
     log = sl_t_read(srv.log);
-    timedout = count(log, _i == ATTACK_PROXY
+    timedout = sl_t_count(log, _i == ATTACK_PROXY
                      ? "client timed out (110: Connection timed out) while"
                        " reading PROXY protocol"
                      : "client timed out (110: Connection timed out) while"

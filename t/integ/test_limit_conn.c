@@ -617,23 +617,6 @@ burst(const char *src, int port, int k, held_t *h)
     "    }\n"                                                                 \
     "}\n"
 
-static int
-stopped(void *data)
-{
-    const char  *state = sl_t_proc_status(*(pid_t *) data, "State");
-
-    return state != NULL && state[0] == 'T';
-}
-
-/* SIGSTOP, and back once pid is stopped (out of its epoll_wait()) */
-static void
-stop_worker(pid_t pid)
-{
-    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
-    ck_assert_msg(sl_t_wait_for(stopped, &pid, NULL, sl_t_timeout(T_IO))
-                  == 0, "worker %d did not stop", (int) pid);
-}
-
 /*
  * One shared socket: the kernel may wake the same worker for every
  * connection, so each worker takes its turn while the other is stopped
@@ -653,11 +636,11 @@ START_TEST(test_limit_conn_workers_shared)
     ck_assert_int_eq(w.n, 2);
     ck_assert_int_eq(sl_t_listeners(m.port), 1);
 
-    stop_worker(w.pid[0]);
+    sl_t_stop_process(w.pid[0], T_IO);
     ck_assert_int_eq(burst("127.0.0.1", m.port, 2, &h), 2);
     ck_assert_int_eq(kill(w.pid[0], SIGCONT), 0);
 
-    stop_worker(w.pid[1]);
+    sl_t_stop_process(w.pid[1], T_IO);
     ck_assert_int_eq(burst("127.0.0.1", m.port, 3, &h), 2);
     ck_assert_int_eq(kill(w.pid[1], SIGCONT), 0);
 

@@ -21,6 +21,7 @@
 #include "sl_test.h"
 #include "sl_proc.h"
 #include "sl_t_net.h"
+#include "sl_t_master.h"
 #include "sl_t_backend.h"
 
 #include <arpa/inet.h>
@@ -179,19 +180,6 @@ static void
 wait_log(sl_t_sluice_t *srv, const char *needle)
 {
     sl_t_wait_file(srv->log, needle, T_IO);
-}
-
-static int
-count(const char *text, const char *needle)
-{
-    int  n = 0;
-
-    while ((text = strstr(text, needle)) != NULL) {
-        n++;
-        text++;
-    }
-
-    return n;
 }
 
 /* a port nothing listens on, held (bound) so that no one else takes it */
@@ -465,14 +453,14 @@ START_TEST(test_max_fails_and_recovery)
     ck_assert_str_eq(ids(&srv, 1), "A");
     wait_log(&srv, "upstream server temporarily disabled");
     log = sl_t_read(srv.log);
-    ck_assert_int_eq(count(log, "(111: Connection refused)"), 1);
+    ck_assert_int_eq(sl_t_count(log, "(111: Connection refused)"), 1);
     ck_assert_ptr_nonnull(strstr(log, sl_t_printf("connect() to "
                                                   "127.0.0.1:%d failed",
                                                   dport)));
 
     /* out for fail_timeout: not tried again */
     ck_assert_str_eq(ids(&srv, 4), "AAAA");
-    ck_assert_int_eq(count(sl_t_read(srv.log), "Connection refused"), 1);
+    ck_assert_int_eq(sl_t_count(sl_t_read(srv.log), "Connection refused"), 1);
 
     /* it comes back: once fail_timeout passed, a session lands on it */
     ck_assert_int_eq(listen(dfd, 16), 0);
@@ -527,7 +515,7 @@ START_TEST(test_next_upstream)
           "proxy_pass u; proxy_next_upstream_tries 2;");
     ck_assert_str_eq(ids(&srv, 1), "-");
     log = sl_t_read(srv.log);
-    ck_assert_int_eq(count(log, "Connection refused"), 2);
+    ck_assert_int_eq(sl_t_count(log, "Connection refused"), 2);
 
     /* and all four when not limited (the next session: the rest) */
     sl_t_sluice_stop(&srv);
@@ -536,7 +524,7 @@ START_TEST(test_next_upstream)
                                 " server %s; }", p1, p2, p3, addr(&a)),
           "proxy_pass u;");
     ck_assert_str_eq(ids(&srv, 1), "A");
-    ck_assert_int_eq(count(sl_t_read(srv.log), "Connection refused"), 3);
+    ck_assert_int_eq(sl_t_count(sl_t_read(srv.log), "Connection refused"), 3);
     sl_t_sluice_stop(&srv);
 
     close(d1);
@@ -998,7 +986,7 @@ START_TEST(test_splice)
     /* the access log is written after the error log's session lines */
     log = sl_t_read(srv.log);
     if (SL_HAVE_SPLICE && _i == 0) {
-        ck_assert_msg(count(log, "proxying with splice()") == 1, "%s", log);
+        ck_assert_msg(sl_t_count(log, "proxying with splice()") == 1, "%s", log);
     } else {
         ck_assert_ptr_null(strstr(log, "proxying with splice()"));
     }

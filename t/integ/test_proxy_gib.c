@@ -27,6 +27,7 @@
 #include "sl_proc.h"
 #include "sl_t_preload.h"
 #include "sl_t_net.h"
+#include "sl_t_master.h"
 #include "sl_t_backend.h"
 #include "sl_t_tls.h"
 
@@ -94,20 +95,6 @@ static const char *
 pki(const char *name)
 {
     return sl_t_printf("%s", sl_tt_file(name));
-}
-
-/* how often needle is in text */
-static int
-count(const char *text, const char *needle)
-{
-    int  n = 0;
-
-    while (text != NULL && (text = strstr(text, needle)) != NULL) {
-        n++;
-        text++;
-    }
-
-    return n;
 }
 
 /* the first line of text at level with needle in it, or NULL */
@@ -230,12 +217,12 @@ START_TEST(test_gib)
     log = sl_t_read(srv.log);
 
     if (mode == M_SPLICE && SL_HAVE_SPLICE) {
-        ck_assert_msg(count(log, "proxying with splice()") == 1, "%s", log);
+        ck_assert_msg(sl_t_count(log, "proxying with splice()") == 1, "%s", log);
         ck_assert_ptr_nonnull(log_line(log, "info", "proxying with splice()"));
 
     } else {
         /* buffered or TLS: never spliced */
-        ck_assert_msg(count(log, "splice()") == 0, "%s", log);
+        ck_assert_msg(sl_t_count(log, "splice()") == 0, "%s", log);
     }
 
     sl_t_sluice_stop(&srv);
@@ -338,8 +325,8 @@ START_TEST(test_fallback)
     log = sl_t_read(srv.log);
 
     /* it spliced, then it did not: one warning says so */
-    ck_assert_msg(count(log, "proxying with splice()") == 1, "%s", log);
-    ck_assert_msg(count(log, "proxying without splice()") == 1, "%s", log);
+    ck_assert_msg(sl_t_count(log, "proxying with splice()") == 1, "%s", log);
+    ck_assert_msg(sl_t_count(log, "proxying without splice()") == 1, "%s", log);
     line = log_line(log, "warn", sl_t_printf("splice() failed, proxying "
                                              "without splice() (%d: %s)",
                                              f->err, f->text));
@@ -511,8 +498,8 @@ START_TEST(test_peer_gone)
     line = log_line(log, "info", sl_t_printf("splice() failed (%d: %s)",
                                              f->err, f->text));
     ck_assert_msg(line != NULL, "%s: not logged in:\n%s", name, log);
-    ck_assert_msg(count(log, "proxying without splice()") == 0, "%s", log);
-    ck_assert_msg(count(log, "disconnected") == 1, "%s", log);
+    ck_assert_msg(sl_t_count(log, "proxying without splice()") == 0, "%s", log);
+    ck_assert_msg(sl_t_count(log, "disconnected") == 1, "%s", log);
 
     sl_t_sluice_stop(&srv);
 }

@@ -26,6 +26,7 @@
 #include "sl_test.h"
 #include "sl_proc.h"
 #include "sl_t_net.h"
+#include "sl_t_master.h"
 #include "sl_t_backend.h"
 
 #include <arpa/inet.h>
@@ -189,19 +190,6 @@ session(sl_t_sluice_t *srv, int lfd, int down, int at_once)
     (void) close(dst);
 }
 
-static int
-count(const char *text, const char *needle)
-{
-    int  n = 0;
-
-    while ((text = strstr(text, needle)) != NULL) {
-        n++;
-        text += strlen(needle);
-    }
-
-    return n;
-}
-
 /*
  * _i in 0..NBACKENDS-1: each event back end with proxy_splice on, the
  * same again with it off. Each direction, closed at once and not.
@@ -234,7 +222,7 @@ START_TEST(test_oob)
     /* every session spliced up to the mark (on every back end) */
     log = sl_t_read(srv.log);
     spliced = SL_HAVE_SPLICE && _i < NBACKENDS;
-    ck_assert_msg(count(log, "proxying with splice()") == (spliced ? 4 : 0),
+    ck_assert_msg(sl_t_count(log, "proxying with splice()") == (spliced ? 4 : 0),
                   "%s", log);
     ck_assert_ptr_null(strstr(log, "timed out"));
 }

@@ -23,6 +23,7 @@
 #include "sl_t_storm.h"
 #include "sl_proc.h"
 #include "sl_t_net.h"
+#include "sl_t_master.h"
 #include "sl_t_tls.h"
 
 #include <errno.h>
@@ -338,19 +339,6 @@ END_TEST
 
 /* --- the handshake: timeout, stalls, garbage ----------------------------- */
 
-static int
-count(const char *text, const char *needle)
-{
-    int  n = 0;
-
-    while ((text = strstr(text, needle)) != NULL) {
-        n++;
-        text++;
-    }
-
-    return n;
-}
-
 typedef struct {
     const char  *log;
     const char  *needle;
@@ -363,7 +351,7 @@ log_has(void *data)
     log_count_t  *lc = data;
     char         *text = sl_t_read(lc->log);
 
-    return text != NULL && count(text, lc->needle) >= lc->n;
+    return text != NULL && sl_t_count(text, lc->needle) >= lc->n;
 }
 
 START_TEST(test_handshake_timeout)

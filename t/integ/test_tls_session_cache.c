@@ -151,23 +151,6 @@ vname(int version)
 
 /* --- workers ------------------------------------------------------------- */
 
-static int
-stopped(void *data)
-{
-    const char  *state = sl_t_proc_status(*(pid_t *) data, "State");
-
-    return state != NULL && state[0] == 'T';
-}
-
-/* SIGSTOP, back once pid is stopped: the other worker accepts alone */
-static void
-stop_worker(pid_t pid)
-{
-    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
-    ck_assert_msg(sl_t_wait_for(stopped, &pid, NULL, sl_t_timeout(T_IO))
-                  == 0, "worker %d did not stop", (int) pid);
-}
-
 static void
 cont_worker(pid_t pid)
 {
@@ -181,7 +164,7 @@ visit_other(int port, pid_t pid, int version, SSL_SESSION *sess,
 {
     visit_t  v;
 
-    stop_worker(pid);
+    sl_t_stop_process(pid, T_IO);
     v = visit(port, version, sess, no_tickets);
     cont_worker(pid);
 
@@ -232,20 +215,6 @@ access_log(sl_t_master_t *m, int n)
     ck_assert_int_eq(count_lines(l.path), n);
 
     return sl_t_read(l.path);
-}
-
-/* how many lines of text contain needle */
-static int
-count(const char *text, const char *needle)
-{
-    int  n = 0;
-
-    while ((text = strstr(text, needle)) != NULL) {
-        n++;
-        text += strlen(needle);
-    }
-
-    return n;
 }
 
 static void
@@ -327,9 +296,9 @@ START_TEST(test_across_workers)
 
     /* the access log counts the same: one new, every other resumed */
     log = access_log(&m, visits);
-    ck_assert_int_eq(count(log, " . "), 1);
-    ck_assert_int_eq(count(log, " r "), visits - 1);
-    ck_assert_int_eq(count(log, sl_t_printf("%d r %s", (int) v.pid,
+    ck_assert_int_eq(sl_t_count(log, " . "), 1);
+    ck_assert_int_eq(sl_t_count(log, " r "), visits - 1);
+    ck_assert_int_eq(sl_t_count(log, sl_t_printf("%d r %s", (int) v.pid,
                                             vname(version))), 1);
 
     stop(&m);
@@ -368,7 +337,7 @@ START_TEST(test_builtin_is_per_worker)
                   vname(version));
 
     log = access_log(&m, 3);
-    ck_assert_int_eq(count(log, " r "), 1);
+    ck_assert_int_eq(sl_t_count(log, " r "), 1);
 
     SSL_SESSION_free(first.sess);
     SSL_SESSION_free(other.sess);
@@ -781,7 +750,7 @@ START_TEST(test_bare_close_keeps_session)
                   _i == 0 ? "shared" : "builtin");
 
     log = access_log(&m, 2);
-    ck_assert_int_eq(count(log, " r "), 1);
+    ck_assert_int_eq(sl_t_count(log, " r "), 1);
 
     SSL_SESSION_free(next);
     SSL_SESSION_free(sess);

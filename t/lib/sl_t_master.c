@@ -872,6 +872,38 @@ sl_t_log_count(const char *log, const char *level, const char *text)
 
 
 int
+sl_t_count(const char *text, const char *needle)
+{
+    int  n = 0;
+
+    while (text != NULL && (text = strstr(text, needle)) != NULL) {
+        n++;
+        text += strlen(needle);
+    }
+
+    return n;
+}
+
+
+static int
+sl_t_stopped(void *data)
+{
+    const char  *state = sl_t_proc_status(*(pid_t *) data, "State");
+
+    return state != NULL && state[0] == 'T';
+}
+
+
+void
+sl_t_stop_process(pid_t pid, int ms)
+{
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    ck_assert_msg(sl_t_wait_for(sl_t_stopped, &pid, NULL, sl_t_timeout(ms))
+                  == 0, "process %d did not stop", (int) pid);
+}
+
+
+int
 sl_t_bad_exits(const char *log)
 {
     return sl_t_log_count(log, NULL, "exited on signal")

@@ -120,6 +120,11 @@ long sl_t_vm_kb(pid_t pid, const char *field);
 
 /* the field ("Uid", "Cpus_allowed_list"...) of /proc/PID/status */
 char *sl_t_proc_status(pid_t pid, const char *field);
+/*
+ * SIGSTOP to pid, back once it is stopped (out of its epoll_wait(), so
+ * that another worker takes what comes next); fails the test after ms.
+ */
+void sl_t_stop_process(pid_t pid, int ms);
 
 /*
  * The number of established TCP connections whose local port is port and
@@ -137,6 +142,8 @@ int sl_t_listeners(int port);
 const char *sl_t_log_has(const char *log, const char *level,
     const char *text);
 int sl_t_log_count(const char *log, const char *level, const char *text);
+/* how many times needle (not empty) is in text (NULL: none), not overlapping */
+int sl_t_count(const char *text, const char *needle);
 #define sl_t_wait_log(path, level, text, n, ms)                               \
     sl_t_wait_log_at(__FILE__, __LINE__, path, level, text, n, ms)
 
