@@ -108,6 +108,19 @@ sl_strcasecmp(u_char *s1, u_char *s2)
 
 
 sl_int_t
+sl_memn2cmp(const u_char *s1, size_t n1, const u_char *s2, size_t n2)
+{
+    int  rc = memcmp(s1, s2, n1 < n2 ? n1 : n2);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return n1 == n2 ? 0 : (n1 < n2 ? -1 : 1);
+}
+
+
+sl_int_t
 sl_strncasecmp(u_char *s1, u_char *s2, size_t n)
 {
     sl_uint_t  c1, c2;

@@ -52,6 +52,12 @@ u_char *sl_cpystrn(u_char *dst, u_char *src, size_t n);
 /* copy of src in the pool, NUL-terminated; the result's len is src->len */
 u_char *sl_pstrdup(sl_pool_t *pool, sl_str_t *src);
 sl_int_t sl_strcasecmp(u_char *s1, u_char *s2);
+/*
+ * Orders byte strings of any lengths: memcmp over the shorter, then the
+ * shorter first (the order of the keys of a tree that holds bytes).
+ */
+sl_int_t sl_memn2cmp(const u_char *s1, size_t n1, const u_char *s2,
+    size_t n2);
 sl_int_t sl_strncasecmp(u_char *s1, u_char *s2, size_t n);
 /* finds s2 (length n) in s1 (length len); NULL when absent */
 u_char *sl_strnstr(u_char *s1, size_t len, char *s2, size_t n);

@@ -48,19 +48,6 @@ static pthread_once_t  sl_ssl_session_cache_once = PTHREAD_ONCE_INIT;
 
 /* --- the tree ------------------------------------------------------------ */
 
-static int
-sl_ssl_session_id_cmp(const u_char *a, size_t alen, const u_char *b,
-    size_t blen)
-{
-    int  rc = memcmp(a, b, alen < blen ? alen : blen);
-
-    if (rc != 0) {
-        return rc;
-    }
-
-    return alen == blen ? 0 : (alen < blen ? -1 : 1);
-}
-
 static void
 sl_ssl_session_cache_insert_value(sl_rbtree_node_t *temp,
     sl_rbtree_node_t *node, sl_rbtree_node_t *sentinel)
@@ -77,7 +64,7 @@ sl_ssl_session_cache_insert_value(sl_rbtree_node_t *temp,
             p = node->key < temp->key ? &temp->left : &temp->right;
 
         } else {
-            p = sl_ssl_session_id_cmp(n->id, node->data, t->id, temp->data)
+            p = sl_memn2cmp(n->id, node->data, t->id, temp->data)
                 < 0 ? &temp->left : &temp->right;
         }
 
@@ -115,7 +102,7 @@ sl_ssl_session_cache_lookup(sl_ssl_session_cache_t *cache, const u_char *id,
         }
 
         cs = (sl_ssl_cached_session_t *) node;
-        rc = sl_ssl_session_id_cmp(id, len, cs->id, node->data);
+        rc = sl_memn2cmp(id, len, cs->id, node->data);
 
         if (rc == 0) {
             return cs;

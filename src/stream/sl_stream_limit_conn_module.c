@@ -154,21 +154,6 @@ static sl_str_t  sl_stream_limit_conn_status[] = {
 
 /* --- the tree ------------------------------------------------------------ */
 
-/* memcmp, then the shorter first: the order of keys of one hash */
-static sl_int_t
-sl_stream_limit_conn_cmp(const u_char *a, size_t alen, const u_char *b,
-    size_t blen)
-{
-    int  rc;
-
-    rc = memcmp(a, b, sl_min(alen, blen));
-    if (rc != 0) {
-        return rc;
-    }
-
-    return alen == blen ? 0 : (alen < blen ? -1 : 1);
-}
-
 static void
 sl_stream_limit_conn_insert_value(sl_rbtree_node_t *temp,
     sl_rbtree_node_t *node, sl_rbtree_node_t *sentinel)
@@ -185,7 +170,7 @@ sl_stream_limit_conn_insert_value(sl_rbtree_node_t *temp,
             p = node->key < temp->key ? &temp->left : &temp->right;
 
         } else {
-            p = sl_stream_limit_conn_cmp(n->data, n->len, t->data, t->len) < 0
+            p = sl_memn2cmp(n->data, n->len, t->data, t->len) < 0
                 ? &temp->left : &temp->right;
         }
 
@@ -221,7 +206,7 @@ sl_stream_limit_conn_lookup(sl_rbtree_t *rbtree, sl_str_t *key,
         }
 
         lc = (sl_stream_limit_conn_node_t *) node;
-        rc = sl_stream_limit_conn_cmp(key->data, key->len, lc->data, lc->len);
+        rc = sl_memn2cmp(key->data, key->len, lc->data, lc->len);
 
         if (rc == 0) {
             return lc;

@@ -462,6 +462,23 @@ START_TEST(test_compare)
 END_TEST
 
 
+/* byte strings in a tree's order: the bytes first, then the shorter */
+START_TEST(test_memn2cmp)
+{
+    ck_assert_int_eq(sl_memn2cmp((u_char *) "abc", 3, (u_char *) "abc", 3), 0);
+    ck_assert_int_lt(sl_memn2cmp((u_char *) "abc", 3, (u_char *) "abd", 3), 0);
+    ck_assert_int_gt(sl_memn2cmp((u_char *) "abd", 3, (u_char *) "abc", 3), 0);
+    /* a prefix sorts first, whichever side it is on */
+    ck_assert_int_lt(sl_memn2cmp((u_char *) "ab", 2, (u_char *) "abc", 3), 0);
+    ck_assert_int_gt(sl_memn2cmp((u_char *) "abc", 3, (u_char *) "ab", 2), 0);
+    /* the bytes decide before the lengths; NULs are bytes */
+    ck_assert_int_gt(sl_memn2cmp((u_char *) "b", 1, (u_char *) "abc", 3), 0);
+    ck_assert_int_lt(sl_memn2cmp((u_char *) "a\0", 2, (u_char *) "a\1", 2), 0);
+    ck_assert_int_eq(sl_memn2cmp((u_char *) "", 0, (u_char *) "", 0), 0);
+    ck_assert_int_lt(sl_memn2cmp((u_char *) "", 0, (u_char *) "a", 1), 0);
+}
+END_TEST
+
 START_TEST(test_strnstr)
 {
     u_char  hay[] = "GET /index.html HTTP/1.1\r\nHost";
@@ -606,6 +623,7 @@ string_suite(void)
     tcase_add_test(tc, test_strlow_cpystrn);
     tcase_add_test(tc, test_pstrdup);
     tcase_add_test(tc, test_compare);
+    tcase_add_test(tc, test_memn2cmp);
     tcase_add_test(tc, test_strnstr);
     tcase_add_test(tc, test_strnstr_overlap);
     tcase_add_test(tc, test_hex_dump);
