@@ -758,6 +758,67 @@ START_TEST(test_bare_close_keeps_session)
 }
 END_TEST
 
+/*
+ * A session still open when worker_shutdown_timeout ends an old worker
+ * after a reload is cut, not judged: its session stays in the zone, and
+ * the client, reconnecting to the new worker, resumes it (the reconnect
+ * storm after a reload is what a shared cache is for).
+ */
+START_TEST(test_shutdown_timeout_keeps_sessions)
+{
+    sl_t_master_t   m;
+    sl_t_pids_t     w;
+    sl_tt_opts_t    o;
+    sl_tt_peer_t    p;
+    SSL_SESSION    *sess, *next;
+    char            c;
+    int             fd, reused;
+
+    sl_t_master_start(&m, 1, 0, sl_t_printf(
+        "worker_shutdown_timeout 1s;\n"
+        "events { worker_connections 256; }\n"
+        "stream {\n" LOG_FORMAT
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@ ssl;\n"
+        "        ssl_certificate %s; ssl_certificate_key %s;\n"
+        "        ssl_session_cache shared:SC:1m; ssl_session_tickets off;\n"
+        "        echo;\n"
+        "    }\n"
+        "}\n", sl_tt_file("ecdsa.crt"), sl_tt_file("ecdsa.key")));
+
+    /* a session that stays open across the reload */
+    memset(&o, 0, sizeof(o));
+    o.min_version = TLS1_2_VERSION;
+    o.max_version = TLS1_2_VERSION;
+    o.no_tickets = 1;
+
+    fd = sl_t_connect("127.0.0.1", m.port);
+    ck_assert_int_eq(sl_tt_peer_init(&p, fd, 0, &o), 0);
+    ck_assert_msg(sl_tt_handshake(&p, T_IO), "the handshake failed");
+    ck_assert_int_eq(sl_tt_write(&p, "x", 1, T_IO), 1);
+    ck_assert_int_eq(sl_tt_read_full(&p, &c, 1, T_IO), 1);
+    sess = p.session;
+    ck_assert_ptr_nonnull(sess);
+    ck_assert(SSL_SESSION_up_ref(sess));
+
+    /* the old worker ends it at its shutdown timeout, then exits */
+    sl_t_master_reload(&m, &w, T_IO);
+    ck_assert_int_eq(w.n, 1);
+
+    SSL_set_shutdown(p.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    sl_tt_peer_free(&p);
+    close(fd);
+
+    next = echo_visit(m.port, sess, 0, &reused);
+    ck_assert_msg(reused, "a session cut by worker_shutdown_timeout was "
+                  "taken out of the zone");
+
+    SSL_SESSION_free(next);
+    SSL_SESSION_free(sess);
+    stop(&m);
+}
+END_TEST
+
 /* --- configuration ------------------------------------------------------- */
 
 typedef struct {
@@ -860,6 +921,7 @@ tls_session_cache_suite(void)
     tcase_add_test(tc, test_full_zone);
     tcase_add_test(tc, test_full_zone_big_session);
     tcase_add_loop_test(tc, test_reload_keeps_sessions, 0, 4);
+    tcase_add_test(tc, test_shutdown_timeout_keeps_sessions);
     tcase_add_loop_test(tc, test_refused_client_dropped, 0, 2);
     tcase_add_loop_test(tc, test_bare_close_keeps_session, 0, 2);
 
