@@ -249,6 +249,16 @@ sl_ssl_cleanup_connection(void *data)
     sl_ssl_connection_t  *sc = data;
 
     if (sc->connection != NULL) {
+        /*
+         * A connection freed with its pool, not shut down (a worker cut
+         * by worker_shutdown_timeout, a loop torn down), was cut, not
+         * judged: with no shutdown state SSL_free() would count its
+         * session bad and take it out of every cache, the shared zone
+         * too. Sessions OpenSSL finds bad it drops on its own.
+         */
+        SSL_set_quiet_shutdown(sc->connection, 1);
+        SSL_set_shutdown(sc->connection, SSL_SENT_SHUTDOWN
+                                         | SSL_RECEIVED_SHUTDOWN);
         SSL_free(sc->connection);
         sc->connection = NULL;
     }
