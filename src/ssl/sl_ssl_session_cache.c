@@ -28,6 +28,7 @@ typedef struct {
     sl_rbtree_t         rbtree;
     sl_rbtree_node_t    sentinel;
     sl_queue_t          expire_queue;   /* the newest at the head */
+    time_t              fail_time;      /* of the last "could not allocate" */
 } sl_ssl_session_cache_t;
 
 /* one session, in the zone: a single chunk */
@@ -121,6 +122,8 @@ sl_ssl_session_cache_delete(sl_ssl_session_cache_t *cache,
 {
     sl_queue_remove(&cs->queue);
     sl_rbtree_delete(&cache->rbtree, &cs->node);
+    /* a session holds its master secret: none is left in freed memory */
+    OPENSSL_cleanse(cs->der, cs->len);
     (void) sl_slab_free_locked(pool, cs);
 }
 
@@ -204,7 +207,7 @@ sl_ssl_session_cache_new(SSL *ssl, SSL_SESSION *sess)
     u_char                   *p;
     unsigned int              idlen;
     time_t                    now;
-    int                       len;
+    int                       len, log;
     u_char                    der[SL_SSL_MAX_SESSION_SIZE];
 
     /*
@@ -260,15 +263,28 @@ sl_ssl_session_cache_new(SSL *ssl, SSL_SESSION *sess)
         cs = sl_slab_alloc_locked(pool, sizeof(sl_ssl_cached_session_t)
                                         + (size_t) len);
         if (cs == NULL) {
+            /*
+             * As nginx: a warning once a second at most, so that a client
+             * that keeps sending big sessions cannot flood the log.
+             */
+            log = cache->fail_time != now;
+            cache->fail_time = now;
             sl_shmtx_unlock(&pool->mutex);
-            sl_log_error(SL_LOG_ALERT, c->log, 0,
-                         "could not allocate new session%s", pool->log_ctx);
+            OPENSSL_cleanse(der, (size_t) len);
+
+            if (log) {
+                sl_log_error(SL_LOG_WARN, c->log, 0,
+                             "could not allocate new session%s",
+                             pool->log_ctx);
+            }
+
             return 0;
         }
     }
 
     sl_memcpy(cs->id, id, idlen);
     sl_memcpy(cs->der, der, (size_t) len);
+    OPENSSL_cleanse(der, (size_t) len);
     cs->len = (size_t) len;
     cs->expire = now + SSL_CTX_get_timeout(c->ssl->session_ctx);
     cs->node.key = sl_crc32((u_char *) cs->id, idlen);
@@ -345,6 +361,7 @@ sl_ssl_session_cache_get(SSL *ssl, const unsigned char *id, int len,
 
     p = der;
     sess = d2i_SSL_SESSION(NULL, &p, (long) dlen);
+    OPENSSL_cleanse(der, dlen);
 
     if (sess == NULL) {
         sl_ssl_clear_error(c->log);
