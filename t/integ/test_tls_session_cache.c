@@ -841,6 +841,52 @@ START_TEST(test_shutdown_timeout_keeps_sessions)
 }
 END_TEST
 
+/*
+ * Two servers with different certificates share one zone: a session made
+ * with one does not resume with the other (the session id context tells
+ * them apart), and is still there for its own server afterwards.
+ */
+START_TEST(test_zone_shared_by_servers)
+{
+    sl_t_master_t   m;
+    visit_t         a, b, again;
+
+    sl_t_master_start(&m, 1, 0, sl_t_printf(
+        "events { worker_connections 256; }\n"
+        "stream {\n" LOG_FORMAT
+        "    ssl_session_cache shared:SC:1m; ssl_session_tickets off;\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@ ssl;\n"
+        "        ssl_certificate %s; ssl_certificate_key %s;\n"
+        "        return \"$pid $ssl_session_reused\";\n"
+        "    }\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT2@ ssl;\n"
+        "        ssl_certificate %s; ssl_certificate_key %s;\n"
+        "        return \"$pid $ssl_session_reused\";\n"
+        "    }\n"
+        "}\n", sl_tt_file("ecdsa.crt"), sl_tt_file("ecdsa.key"),
+        sl_tt_file("rsa.crt"), sl_tt_file("rsa.key")));
+
+    a = visit(m.port, TLS1_2_VERSION, NULL, 1);
+    ck_assert(!a.reused);
+
+    b = visit(m.port2, TLS1_2_VERSION, a.sess, 1);
+    ck_assert_msg(!b.reused, "a session of one server's certificate "
+                  "resumed with another's");
+
+    again = visit(m.port, TLS1_2_VERSION, a.sess, 1);
+    ck_assert_msg(again.reused, "the other server's refusal took the "
+                  "session out of the zone");
+
+    (void) access_log(&m, 3);
+    SSL_SESSION_free(a.sess);
+    SSL_SESSION_free(b.sess);
+    SSL_SESSION_free(again.sess);
+    stop(&m);
+}
+END_TEST
+
 /* --- configuration ------------------------------------------------------- */
 
 typedef struct {
@@ -944,6 +990,7 @@ tls_session_cache_suite(void)
     tcase_add_test(tc, test_full_zone_big_session);
     tcase_add_loop_test(tc, test_reload_keeps_sessions, 0, 4);
     tcase_add_test(tc, test_shutdown_timeout_keeps_sessions);
+    tcase_add_test(tc, test_zone_shared_by_servers);
     tcase_add_loop_test(tc, test_refused_client_dropped, 0, 2);
     tcase_add_loop_test(tc, test_bare_close_keeps_session, 0, 2);
 
