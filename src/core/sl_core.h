@@ -51,5 +51,6 @@ typedef struct sl_connection_s  sl_connection_t;
 #include "sl_shmem.h"
 #include "sl_slab.h"
 #include "sl_shm_zone.h"
+#include "sl_syslog.h"
 
 #endif /* SL_CORE_H */

@@ -260,6 +260,8 @@ sl_conf_open_file(sl_cycle_t *cycle, sl_str_t *name)
     file->flush = NULL;
     file->sink = NULL;
     file->sink_data = NULL;
+    file->writer = NULL;
+    file->wdata = NULL;
     file->data = NULL;
     return file;
 }

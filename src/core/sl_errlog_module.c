@@ -1,5 +1,5 @@
 /*
- * sl_errlog_module.c -- "error_log FILE|stderr [level]", repeatable.
+ * sl_errlog_module.c -- "error_log FILE|stderr|syslog:... [level]", repeatable.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -72,7 +72,11 @@ sl_log_set_log(sl_conf_t *cf, sl_log_t **head)
     }
 
     name = value[1];
-    log->file = sl_conf_open_file(cf->cycle, &name);
+    if (name.len >= 7 && sl_strncmp(name.data, "syslog:", 7) == 0) {
+        log->file = sl_syslog_open_file(cf, &name);
+    } else {
+        log->file = sl_conf_open_file(cf->cycle, &name);
+    }
     if (log->file == NULL) {
         return SL_CONF_ERROR;
     }

@@ -115,6 +115,11 @@ sl_log_error_core(sl_uint_t level, sl_log_t *log, sl_err_t err,
             continue;
         }
 
+        if (l->file->writer != NULL) {
+            l->file->writer(l->file, level, errstr, (size_t) (p - 1 - errstr));
+            continue;
+        }
+
         if (l->file->sink != NULL) {
             l->file->sink(l->file, level, start, (size_t) (p - 1 - start));
             continue;
@@ -212,6 +217,8 @@ sl_log_init_stderr(sl_log_t *log, sl_open_file_t *file)
     file->flush = NULL;
     file->sink = NULL;
     file->sink_data = NULL;
+    file->writer = NULL;
+    file->wdata = NULL;
     file->data = NULL;
 
     sl_memzero(log, sizeof(sl_log_t));

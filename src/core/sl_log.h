@@ -44,6 +44,13 @@ struct sl_open_file_s {
     void           (*sink)(sl_open_file_t *file, sl_uint_t level,
                            u_char *msg, size_t len);
     void            *sink_data;
+    /*
+     * Set: the whole line, without its line feed, goes to this function
+     * instead of fd (a syslog server: src/core/sl_syslog.c).
+     */
+    void           (*writer)(sl_open_file_t *file, sl_uint_t level,
+                             u_char *buf, size_t len);
+    void            *wdata;
 };
 
 /* every accepted connection has one in its pool: nothing in it pads */

@@ -13,8 +13,8 @@
  * without leading zeros, or "PROXY UNKNOWN[ anything]\r\n", 107 bytes at
  * most; v2 has the 12-byte signature, version 2, the command LOCAL or
  * PROXY, one of the family/transport pairs the specification lists, an
- * address block as long as its family needs, and TLVs (skipped) that
- * fill the rest exactly.
+ * address block as long as its family needs, and TLVs that fill the rest
+ * exactly (kept as they came, for $proxy_protocol_tlv_*).
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -288,6 +288,9 @@ sl_pp_v2_proxy(const u_char *p, size_t len, u_char fam,
         return SL_ERROR;
     }
 
+    pp->tlvs = p + need;
+    pp->tlvs_len = len - need;
+
     switch (fam >> 4) {
     case 1:
         sl_pp_v2_inet(p, pp, AF_INET, 4);
@@ -373,6 +376,139 @@ sl_proxy_protocol_parse(const u_char *buf, size_t len,
     }
 
     return sl_pp_v2(buf, len, pp, err);
+}
+
+/* --- TLVs by name ------------------------------------------------------- */
+
+typedef struct {
+    const char  *name;
+    u_char       type;
+} sl_pp_tlv_name_t;
+
+static const sl_pp_tlv_name_t  sl_pp_tlv_names[] = {
+    { "alpn", 0x01 }, { "authority", 0x02 }, { "unique_id", 0x05 },
+    { "ssl", 0x20 }, { "netns", 0x30 }, { NULL, 0 }
+};
+
+/* within the SSL TLV, after its client byte and verify field */
+static const sl_pp_tlv_name_t  sl_pp_tlv_ssl_names[] = {
+    { "version", 0x21 }, { "cn", 0x22 }, { "cipher", 0x23 },
+    { "sig_alg", 0x24 }, { "key_alg", 0x25 }, { NULL, 0 }
+};
+
+#define SL_PP_TLV_SSL        0x20
+#define SL_PP_TLV_SSL_FIXED  5          /* client (1), verify (4) */
+
+/* the first TLV of type in [p, p + len) */
+static sl_int_t
+sl_pp_find_tlv(const u_char *p, size_t len, sl_uint_t type, sl_str_t *value,
+    const char **err)
+{
+    size_t  n;
+
+    while (len > 0) {
+        if (len < 3) {
+            *err = "broken PROXY protocol TLV";
+            return SL_ERROR;
+        }
+
+        n = ((size_t) p[1] << 8) | p[2];
+        if (len - 3 < n) {
+            *err = "broken PROXY protocol TLV";
+            return SL_ERROR;
+        }
+
+        if (p[0] == type) {
+            value->data = (u_char *) p + 3;
+            value->len = n;
+            return SL_OK;
+        }
+
+        p += 3 + n;
+        len -= 3 + n;
+    }
+
+    return SL_DECLINED;
+}
+
+/* a type by "0xNN" or by name from names */
+static sl_int_t
+sl_pp_tlv_type(const u_char *p, size_t n, const sl_pp_tlv_name_t *names,
+    const char **err)
+{
+    sl_int_t  type;
+
+    if (n >= 2 && p[0] == '0' && p[1] == 'x') {
+        type = sl_hextoi((u_char *) p + 2, n - 2);
+        if (type == SL_ERROR || type > 0xff) {
+            *err = "invalid PROXY protocol TLV";
+            return SL_ERROR;
+        }
+        return type;
+    }
+
+    for ( /* void */ ; names->name != NULL; names++) {
+        if (sl_strlen(names->name) == n
+            && sl_strncmp(p, names->name, n) == 0)
+        {
+            return names->type;
+        }
+    }
+
+    *err = "unknown PROXY protocol TLV";
+    return SL_ERROR;
+}
+
+sl_int_t
+sl_proxy_protocol_get_tlv(const sl_proxy_protocol_t *pp,
+    const sl_str_t *name, sl_str_t *value, u_char *verify_buf,
+    const char **err)
+{
+    const sl_pp_tlv_name_t  *names = sl_pp_tlv_names;
+    const u_char            *p = name->data, *tlvs = pp->tlvs;
+    size_t                   n = name->len, len = pp->tlvs_len;
+    sl_str_t                 ssl;
+    sl_int_t                 rc, type;
+    uint32_t                 verify;
+
+    *err = NULL;
+
+    if (n >= 4 && sl_strncmp(p, "ssl_", 4) == 0) {
+        rc = sl_pp_find_tlv(tlvs, len, SL_PP_TLV_SSL, &ssl, err);
+        if (rc != SL_OK) {
+            return rc;
+        }
+
+        if (ssl.len < SL_PP_TLV_SSL_FIXED) {
+            *err = "broken PROXY protocol TLV";
+            return SL_ERROR;
+        }
+
+        p += 4;
+        n -= 4;
+
+        if (n == 6 && sl_strncmp(p, "verify", 6) == 0) {
+            verify = ((uint32_t) ssl.data[1] << 24) | (ssl.data[2] << 16)
+                     | (ssl.data[3] << 8) | ssl.data[4];
+            value->data = verify_buf;
+            value->len = (size_t) (sl_snprintf(verify_buf,
+                                               SL_PROXY_PROTOCOL_VERIFY_LEN,
+                                               "%ui", (sl_uint_t) verify)
+                                   - verify_buf);
+            return SL_OK;
+        }
+
+        tlvs = ssl.data + SL_PP_TLV_SSL_FIXED;
+        len = ssl.len - SL_PP_TLV_SSL_FIXED;
+        names = sl_pp_tlv_ssl_names;
+    }
+
+    type = sl_pp_tlv_type(p, n, names, err);
+    if (type == SL_ERROR) {
+        return SL_ERROR;
+    }
+
+    return sl_pp_find_tlv(tlvs, len, (sl_uint_t) type, value, err);
 }
 
 /* --- the writers --------------------------------------------------------- */

@@ -24,6 +24,8 @@
 
 #define SL_PROXY_PROTOCOL_V2_SIG      "\r\n\r\n\0\r\nQUIT\n"
 #define SL_PROXY_PROTOCOL_V2_SIG_LEN  12
+/* $proxy_protocol_tlv_ssl_verify: a 32-bit number in decimal */
+#define SL_PROXY_PROTOCOL_VERIFY_LEN  (sizeof("4294967295") - 1)
 
 /* what a header said */
 struct sl_proxy_protocol_s {
@@ -42,6 +44,12 @@ struct sl_proxy_protocol_s {
     size_t           dst_addr_len;
     in_port_t        src_port;
     in_port_t        dst_port;
+    /*
+     * v2: the TLVs after the address block, as they came (the parser
+     * points into the caller's bytes; a holder of the header copies them).
+     */
+    const u_char    *tlvs;
+    size_t           tlvs_len;
 };
 
 typedef struct sl_proxy_protocol_s  sl_proxy_protocol_t;
@@ -54,6 +62,22 @@ typedef struct sl_proxy_protocol_s  sl_proxy_protocol_t;
  */
 ssize_t sl_proxy_protocol_parse(const u_char *buf, size_t len,
     sl_proxy_protocol_t *pp, const char **err);
+
+/*
+ * The value of the TLV a variable names ($proxy_protocol_tlv_NAME): a
+ * hexadecimal type ("0x05"), a name ("alpn", "authority", "unique_id",
+ * "ssl", "netns"), or "ssl_" and a sub-TLV of the SSL TLV ("ssl_version",
+ * "ssl_cn", "ssl_cipher", "ssl_sig_alg", "ssl_key_alg", "ssl_0x21") or
+ * "ssl_verify" (the SSL TLV's verify field in decimal, written into
+ * verify_buf, SL_PROXY_PROTOCOL_VERIFY_LEN bytes). SL_OK with *value pointing
+ * into pp->tlvs (or verify_buf); SL_DECLINED when the header has no such
+ * TLV; SL_ERROR with *err set ("unknown PROXY protocol TLV", "invalid
+ * PROXY protocol TLV", "broken PROXY protocol TLV") when the name or the
+ * TLVs are bad.
+ */
+sl_int_t sl_proxy_protocol_get_tlv(const sl_proxy_protocol_t *pp,
+    const sl_str_t *name, sl_str_t *value, u_char *verify_buf,
+    const char **err);
 
 /*
  * Writes a header for a connection from src to dst into [buf, last):

@@ -35,7 +35,7 @@ sl_time_update(sl_time_cache_t *tc)
 }
 
 
-/* the three strings for tm; off is the offset from UTC in minutes */
+/* the strings for tm; off is the offset from UTC in minutes */
 static void
 sl_time_format(sl_time_cache_t *tc, struct tm *tm, sl_int_t off)
 {
@@ -66,6 +66,13 @@ sl_time_format(sl_time_cache_t *tc, struct tm *tm, sl_int_t off)
                     year, mon + 1, tm->tm_mday,
                     tm->tm_hour, tm->tm_min, tm->tm_sec,
                     sign, off / 60, off % 60);
+    *p = '\0';
+
+    /* RFC 3164: the day of the month padded with a space, not a zero */
+    p = sl_snprintf(tc->syslog_time, SL_SYSLOG_TIME_LEN,
+                    "%s %2d %02d:%02d:%02d",
+                    sl_months[mon], tm->tm_mday,
+                    tm->tm_hour, tm->tm_min, tm->tm_sec);
     *p = '\0';
 }
 

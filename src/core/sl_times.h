@@ -11,6 +11,7 @@
 #define SL_ERR_LOG_TIME_LEN   (sizeof("1970/09/28 12:00:00") - 1)
 #define SL_LOG_TIME_LEN       (sizeof("28/Sep/1970:12:00:00 +0600") - 1)
 #define SL_ISO8601_TIME_LEN   (sizeof("1970-09-28T12:00:00+06:00") - 1)
+#define SL_SYSLOG_TIME_LEN    (sizeof("Sep 28 12:00:00") - 1)
 
 typedef struct {
     sl_msec_t   current_msec;     /* CLOCK_MONOTONIC, milliseconds */
@@ -22,6 +23,7 @@ typedef struct {
     u_char      err_log_time[SL_ERR_LOG_TIME_LEN + 1];  /* local time */
     u_char      log_time[SL_LOG_TIME_LEN + 1];          /* $time_local */
     u_char      iso8601[SL_ISO8601_TIME_LEN + 1];       /* $time_iso8601 */
+    u_char      syslog_time[SL_SYSLOG_TIME_LEN + 1];    /* "Sep  8 12:00:00" */
 } sl_time_cache_t;
 
 /* reads both clocks; reformats the strings when the second changed */

@@ -11,8 +11,10 @@
  *
  * Files come from the cycle's open files, so USR1 reopens them. A
  * buffered log keeps its lines in memory until the next does not fit,
- * its flush timer fires, the file is reopened, or the process exits. Paths with variables,
- * gzip, if= and syslog: are not supported.
+ * its flush timer fires, the file is reopened, or the process exits.
+ * "syslog:..." sends each line as one datagram (src/core/sl_syslog.c),
+ * never buffered; "if=" skips the line when its value is empty or "0".
+ * Paths with variables and gzip are not supported.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -46,10 +48,19 @@ typedef struct {
 } sl_stream_log_buf_t;
 
 typedef struct {
-    sl_open_file_t           *file;
+    sl_open_file_t           *file;         /* NULL with syslog */
+    sl_syslog_peer_t         *syslog;
     sl_stream_log_fmt_t      *format;
     sl_stream_log_buf_t      *buffer;       /* NULL: written at once */
+    sl_stream_complex_value_t *filter;      /* if=; NULL: every session */
 } sl_stream_log_t;
+
+/* what access_log takes after the format */
+typedef struct {
+    ssize_t                   size;         /* buffer=; 0: none */
+    sl_msec_t                 flush;
+    sl_str_t                  filter;       /* if=; empty: none */
+} sl_stream_log_params_t;
 
 typedef struct {
     sl_array_t                formats;      /* sl_stream_log_fmt_t */
@@ -362,14 +373,71 @@ sl_stream_log_buffered(sl_stream_session_t *s, sl_stream_log_buf_t *buffer,
     }
 }
 
+/* if=: a line only when the condition is neither empty nor "0" */
+static sl_int_t
+sl_stream_log_wanted(sl_stream_session_t *s, sl_stream_log_t *log)
+{
+    sl_str_t  val;
+
+    if (log->filter == NULL) {
+        return 1;
+    }
+
+    if (sl_stream_complex_value(s, log->filter, &val) != SL_OK) {
+        return SL_ERROR;
+    }
+
+    return !(val.len == 0 || (val.len == 1 && val.data[0] == '0'));
+}
+
+/* the line, in the connection's pool; NULL when out of memory */
+static u_char *
+sl_stream_log_line(sl_stream_session_t *s, sl_stream_log_t *log,
+    size_t *size)
+{
+    sl_stream_log_op_t  *op = log->format->ops->elts;
+    sl_uint_t            i, n = log->format->ops->nelts;
+    u_char              *line, *p;
+    size_t               len;
+
+    sl_stream_log_flush_values(s, log->format);
+
+    /* the line feed, or the syslog header instead */
+    len = log->syslog ? sl_syslog_header_len(log->syslog) : 1;
+    for (i = 0; i < n; i++) {
+        len += sl_stream_log_op_len(s, log->format, &op[i]);
+    }
+
+    line = sl_pnalloc(s->connection->pool, len);
+    if (line == NULL) {
+        return NULL;
+    }
+
+    p = line;
+    if (log->syslog) {
+        p = sl_syslog_add_header(log->syslog, p, log->syslog->severity);
+    }
+
+    for (i = 0; i < n; i++) {
+        p = sl_stream_log_op_write(s, log->format, &op[i], p);
+    }
+
+    if (log->syslog == NULL) {
+        *p++ = '\n';
+    }
+
+    *size = (size_t) (p - line);
+    return line;
+}
+
 static sl_int_t
 sl_stream_log_handler(sl_stream_session_t *s)
 {
     sl_stream_log_srv_conf_t  *lscf;
-    sl_stream_log_op_t        *op;
     sl_stream_log_t           *log;
-    sl_uint_t                  l, i;
-    u_char                    *line, *p;
+    sl_uint_t                  l;
+    sl_int_t                   rc;
+    u_char                    *line;
     size_t                     len;
 
     lscf = sl_stream_get_module_srv_conf(s, sl_stream_log_module);
@@ -380,30 +448,27 @@ sl_stream_log_handler(sl_stream_session_t *s)
     log = lscf->logs->elts;
 
     for (l = 0; l < lscf->logs->nelts; l++) {
-        sl_stream_log_flush_values(s, log[l].format);
-
-        op = log[l].format->ops->elts;
-        len = 1;                                    /* the '\n' */
-        for (i = 0; i < log[l].format->ops->nelts; i++) {
-            len += sl_stream_log_op_len(s, log[l].format, &op[i]);
+        rc = sl_stream_log_wanted(s, &log[l]);
+        if (rc != 1) {
+            if (rc == SL_ERROR) {
+                return SL_ERROR;
+            }
+            continue;
         }
 
-        line = sl_pnalloc(s->connection->pool, len);
+        line = sl_stream_log_line(s, &log[l], &len);
         if (line == NULL) {
             return SL_ERROR;
         }
 
-        p = line;
-        for (i = 0; i < log[l].format->ops->nelts; i++) {
-            p = sl_stream_log_op_write(s, log[l].format, &op[i], p);
-        }
-        *p++ = '\n';
-
-        if (log[l].buffer != NULL) {
-            sl_stream_log_buffered(s, log[l].buffer, line, (size_t) (p - line));
+        if (log[l].syslog != NULL) {
+            /* a failure is the peer's to tell, once a second */
+            (void) sl_syslog_send(log[l].syslog, line, len);
+        } else if (log[l].buffer != NULL) {
+            sl_stream_log_buffered(s, log[l].buffer, line, len);
         } else {
             sl_stream_log_write_fd(log[l].file, s->connection->log, line,
-                                   (size_t) (p - line));
+                                   len);
         }
     }
 
@@ -705,23 +770,34 @@ sl_stream_log_find_format(sl_conf_t *cf, sl_str_t *name)
     return NULL;
 }
 
-/* buffer=SIZE and flush=TIME; *size stays 0 without a buffer */
+/* one "name=VALUE" parameter: its value, or NULL when the name differs */
+static sl_str_t *
+sl_stream_log_param(sl_str_t *arg, const char *name, sl_str_t *out)
+{
+    size_t  n = sl_strlen(name);
+
+    if (arg->len < n || sl_strncmp(arg->data, name, n) != 0) {
+        return NULL;
+    }
+
+    out->data = arg->data + n;
+    out->len = arg->len - n;
+    return out;
+}
+
+/* buffer=SIZE, flush=TIME and if=CONDITION */
 static sl_int_t
 sl_stream_log_params(sl_conf_t *cf, sl_str_t *value, sl_uint_t n,
-    ssize_t *size, sl_msec_t *flush)
+    sl_stream_log_params_t *lp)
 {
     sl_str_t   s;
     sl_uint_t  i;
 
     for (i = 0; i < n; i++) {
-        if (value[i].len >= 7
-            && sl_strncmp(value[i].data, "buffer=", 7) == 0)
-        {
-            s.data = value[i].data + 7;
-            s.len = value[i].len - 7;
-            *size = sl_parse_size(&s);
+        if (sl_stream_log_param(&value[i], "buffer=", &s)) {
+            lp->size = sl_parse_size(&s);
 
-            if (*size == SL_ERROR || *size == 0) {
+            if (lp->size == SL_ERROR || lp->size == 0) {
                 sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid buffer size "
                                   "\"%V\"", &s);
                 return SL_ERROR;
@@ -729,18 +805,18 @@ sl_stream_log_params(sl_conf_t *cf, sl_str_t *value, sl_uint_t n,
             continue;
         }
 
-        if (value[i].len >= 6
-            && sl_strncmp(value[i].data, "flush=", 6) == 0)
-        {
-            s.data = value[i].data + 6;
-            s.len = value[i].len - 6;
-            *flush = (sl_msec_t) sl_parse_time(&s, 0);
+        if (sl_stream_log_param(&value[i], "flush=", &s)) {
+            lp->flush = (sl_msec_t) sl_parse_time(&s, 0);
 
-            if (*flush == (sl_msec_t) SL_ERROR || *flush == 0) {
+            if (lp->flush == (sl_msec_t) SL_ERROR || lp->flush == 0) {
                 sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid flush time "
                                   "\"%V\"", &s);
                 return SL_ERROR;
             }
+            continue;
+        }
+
+        if (sl_stream_log_param(&value[i], "if=", &lp->filter)) {
             continue;
         }
 
@@ -812,14 +888,75 @@ sl_stream_log_buffer(sl_conf_t *cf, sl_stream_log_t *log, sl_str_t *path,
     return buffer;
 }
 
+/* where the lines go: a file of the cycle's, or a syslog server */
+static sl_int_t
+sl_stream_log_target(sl_conf_t *cf, sl_stream_log_t *log, sl_str_t *path)
+{
+    if (path->len >= 7 && sl_strncmp(path->data, "syslog:", 7) == 0) {
+        log->syslog = sl_pcalloc(cf->pool, sizeof(sl_syslog_peer_t));
+        if (log->syslog == NULL
+            || sl_syslog_process_conf(cf, log->syslog, path) != SL_CONF_OK)
+        {
+            return SL_ERROR;
+        }
+        return SL_OK;
+    }
+
+    if (memchr(path->data, '$', path->len) != NULL) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "variables in the path of "
+                          "\"access_log\" are not supported");
+        return SL_ERROR;
+    }
+
+    log->file = sl_conf_open_file(cf->cycle, path);
+    return log->file != NULL ? SL_OK : SL_ERROR;
+}
+
+/* buffer=, flush= and if= applied to log */
+static sl_int_t
+sl_stream_log_apply(sl_conf_t *cf, sl_stream_log_t *log, sl_str_t *path,
+    sl_stream_log_params_t *lp)
+{
+    if (lp->flush && lp->size == 0) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "no buffer is defined for "
+                          "access_log \"%V\"", path);
+        return SL_ERROR;
+    }
+
+    if (lp->size > 0 && log->syslog != NULL) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "logs to syslog cannot be "
+                          "buffered");
+        return SL_ERROR;
+    }
+
+    if (lp->size > 0) {
+        log->buffer = sl_stream_log_buffer(cf, log, path, (size_t) lp->size,
+                                           lp->flush);
+        if (log->buffer == NULL) {
+            return SL_ERROR;
+        }
+    }
+
+    if (lp->filter.data != NULL) {
+        log->filter = sl_palloc(cf->pool, sizeof(sl_stream_complex_value_t));
+        if (log->filter == NULL
+            || sl_stream_compile_complex_value(cf, &lp->filter, log->filter)
+               != SL_OK)
+        {
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
+}
+
 static char *
 sl_stream_log_set_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
     sl_stream_log_srv_conf_t  *lscf = conf;
+    sl_stream_log_params_t     lp;
     sl_stream_log_t           *log;
     sl_str_t                  *value = cf->args->elts;
-    sl_msec_t                  flush = 0;
-    ssize_t                    size = 0;
 
     sl_unused(cmd);
 
@@ -831,17 +968,6 @@ sl_stream_log_set_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
                           &value[2]);
-        return SL_CONF_ERROR;
-    }
-
-    if (memchr(value[1].data, '$', value[1].len) != NULL) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "variables in the path of "
-                          "\"access_log\" are not supported");
-        return SL_CONF_ERROR;
-    }
-
-    if (cf->args->nelts < 3) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "log format is not specified");
         return SL_CONF_ERROR;
     }
 
@@ -858,28 +984,24 @@ sl_stream_log_set_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
 
     sl_memzero(log, sizeof(sl_stream_log_t));
+    sl_memzero(&lp, sizeof(lp));
 
-    log->file = sl_conf_open_file(cf->cycle, &value[1]);
+    if (sl_stream_log_target(cf, log, &value[1]) != SL_OK) {
+        return SL_CONF_ERROR;
+    }
+
+    if (cf->args->nelts < 3) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "log format is not specified");
+        return SL_CONF_ERROR;
+    }
+
     log->format = sl_stream_log_find_format(cf, &value[2]);
-    if (log->file == NULL || log->format == NULL
-        || sl_stream_log_params(cf, &value[3], cf->args->nelts - 3, &size,
-                                &flush) != SL_OK)
+    if (log->format == NULL
+        || sl_stream_log_params(cf, &value[3], cf->args->nelts - 3, &lp)
+           != SL_OK
+        || sl_stream_log_apply(cf, log, &value[1], &lp) != SL_OK)
     {
         return SL_CONF_ERROR;
-    }
-
-    if (flush && size == 0) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "no buffer is defined for "
-                          "access_log \"%V\"", &value[1]);
-        return SL_CONF_ERROR;
-    }
-
-    if (size > 0) {
-        log->buffer = sl_stream_log_buffer(cf, log, &value[1], (size_t) size,
-                                           flush);
-        if (log->buffer == NULL) {
-            return SL_CONF_ERROR;
-        }
     }
 
     return SL_CONF_OK;

@@ -146,6 +146,16 @@ sl_stream_proxy_protocol_set(sl_connection_t *c, sl_proxy_protocol_t *pp)
     }
 
     sl_memcpy(c->proxy_protocol, pp, sizeof(sl_proxy_protocol_t));
+
+    /* the TLVs point into the reading buffer, which goes: keep a copy */
+    if (pp->tlvs_len > 0) {
+        c->proxy_protocol->tlvs = sl_pnalloc(c->pool, pp->tlvs_len);
+        if (c->proxy_protocol->tlvs == NULL) {
+            return SL_ERROR;
+        }
+        sl_memcpy((u_char *) c->proxy_protocol->tlvs, pp->tlvs, pp->tlvs_len);
+    }
+
     return SL_OK;
 }
 
@@ -366,6 +376,49 @@ sl_stream_proxy_protocol_variable(sl_stream_session_t *s,
     }
 }
 
+/* $proxy_protocol_tlv_NAME: data is the variable's full name */
+static sl_int_t
+sl_stream_proxy_protocol_tlv_variable(sl_stream_session_t *s,
+    sl_stream_variable_value_t *v, uintptr_t data)
+{
+    sl_proxy_protocol_t  *pp = s->connection->proxy_protocol;
+    sl_str_t             *name = (sl_str_t *) data, tlv, value;
+    u_char                verify[SL_PROXY_PROTOCOL_VERIFY_LEN];
+    const char           *err;
+    sl_int_t              rc;
+
+    if (pp == NULL) {
+        return SL_ERROR;                    /* not found */
+    }
+
+    tlv.data = name->data + sizeof("proxy_protocol_tlv_") - 1;
+    tlv.len = name->len - (sizeof("proxy_protocol_tlv_") - 1);
+
+    rc = sl_proxy_protocol_get_tlv(pp, &tlv, &value, verify, &err);
+    if (rc != SL_OK) {
+        if (err != NULL) {
+            sl_log_error(SL_LOG_ERR, s->connection->log, 0, "%s \"%V\"",
+                         err, &tlv);
+        }
+        return SL_ERROR;
+    }
+
+    if (value.data == verify) {
+        value.data = sl_pnalloc(s->connection->pool, value.len);
+        if (value.data == NULL) {
+            return SL_ERROR;
+        }
+        sl_memcpy(value.data, verify, value.len);
+    }
+
+    v->data = value.data;
+    v->len = (unsigned) value.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    return SL_OK;
+}
+
 static sl_int_t
 sl_stream_proxy_protocol_add_variables(sl_conf_t *cf)
 {
@@ -393,5 +446,13 @@ sl_stream_proxy_protocol_add_variables(sl_conf_t *cf)
         v->data = i;
     }
 
+    sl_str_set(&name, "proxy_protocol_tlv_");
+    v = sl_stream_add_variable(cf, &name, SL_STREAM_VAR_PREFIX
+                                          | SL_STREAM_VAR_NOHASH);
+    if (v == NULL) {
+        return SL_ERROR;
+    }
+
+    v->get_handler = sl_stream_proxy_protocol_tlv_variable;
     return SL_OK;
 }

@@ -294,6 +294,52 @@ sl_stream_variables_hash(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf)
     return sl_hash_init(&cmcf->variables_hash, names, n, cf->pool);
 }
 
+/* the prefix variable whose name begins name; NULL when none does */
+static sl_stream_variable_t *
+sl_stream_find_prefix(sl_stream_core_main_conf_t *cmcf, sl_str_t *name)
+{
+    sl_stream_variable_t  **key = cmcf->variables_keys.elts;
+    sl_uint_t               i;
+
+    for (i = 0; i < cmcf->variables_keys.nelts; i++) {
+        if ((key[i]->flags & SL_STREAM_VAR_PREFIX)
+            && name->len > key[i]->name.len
+            && sl_strncasecmp(name->data, key[i]->name.data,
+                              key[i]->name.len) == 0)
+        {
+            return key[i];
+        }
+    }
+
+    return NULL;
+}
+
+/* a used variable named by a prefix: its handler gets the full name */
+static sl_stream_variable_t *
+sl_stream_bind_prefix(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf,
+    sl_stream_variable_t *v)
+{
+    sl_stream_variable_t  *prefix;
+    sl_str_t              *name;
+
+    prefix = sl_stream_find_prefix(cmcf, &v->name);
+    if (prefix == NULL) {
+        return NULL;
+    }
+
+    name = sl_palloc(cf->pool, sizeof(sl_str_t));
+    if (name == NULL) {
+        return NULL;
+    }
+
+    *name = v->name;
+    v->get_handler = prefix->get_handler;
+    v->set_handler = prefix->set_handler;
+    v->data = (uintptr_t) name;
+    v->flags = prefix->flags & ~SL_STREAM_VAR_PREFIX;
+    return v;
+}
+
 sl_int_t
 sl_stream_variables_init_vars(sl_conf_t *cf)
 {
@@ -306,6 +352,12 @@ sl_stream_variables_init_vars(sl_conf_t *cf)
 
     for (i = 0; i < cmcf->variables.nelts; i++) {
         key = sl_stream_find_key(cmcf, &v[i].name);
+
+        if ((key == NULL || key->get_handler == NULL)
+            && sl_stream_bind_prefix(cf, cmcf, &v[i]) != NULL)
+        {
+            continue;
+        }
 
         if (key == NULL || key->get_handler == NULL) {
             sl_log_error(SL_LOG_EMERG, cf->log, 0, "unknown \"%V\" variable",

@@ -37,6 +37,12 @@ typedef void (*sl_stream_set_variable_pt)(sl_stream_session_t *s,
 #define SL_STREAM_VAR_NOCACHEABLE  0x02   /* changes during a session */
 #define SL_STREAM_VAR_INDEXED      0x04   /* set once something uses it */
 #define SL_STREAM_VAR_NOHASH       0x08   /* not found by name at run time */
+/*
+ * The name is a prefix: every used variable that starts with it and has
+ * no handler of its own gets this one, with data pointing at the full
+ * name (an sl_str_t, lower case) -- as $proxy_protocol_tlv_NAME.
+ */
+#define SL_STREAM_VAR_PREFIX       0x10
 
 struct sl_stream_variable_s {
     sl_str_t                    name;       /* lower case */

@@ -4,7 +4,8 @@
  * variables (with "return"), a header arriving byte by byte, the data
  * behind it reaching the content handler, UNKNOWN and LOCAL, malformed
  * headers (each closed with status 400 and logged, the server serving on),
- * proxy_protocol_timeout, and the directive's errors.
+ * proxy_protocol_timeout, the directive's errors, and the TLVs through
+ * $proxy_protocol_tlv_*.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -14,6 +15,7 @@
 #include "sl_test.h"
 #include "sl_proc.h"
 #include "sl_t_net.h"
+#include "sl_t_master.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -343,6 +345,50 @@ START_TEST(test_pp_conf)
 }
 END_TEST
 
+/* $proxy_protocol_tlv_NAME: by name, by type, inside the SSL TLV */
+START_TEST(test_pp_tlv_variables)
+{
+    sl_t_sluice_t  srv;
+    char          *log;
+
+    sl_t_sluice_start(&srv,
+        "stream {\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@ proxy_protocol;\n"
+        "        return \"$proxy_protocol_tlv_authority|"
+                         "$proxy_protocol_tlv_0x05|"
+                         "$proxy_protocol_tlv_ssl_version|"
+                         "$proxy_protocol_tlv_ssl_cn|"
+                         "$proxy_protocol_tlv_ssl_verify|"
+                         "$proxy_protocol_tlv_0xE0|"
+                         "$proxy_protocol_tlv_alpn|"
+                         "$proxy_protocol_tlv_nosuch\\n\";\n"
+        "    }\n"
+        "}\n");
+
+    ck_assert_str_eq(exchange_lit(&srv, SIG "\x21\x11\x00\x3d"
+        "\x0a\x00\x00\x01" "\x0a\x00\x00\x02" "\x30\x39" "\x01\xbb"
+        "\x02\x00\x0b" "example.com"
+        "\x05\x00\x03" "id7"
+        "\x20\x00\x15" "\x07" "\x00\x00\x00\x00"
+            "\x21\x00\x07" "TLSv1.3" "\x22\x00\x03" "bob"
+        "\xe0\x00\x02" "hi"),
+        "example.com|id7|TLSv1.3|bob|0|hi||\n");
+
+    /* version 1 has no TLVs: every one is empty */
+    ck_assert_str_eq(exchange_lit(&srv,
+                         "PROXY TCP4 192.0.2.1 198.51.100.2 40000 443\r\n"),
+                     "|||||||\n");
+    sl_t_sluice_stop(&srv);
+
+    /* a name that is no TLV is each session's error, not the config's */
+    log = sl_t_read(srv.log);
+    ck_assert_int_eq(sl_t_count(log, "[error]"), 2);
+    ck_assert_int_eq(sl_t_count(log, "unknown PROXY protocol TLV "
+                                     "\"nosuch\""), 2);
+}
+END_TEST
+
 static Suite *
 proxy_protocol_suite(void)
 {
@@ -361,6 +407,7 @@ proxy_protocol_suite(void)
 
     tcase_add_test(tc, test_pp_v1);
     tcase_add_test(tc, test_pp_v2);
+    tcase_add_test(tc, test_pp_tlv_variables);
     tcase_add_test(tc, test_pp_no_addresses);
     tcase_add_loop_test(tc, test_pp_byte_by_byte, 0, sl_t_nbackends());
     if (SL_HAVE_stream_echo_MODULE) {

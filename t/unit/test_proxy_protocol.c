@@ -3,7 +3,8 @@
  * bytes: a table of valid headers (what each says, how long it is), a
  * table of malformed ones (each rejected with a reason, none read past
  * its input: run it under ASan), every prefix of a valid header asking
- * for more, and the writers' headers read back by the parser.
+ * for more, the writers' headers read back by the parser, and the TLVs
+ * found by the names of $proxy_protocol_tlv_*.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -390,6 +391,112 @@ START_TEST(test_pp_write_v2_bytes)
 }
 END_TEST
 
+/* an IPv4 v2 header whose TLVs are tlvs (n bytes), parsed into pp */
+static void
+parse_with_tlvs(sl_proxy_protocol_t *pp, u_char *buf, const char *tlvs,
+    size_t n)
+{
+    static const char  head[] = SIG "\x21\x11" "\x00\x00" "\x0a\x00\x00\x01"
+                                "\x0a\x00\x00\x02" "\x30\x39" "\x01\xbb";
+    const char        *err;
+    size_t             hlen = sizeof(head) - 1;
+
+    memcpy(buf, head, hlen);
+    memcpy(buf + hlen, tlvs, n);
+    buf[14] = (u_char) ((12 + n) >> 8);
+    buf[15] = (u_char) ((12 + n) & 0xff);
+
+    ck_assert_int_eq(sl_proxy_protocol_parse(buf, hlen + n, pp, &err),
+                     (ssize_t) (hlen + n));
+    ck_assert_uint_eq(pp->tlvs_len, n);
+}
+
+/* rc, and when SL_OK the value, for the variable's name */
+static void
+assert_tlv(sl_proxy_protocol_t *pp, const char *name, sl_int_t rc,
+    const char *value, const char *why)
+{
+    sl_str_t     n, v;
+    u_char       verify[SL_PROXY_PROTOCOL_VERIFY_LEN];
+    const char  *err;
+
+    n.data = (u_char *) name;
+    n.len = strlen(name);
+
+    ck_assert_msg(sl_proxy_protocol_get_tlv(pp, &n, &v, verify, &err) == rc,
+                  "%s: wrong result", name);
+
+    if (rc == SL_OK) {
+        ck_assert_msg(v.len == strlen(value)
+                      && memcmp(v.data, value, v.len) == 0,
+                      "%s: \"%.*s\", not \"%s\"", name, (int) v.len, v.data,
+                      value);
+    } else if (rc == SL_ERROR) {
+        ck_assert_str_eq(err, why);
+    }
+}
+
+/* the names nginx gives, hexadecimal types, and the SSL TLV's inside */
+START_TEST(test_pp_tlv_names)
+{
+    sl_proxy_protocol_t  pp;
+    u_char               buf[256];
+    static const char    tlvs[] =
+        "\x02\x00\x0b" "example.com"            /* authority */
+        "\x05\x00\x03" "id7"                    /* unique_id */
+        "\x20\x00\x18" "\x07" "\x00\x01\x00\x02" /* ssl: client, verify */
+            "\x21\x00\x07" "TLSv1.3"            /* version */
+            "\x22\x00\x03" "bob"                /* cn */
+            "\xe1\x00\x00"                      /* an empty one of ours */
+        "\xe0\x00\x02" "hi";                    /* a custom type */
+
+    parse_with_tlvs(&pp, buf, tlvs, sizeof(tlvs) - 1);
+
+    assert_tlv(&pp, "authority", SL_OK, "example.com", NULL);
+    assert_tlv(&pp, "0x02", SL_OK, "example.com", NULL);
+    assert_tlv(&pp, "unique_id", SL_OK, "id7", NULL);
+    assert_tlv(&pp, "0xe0", SL_OK, "hi", NULL);
+    assert_tlv(&pp, "0xE0", SL_OK, "hi", NULL);
+    assert_tlv(&pp, "ssl_version", SL_OK, "TLSv1.3", NULL);
+    assert_tlv(&pp, "ssl_cn", SL_OK, "bob", NULL);
+    assert_tlv(&pp, "ssl_0x21", SL_OK, "TLSv1.3", NULL);
+    assert_tlv(&pp, "ssl_0xe1", SL_OK, "", NULL);
+    assert_tlv(&pp, "ssl_verify", SL_OK, "65538", NULL);
+    assert_tlv(&pp, "alpn", SL_DECLINED, NULL, NULL);
+    assert_tlv(&pp, "ssl_cipher", SL_DECLINED, NULL, NULL);
+    assert_tlv(&pp, "0x01", SL_DECLINED, NULL, NULL);
+    assert_tlv(&pp, "nosuch", SL_ERROR, NULL, "unknown PROXY protocol TLV");
+    assert_tlv(&pp, "ssl_authority", SL_ERROR, NULL,
+               "unknown PROXY protocol TLV");
+    assert_tlv(&pp, "0xzz", SL_ERROR, NULL, "invalid PROXY protocol TLV");
+    assert_tlv(&pp, "0x100", SL_ERROR, NULL, "invalid PROXY protocol TLV");
+}
+END_TEST
+
+/* an SSL TLV too short for its fixed part, or with broken insides */
+START_TEST(test_pp_tlv_broken_ssl)
+{
+    sl_proxy_protocol_t  pp;
+    u_char               buf[256];
+
+    parse_with_tlvs(&pp, buf, "\x20\x00\x02" "\x01\x02", 5);
+    assert_tlv(&pp, "ssl_verify", SL_ERROR, NULL,
+               "broken PROXY protocol TLV");
+    assert_tlv(&pp, "ssl", SL_OK, "\x01\x02", NULL);
+
+    /* a sub-TLV claiming more than the SSL TLV holds */
+    parse_with_tlvs(&pp, buf, "\x20\x00\x08" "\x01\x00\x00\x00\x00"
+                    "\x22\x00\x09", 11);
+    assert_tlv(&pp, "ssl_cn", SL_ERROR, NULL, "broken PROXY protocol TLV");
+    assert_tlv(&pp, "ssl_verify", SL_OK, "0", NULL);
+
+    /* no TLVs at all: nothing is found, nothing is an error */
+    parse_with_tlvs(&pp, buf, "", 0);
+    assert_tlv(&pp, "authority", SL_DECLINED, NULL, NULL);
+    assert_tlv(&pp, "ssl_cn", SL_DECLINED, NULL, NULL);
+}
+END_TEST
+
 static Suite *
 proxy_protocol_suite(void)
 {
@@ -403,6 +510,8 @@ proxy_protocol_suite(void)
     tcase_add_test(tc, test_pp_noise);
     tcase_add_test(tc, test_pp_round_trip);
     tcase_add_test(tc, test_pp_write_v2_bytes);
+    tcase_add_test(tc, test_pp_tlv_names);
+    tcase_add_test(tc, test_pp_tlv_broken_ssl);
     suite_add_tcase(s, tc);
     return s;
 }
