@@ -271,6 +271,16 @@ sl_syslog_add_header(sl_syslog_peer_t *peer, u_char *buf, sl_uint_t severity)
 
 /* --- sending ------------------------------------------------------------- */
 
+/* " while logging to syslog, server: ADDR" after the error's text */
+static u_char *
+sl_syslog_log_context(sl_log_t *log, u_char *buf, size_t len)
+{
+    sl_syslog_peer_t  *peer = log->data;
+
+    return sl_slprintf(buf, buf + len, " while %s, server: %V", log->action,
+                       &peer->server.name);
+}
+
 /* tells what failed, once a second at most, never to this peer itself */
 static void
 sl_syslog_failed(sl_syslog_peer_t *peer, sl_err_t err, const char *what)
@@ -279,10 +289,15 @@ sl_syslog_failed(sl_syslog_peer_t *peer, sl_err_t err, const char *what)
         return;
     }
 
+    peer->elog = *peer->log;
+    peer->elog.connection = 0;
+    peer->elog.handler = sl_syslog_log_context;
+    peer->elog.data = peer;
+    peer->elog.action = "logging to syslog";
+
     peer->logged = peer->time->sec;
     peer->busy = 1;
-    sl_log_error(SL_LOG_ALERT, peer->log, err, "%s while logging to syslog, "
-                 "server: %V", what, &peer->server.name);
+    sl_log_error(SL_LOG_ALERT, &peer->elog, err, "%s", what);
     peer->busy = 0;
 }
 

@@ -26,7 +26,8 @@ typedef struct {
     sl_str_t           tag;
     sl_str_t          *hostname;     /* the cycle's */
     sl_time_cache_t   *time;         /* the cycle's clock */
-    sl_log_t          *log;          /* the peer's own failures go here */
+    sl_log_t          *log;          /* the cycle's: failures go there, */
+    sl_log_t           elog;         /* through this copy with context */
     sl_fd_t            fd;           /* opened on first use, per process */
     time_t             retry;        /* no new socket before this second */
     time_t             logged;       /* the last second a failure was told */

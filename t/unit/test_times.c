@@ -111,11 +111,13 @@ START_TEST(test_time_header_example)
     ck_assert_str_eq((char *) tc.err_log_time, "1970/09/28 12:00:00");
     ck_assert_str_eq((char *) tc.log_time, "28/Sep/1970:12:00:00 +0600");
     ck_assert_str_eq((char *) tc.iso8601, "1970-09-28T12:00:00+06:00");
+    ck_assert_str_eq((char *) tc.syslog_time, "Sep 28 12:00:00");
     ck_assert_int_eq(tc.gmtoff, 360);
 
     ck_assert_uint_eq(strlen((char *) tc.err_log_time), SL_ERR_LOG_TIME_LEN);
     ck_assert_uint_eq(strlen((char *) tc.log_time), SL_LOG_TIME_LEN);
     ck_assert_uint_eq(strlen((char *) tc.iso8601), SL_ISO8601_TIME_LEN);
+    ck_assert_uint_eq(strlen((char *) tc.syslog_time), SL_SYSLOG_TIME_LEN);
 
     set_zone("NST3:30");
     sl_time_set(&tc, 23349601, 0);
@@ -131,6 +133,8 @@ START_TEST(test_time_header_example)
     ck_assert_str_eq((char *) tc.err_log_time, "1970/01/01 00:00:00");
     ck_assert_str_eq((char *) tc.log_time, "01/Jan/1970:00:00:00 +0000");
     ck_assert_str_eq((char *) tc.iso8601, "1970-01-01T00:00:00+00:00");
+    /* RFC 3164: a one-digit day is padded with a space */
+    ck_assert_str_eq((char *) tc.syslog_time, "Jan  1 00:00:00");
     ck_assert_int_eq(tc.gmtoff, 0);
 }
 END_TEST
