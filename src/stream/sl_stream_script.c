@@ -27,6 +27,23 @@ sl_stream_script_max_parts(sl_str_t *value)
     return n;
 }
 
+/* "$1".."$9": the group of the last regex match; advances *pos past it */
+static sl_uint_t
+sl_stream_script_capture(u_char **pos, u_char *end,
+    sl_stream_script_part_t *part)
+{
+    u_char  *p = *pos + 1;
+
+    if (p == end || *p < '1' || *p > '9') {
+        return 0;
+    }
+
+    part->index = SL_STREAM_SCRIPT_CAPTURE;
+    part->capture = (sl_uint_t) (*p - '0');
+    *pos = p + 1;
+    return 1;
+}
+
 /*
  * The variable after a '$' at *pos: "$name" or "${name}". Advances *pos
  * past it and returns its index, or SL_ERROR (logged).
@@ -110,12 +127,17 @@ sl_stream_compile_complex_value(sl_conf_t *cf, sl_str_t *value,
             part->text.data = start;
             part->text.len = (size_t) (p - start);
             part->index = -1;
+            part->capture = 0;
             continue;
         }
 
-        part->index = sl_stream_script_variable(cf, &p, end);
-        if (part->index == SL_ERROR) {
-            return SL_ERROR;
+        part->capture = 0;
+
+        if (!sl_stream_script_capture(&p, end, part)) {
+            part->index = sl_stream_script_variable(cf, &p, end);
+            if (part->index == SL_ERROR) {
+                return SL_ERROR;
+            }
         }
 
         part->text.data = start;
@@ -130,6 +152,12 @@ sl_stream_script_part_len(sl_stream_session_t *s,
     sl_stream_script_part_t *part)
 {
     sl_stream_variable_value_t  *v;
+    sl_str_t                     group;
+
+    if (part->index == SL_STREAM_SCRIPT_CAPTURE) {
+        sl_stream_regex_capture(s, part->capture, &group);
+        return group.len;
+    }
 
     if (part->index < 0) {
         return part->text.len;
@@ -144,6 +172,12 @@ sl_stream_script_part_copy(sl_stream_session_t *s,
     sl_stream_script_part_t *part, u_char *p)
 {
     sl_stream_variable_value_t  *v;
+    sl_str_t                     group;
+
+    if (part->index == SL_STREAM_SCRIPT_CAPTURE) {
+        sl_stream_regex_capture(s, part->capture, &group);
+        return sl_cpymem(p, group.data, group.len);
+    }
 
     if (part->index < 0) {
         return sl_cpymem(p, part->text.data, part->text.len);

@@ -9,11 +9,15 @@
 #include "sl_config.h"
 #include "sl_core.h"
 
-/* a piece of literal text, or a variable */
+/* a piece of literal text, a variable, or a regex group ("$1".."$9") */
 typedef struct {
     sl_str_t      text;         /* the text, or the variable's name */
-    sl_int_t      index;        /* the variable's index; -1 for text */
+    sl_int_t      index;        /* the variable's index; -1 for text, */
+                                /* SL_STREAM_SCRIPT_CAPTURE for a group */
+    sl_uint_t     capture;      /* the group's number */
 } sl_stream_script_part_t;
+
+#define SL_STREAM_SCRIPT_CAPTURE  -2
 
 typedef struct {
     sl_str_t                  value;    /* as written; the value when */
@@ -23,7 +27,9 @@ typedef struct {
 } sl_stream_complex_value_t;
 
 /*
- * Compiles value into cv. Errors are logged with the file and line, in
+ * Compiles value into cv. "$1".."$9" (one digit: "$10" is "$1" and
+ * "0") are the groups of the session's last regex match, empty when it
+ * had fewer. Errors are logged with the file and line, in
  * nginx's words: "invalid variable name" and "the closing bracket in
  * "NAME" variable is missing". Variable names are looked up when the
  * stream{} block ends: "unknown "NAME" variable".
