@@ -305,17 +305,50 @@ sl_stream_map_regex(sl_conf_t *cf, sl_stream_map_ctx_t *ctx, sl_str_t *key,
 }
 
 /*
- * nginx's hash keeps an exact key in a bucket with its length and a
- * pointer; a key too long for map_hash_bucket_size is its error.
+ * The sizes are checked as nginx's hash builder checks them, with its
+ * words, though the table here is built otherwise: a map_hash_max_size
+ * of 0, a bucket over 64k, and an exact key that, with its length and a
+ * pointer, does not fit in one bucket. (nginx's warning "could not build
+ * optimal map_hash" depends on its own hash function: not given.)
  */
-static sl_uint_t
-sl_stream_map_key_fits(sl_stream_map_ctx_t *ctx, sl_str_t *key)
+static char *
+sl_stream_map_check_sizes(sl_conf_t *cf, sl_stream_map_ctx_t *ctx)
 {
-    size_t  elt;
+    sl_hash_key_t  *key = ctx->keys.keys.elts;
+    sl_uint_t       i, max = ctx->mcf->hash_max_size;
+    sl_uint_t       bucket = ctx->mcf->hash_bucket_size;
+    size_t          elt;
 
-    elt = sizeof(void *) + sl_align(key->len + 2, sizeof(void *));
+    if (ctx->keys.keys.nelts + ctx->keys.wc_head.nelts
+        + ctx->keys.wc_tail.nelts == 0)
+    {
+        return SL_CONF_OK;
+    }
 
-    return elt + sizeof(void *) <= ctx->mcf->hash_bucket_size;
+    if (max == 0) {
+        sl_log_error(SL_LOG_EMERG, cf->log, 0, "could not build map_hash, "
+                     "you should increase map_hash_max_size: %ui", max);
+        return SL_CONF_ERROR;
+    }
+
+    if (bucket > 65536 - SL_STREAM_MAP_CACHELINE) {
+        sl_log_error(SL_LOG_EMERG, cf->log, 0, "could not build map_hash, "
+                     "too large map_hash_bucket_size: %ui", bucket);
+        return SL_CONF_ERROR;
+    }
+
+    for (i = 0; i < ctx->keys.keys.nelts; i++) {
+        elt = sizeof(void *) + sl_align(key[i].key.len + 2, sizeof(void *));
+
+        if (bucket < elt + sizeof(void *)) {
+            sl_log_error(SL_LOG_EMERG, cf->log, 0, "could not build "
+                         "map_hash, you should increase "
+                         "map_hash_bucket_size: %ui", bucket);
+            return SL_CONF_ERROR;
+        }
+    }
+
+    return SL_CONF_OK;
 }
 
 static char *
@@ -342,22 +375,18 @@ sl_stream_map_key(sl_conf_t *cf, sl_stream_map_ctx_t *ctx, sl_str_t *key,
     switch (rc) {
 
     case SL_OK:
-        if (!sl_stream_map_key_fits(ctx, &name)) {
-            sl_log_error(SL_LOG_EMERG, cf->log, 0, "could not build map_hash,"
-                         " you should increase map_hash_bucket_size: %ui",
-                         ctx->mcf->hash_bucket_size);
-            return SL_CONF_ERROR;
-        }
         return SL_CONF_OK;
 
     case SL_DECLINED:
         sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          "invalid hostname or wildcard \"%V\"", key);
+                          "invalid hostname or wildcard \"%V\"", &name);
         return SL_CONF_ERROR;
 
     case SL_BUSY:
+        /* nginx names the key as it stored it: lower-cased */
+        sl_strlow(name.data, name.data, name.len);
         sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          "conflicting parameter \"%V\"", key);
+                          "conflicting parameter \"%V\"", &name);
         return SL_CONF_ERROR;
 
     default:
@@ -513,6 +542,10 @@ sl_stream_map_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
     if (ctx.no_cacheable) {
         v->flags |= SL_STREAM_VAR_NOCACHEABLE;
+    }
+
+    if (sl_stream_map_check_sizes(cf, &ctx) != SL_CONF_OK) {
+        return SL_CONF_ERROR;
     }
 
     map->hostnames = ctx.hostnames;
