@@ -60,8 +60,6 @@ typedef struct {
 static void *sl_stream_map_create_conf(sl_conf_t *cf);
 static char *sl_stream_map_block(sl_conf_t *cf, sl_command_t *cmd,
     void *conf);
-static char *sl_stream_map_hash_size(sl_conf_t *cf, sl_command_t *cmd,
-    void *conf);
 
 static sl_command_t  sl_stream_map_commands[] = {
 
@@ -74,14 +72,14 @@ static sl_command_t  sl_stream_map_commands[] = {
 
     { sl_string("map_hash_max_size"),
       SL_STREAM_MAIN_CONF | SL_CONF_TAKE1,
-      sl_stream_map_hash_size,
+      sl_conf_set_num_slot,
       SL_STREAM_MAIN_CONF_OFFSET,
       offsetof(sl_stream_map_conf_t, hash_max_size),
       NULL },
 
     { sl_string("map_hash_bucket_size"),
       SL_STREAM_MAIN_CONF | SL_CONF_TAKE1,
-      sl_stream_map_hash_size,
+      sl_conf_set_num_slot,
       SL_STREAM_MAIN_CONF_OFFSET,
       offsetof(sl_stream_map_conf_t, hash_bucket_size),
       NULL },
@@ -216,12 +214,6 @@ sl_stream_map_create_conf(sl_conf_t *cf)
     mcf->hash_bucket_size = SL_CONF_UNSET_UINT;
 
     return mcf;
-}
-
-static char *
-sl_stream_map_hash_size(sl_conf_t *cf, sl_command_t *cmd, void *conf)
-{
-    return sl_conf_set_num_slot(cf, cmd, conf);
 }
 
 /* the sizes in effect for a map{}: those set before it, or nginx's */
