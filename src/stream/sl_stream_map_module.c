@@ -12,8 +12,9 @@
  *
  * It owns the map{} block's syntax and the map_hash_* directives. It
  * must never compile anything per session, nor keep state outside the
- * configuration: a session's lookups allocate only what a value with
- * variables needs (and a lower-case copy of a long key).
+ * configuration: a lookup allocates only what a value with variables
+ * needs, a source of more than one variable, and a lower-case copy of a
+ * key over 256 bytes.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -160,6 +161,30 @@ sl_stream_map_find(sl_stream_session_t *s, sl_stream_map_t *map,
     return sl_stream_map_regex_find(s, map, key);
 }
 
+/*
+ * The source value. The usual source, one variable ("$ssl_server_name"),
+ * is read in place rather than copied into a new buffer: its value lives
+ * as long as the session, as the groups of a regex need.
+ */
+static sl_int_t
+sl_stream_map_source(sl_stream_session_t *s, sl_stream_map_t *map,
+    sl_str_t *key)
+{
+    sl_stream_script_part_t     *part = map->source.parts;
+    sl_stream_variable_value_t  *v;
+
+    if (map->source.nparts != 1 || part->index < 0) {
+        return sl_stream_complex_value(s, &map->source, key);
+    }
+
+    v = sl_stream_get_flushed_variable(s, (sl_uint_t) part->index);
+
+    key->data = v != NULL ? v->data : (u_char *) "";
+    key->len = v != NULL ? v->len : 0;
+
+    return SL_OK;
+}
+
 static sl_int_t
 sl_stream_map_variable(sl_stream_session_t *s, sl_stream_variable_value_t *v,
     uintptr_t data)
@@ -168,7 +193,7 @@ sl_stream_map_variable(sl_stream_session_t *s, sl_stream_variable_value_t *v,
     sl_stream_complex_value_t  *value;
     sl_str_t                    key, text;
 
-    if (sl_stream_complex_value(s, &map->source, &key) != SL_OK) {
+    if (sl_stream_map_source(s, map, &key) != SL_OK) {
         return SL_ERROR;
     }
 

@@ -238,8 +238,8 @@ END_TEST
 /*
  * Values with variables and groups: "$1".."$9" after the match are the
  * map's groups, the named group is a variable of its own, and a value
- * may use another map. Without a default, nothing matched is empty; "$10"
- * is "$1" then "0".
+ * may use another map; a source may be text with variables. Without a
+ * default, nothing matched is empty; "$10" is "$1" then "0".
  */
 START_TEST(test_map_values)
 {
@@ -254,19 +254,21 @@ START_TEST(test_map_values)
         "    }\n"
         "    map $remote_addr $w { 127.0.0.9 \"w=$v\"; }\n"
         "    map $server_port $empty { 1 one; }\n"
+        "    map \"ip=$remote_addr\" $u { ip=127.0.0.9 nine; default other; }\n"
         "    server {\n"
         "        listen 127.0.0.1:@PORT@;\n"
-        "        return \"$w;$empty;$v;$1;$third\\n\";\n"
+        "        return \"$w;$empty;$v;$1;$third;$u\\n\";\n"
         "    }\n"
         "}\n");
 
     got = answer_from("127.0.0.9", srv.port);
     ck_assert_str_eq(got, sl_t_printf("w=%d|0|9|00|0||0x;;%d|0|9|00|0||0x;"
-                                      "0;0\n", srv.port, srv.port));
+                                      "0;0;nine\n", srv.port, srv.port));
 
     /* $w: not matched, no default: empty; $v still from 127.0.3.4 */
     got = answer_from("127.0.3.4", srv.port);
-    ck_assert_str_eq(got, sl_t_printf(";;%d|3|4|30|3||3x;3;3\n", srv.port));
+    ck_assert_str_eq(got, sl_t_printf(";;%d|3|4|30|3||3x;3;3;other\n",
+                                      srv.port));
 
     sl_t_sluice_stop(&srv);
 }
