@@ -47,10 +47,13 @@ typedef struct {
     unsigned                     hostnames:1;
 } sl_stream_map_t;
 
-/* what the block's lines build, while it is read */
+/*
+ * What the block's lines build, while it is read (cf->handler_conf; cf
+ * keeps the stream{} level's context and pool, which values and regexes
+ * are compiled with).
+ */
 typedef struct {
     sl_stream_map_t             *map;
-    sl_conf_t                   *outer;     /* the stream{} level's cf */
     sl_stream_map_conf_t        *mcf;
     sl_hash_keys_t               keys;
     sl_array_t                   regexes;   /* sl_stream_map_regex_t */
@@ -207,7 +210,7 @@ sl_stream_map_variable(sl_stream_session_t *s, sl_stream_variable_value_t *v,
         value = map->default_value;
     }
 
-    sl_str_null(&text);
+    text.len = 0;
     text.data = (u_char *) "";
 
     if (value != NULL && sl_stream_complex_value(s, value, &text) != SL_OK) {
@@ -257,33 +260,13 @@ sl_stream_map_sizes(sl_stream_map_conf_t *mcf)
     }
 }
 
-/*
- * cf with the stream{} level's context and pool, but the position of the
- * line being read (which may be in an included file), for compiling.
- */
-static sl_conf_t *
-sl_stream_map_outer(sl_conf_t *cf, sl_stream_map_ctx_t *ctx, sl_conf_t *tmp)
-{
-    *tmp = *cf;
-    tmp->ctx = ctx->outer->ctx;
-    tmp->pool = ctx->outer->pool;
-    tmp->handler = NULL;
-    tmp->handler_conf = NULL;
-
-    return tmp;
-}
-
 static sl_stream_complex_value_t *
-sl_stream_map_value(sl_conf_t *cf, sl_stream_map_ctx_t *ctx, sl_str_t *text)
+sl_stream_map_value(sl_conf_t *cf, sl_str_t *text)
 {
     sl_stream_complex_value_t  *cv;
-    sl_conf_t                   tmp, *outer;
 
-    outer = sl_stream_map_outer(cf, ctx, &tmp);
-
-    cv = sl_palloc(outer->pool, sizeof(sl_stream_complex_value_t));
-    if (cv == NULL
-        || sl_stream_compile_complex_value(outer, text, cv) != SL_OK)
+    cv = sl_palloc(cf->pool, sizeof(sl_stream_complex_value_t));
+    if (cv == NULL || sl_stream_compile_complex_value(cf, text, cv) != SL_OK)
     {
         return NULL;
     }
@@ -296,7 +279,6 @@ sl_stream_map_regex(sl_conf_t *cf, sl_stream_map_ctx_t *ctx, sl_str_t *key,
     sl_stream_complex_value_t *value)
 {
     sl_stream_map_regex_t  *re;
-    sl_conf_t               tmp;
     sl_str_t                pattern;
     sl_uint_t               flags = 0;
 
@@ -315,8 +297,7 @@ sl_stream_map_regex(sl_conf_t *cf, sl_stream_map_ctx_t *ctx, sl_str_t *key,
     }
 
     re->value = value;
-    re->regex = sl_stream_regex_compile(sl_stream_map_outer(cf, ctx, &tmp),
-                                        &pattern, flags);
+    re->regex = sl_stream_regex_compile(cf, &pattern, flags);
 
     return re->regex != NULL ? SL_CONF_OK : SL_CONF_ERROR;
 }
@@ -448,7 +429,7 @@ sl_stream_map_line(sl_conf_t *cf, sl_command_t *dummy, void *conf)
         return sl_conf_include(cf, dummy, ctx);
     }
 
-    value = sl_stream_map_value(cf, ctx, &word[1]);
+    value = sl_stream_map_value(cf, &word[1]);
     if (value == NULL) {
         return SL_CONF_ERROR;
     }
@@ -527,7 +508,6 @@ sl_stream_map_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
     sl_memzero(&ctx, sizeof(ctx));
     ctx.mcf = conf;
-    ctx.outer = cf;
     sl_stream_map_sizes(ctx.mcf);
 
     map = sl_pcalloc(cf->pool, sizeof(sl_stream_map_t));
