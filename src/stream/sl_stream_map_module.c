@@ -107,7 +107,7 @@ sl_module_t  sl_stream_map_module = {
     .type = SL_STREAM_MODULE,
 };
 
-/* --- sessions ------------------------------------------------------------- */
+/* --- sessions ------------------------------------------------------------ */
 
 static sl_stream_complex_value_t *
 sl_stream_map_regex_find(sl_stream_session_t *s, sl_stream_map_t *map,
@@ -226,7 +226,7 @@ sl_stream_map_variable(sl_stream_session_t *s, sl_stream_variable_value_t *v,
     return SL_OK;
 }
 
-/* --- the block ------------------------------------------------------------ */
+/* --- the block ----------------------------------------------------------- */
 
 static void *
 sl_stream_map_create_conf(sl_conf_t *cf)
