@@ -363,7 +363,9 @@ sl_stream_map_key(sl_conf_t *cf, sl_stream_map_ctx_t *ctx, sl_str_t *key,
         name.len--;
     }
 
-    flags = ctx->hostnames ? SL_HASH_WILDCARD_KEY : SL_HASH_LITERAL_KEY;
+    /* "." is too short to be a wildcard: nginx takes it as a name */
+    flags = ctx->hostnames && name.len > 1 ? SL_HASH_WILDCARD_KEY
+                                           : SL_HASH_LITERAL_KEY;
 
     rc = SL_DECLINED;
     if (!ctx->hostnames || sl_strnstr(name.data, name.len, "..", 2) == NULL) {
@@ -467,6 +469,11 @@ sl_stream_map_define(sl_conf_t *cf, sl_str_t *arg, sl_stream_map_t *map)
 
     name.data = arg->data + 1;
     name.len = arg->len - 1;
+
+    if (name.len == 0) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid variable name \"$\"");
+        return NULL;
+    }
 
     v = sl_stream_add_variable(cf, &name, SL_STREAM_VAR_CHANGEABLE);
     if (v == NULL) {

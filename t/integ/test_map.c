@@ -365,6 +365,8 @@ START_TEST(test_map_conf_errors)
                "invalid hostname or wildcard \"*.a.*\"", 4);
     conf_error(MAP_CONF("        hostnames;\n        a..b 1;\n"),
                "invalid hostname or wildcard \"a..b\"", 4);
+    /* "." is a name, as in nginx, not a malformed wildcard */
+    conf_ok(MAP_CONF("        hostnames;\n        . 1;\n"));
     conf_error(MAP_CONF("        ~(a 1;\n"),
                "pcre2_compile() failed: missing closing parenthesis in "
                "\"(a\"", 3);
@@ -381,6 +383,8 @@ START_TEST(test_map_conf_errors)
 
     conf_error("stream {\n    map $a b { a 1; }\n}\n",
                "invalid variable name \"b\"", 2);
+    conf_error("stream {\n    map $a $ { a 1; }\n}\n",
+               "invalid variable name \"$\"", 2);
     conf_error("stream {\n    map $a $remote_addr { a 1; }\n}\n",
                "the duplicate \"remote_addr\" variable", 2);
     conf_error("stream {\n    map $a $b;\n}\n",
