@@ -19,6 +19,7 @@
 #include "sl_test.h"
 #include "sl_proc.h"
 #include "sl_t_net.h"
+#include "sl_t_master.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -336,6 +337,37 @@ START_TEST(test_map_volatile)
 }
 END_TEST
 
+/*
+ * A match that PCRE2 gives up on (its match limit: nested quantifiers on
+ * a subject that almost matches) is logged at alert, as nginx words it,
+ * and the lookup ends there with the default: later regexes are not
+ * tried.
+ */
+START_TEST(test_map_regex_failure)
+{
+    sl_t_sluice_t  srv;
+    const char    *line;
+
+    sl_t_sluice_start(&srv,
+        "stream {\n"
+        "    map $remote_addr $key { default aaaaaaaaaaaaaaaaaaaaaaaaaaaab; }\n"
+        "    map $key $v { ~^(a+)+$ matched; ~b$ later; default dflt; }\n"
+        "    server { listen 127.0.0.1:@PORT@; return \"$v\\n\"; }\n"
+        "}\n");
+
+    ck_assert_str_eq(answer_from("127.0.0.1", srv.port), "dflt\n");
+
+    line = sl_t_log_has(sl_t_read(srv.log), "alert", "pcre2_match() "
+                         "failed: -47 on \"aaaaaaaaaaaaaaaaaaaaaaaaaaaab\" "
+                         "using \"^(a+)+$\"");
+    ck_assert_msg(line != NULL, "no alert in:\n%s", sl_t_read(srv.log));
+    ck_assert_msg(strstr(line, ", client: 127.0.0.1, server: ") != NULL,
+                  "no client in: %.200s", line);
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 /* --- configuration ------------------------------------------------------- */
 
 #define MAP_CONF(body)                                                        \
@@ -462,6 +494,7 @@ map_suite(void)
         tcase_add_test(tc, test_map_values);
         tcase_add_test(tc, test_map_include);
         tcase_add_test(tc, test_map_volatile);
+        tcase_add_test(tc, test_map_regex_failure);
         tcase_add_test(tc, test_map_conf_errors);
         tcase_add_test(tc, test_map_hash_sizes);
     }
