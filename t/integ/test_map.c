@@ -350,7 +350,9 @@ START_TEST(test_map_regex_failure)
 
     sl_t_sluice_start(&srv,
         "stream {\n"
-        "    map $remote_addr $key { default aaaaaaaaaaaaaaaaaaaaaaaaaaaab; }\n"
+        "    map $remote_addr $key {\n"
+        "        default aaaaaaaaaaaaaaaaaaaaaaaaaaaab;\n"
+        "    }\n"
         "    map $key $v { ~^(a+)+$ matched; ~b$ later; default dflt; }\n"
         "    server { listen 127.0.0.1:@PORT@; return \"$v\\n\"; }\n"
         "}\n");
