@@ -2,14 +2,17 @@
  * sl_regex.c -- regular expressions over PCRE2 (8-bit code units).
  *
  * Owns compiling (with nginx's error texts), the named-group table, the
- * match blocks and matching. Everything PCRE2 allocates is freed by a
- * cleanup of the pool it was made for. It must never compile at run
- * time, nor keep a match block of its own: callers own theirs, so that
- * instances in different threads share nothing here.
+ * match blocks, matching, and "pcre_jit" (sl_regex_module). Everything
+ * PCRE2 allocates, JIT code included, is freed by a cleanup of the pool
+ * it was made for. It must never compile at run time, nor keep a match
+ * block or a list of regexes of its own: callers own their blocks, and
+ * each cycle its list, so that instances in different threads share
+ * nothing here.
  *
- * JIT: not used. nginx compiles with JIT only under "pcre_jit on" (off
- * by default); sluice has no such directive yet, so matching is PCRE2's
- * interpreter, as nginx's default.
+ * JIT, as nginx: off by default; with "pcre_jit on" every regex compiled
+ * while the configuration was read is JIT-compiled once it is all read
+ * (wherever the directive stands), and one PCRE2 cannot JIT-compile is
+ * logged at info and matched by the interpreter.
  */
 #define PCRE2_CODE_UNIT_WIDTH  8
 
@@ -29,6 +32,42 @@ struct sl_regex_s {
 struct sl_regex_match_s {
     pcre2_match_data  *data;
     sl_uint_t          pairs;       /* what the offsets vector holds */
+};
+
+/* a cycle's: pcre_jit, and the regexes its configuration compiled */
+typedef struct {
+    sl_flag_t          jit;
+    sl_array_t        *regexes;     /* sl_regex_t * */
+} sl_regex_conf_t;
+
+static void *sl_regex_create_conf(sl_cycle_t *cycle);
+static char *sl_regex_init_conf(sl_cycle_t *cycle, void *conf);
+static sl_int_t sl_regex_init_module(sl_cycle_t *cycle);
+
+static sl_command_t  sl_regex_commands[] = {
+
+    { sl_string("pcre_jit"),
+      SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_FLAG,
+      sl_conf_set_flag_slot,
+      0,
+      offsetof(sl_regex_conf_t, jit),
+      NULL },
+
+    sl_null_command
+};
+
+static sl_core_module_t  sl_regex_module_ctx = {
+    sl_string("regex"),
+    sl_regex_create_conf,
+    sl_regex_init_conf
+};
+
+sl_module_t  sl_regex_module = {
+    .name = "sl_regex_module",
+    .ctx = &sl_regex_module_ctx,
+    .commands = sl_regex_commands,
+    .type = SL_CORE_MODULE,
+    .init_module = sl_regex_init_module,
 };
 
 
@@ -173,6 +212,49 @@ sl_regex_compile(sl_pool_t *pool, sl_str_t *pattern, sl_uint_t flags,
 }
 
 
+sl_regex_t *
+sl_regex_compile_conf(sl_conf_t *cf, sl_str_t *pattern, sl_uint_t flags,
+    sl_str_t *err)
+{
+    sl_regex_conf_t   *rcf;
+    sl_regex_t        *re, **elt;
+
+    re = sl_regex_compile(cf->pool, pattern, flags, err);
+    if (re == NULL) {
+        return NULL;
+    }
+
+    rcf = (sl_regex_conf_t *) sl_get_conf(cf->cycle->conf_ctx,
+                                          sl_regex_module);
+
+    elt = sl_array_push(rcf->regexes);
+    if (elt == NULL) {
+        sl_regex_fail(err, "no memory", pattern);
+        return NULL;
+    }
+
+    *elt = re;
+    return re;
+}
+
+
+sl_int_t
+sl_regex_jit(sl_regex_t *re)
+{
+    return pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+}
+
+
+sl_uint_t
+sl_regex_jitted(sl_regex_t *re)
+{
+    size_t  size = 0;
+
+    return pcre2_pattern_info(re->code, PCRE2_INFO_JITSIZE, &size) == 0
+           && size > 0;
+}
+
+
 sl_str_t *
 sl_regex_pattern(sl_regex_t *re)
 {
@@ -256,4 +338,65 @@ sl_regex_strerror(sl_int_t code, u_char *buf, size_t len)
     n = pcre2_get_error_message((int) code, buf, len);
 
     return n < 0 ? buf : buf + n;
+}
+
+
+/* --- pcre_jit ------------------------------------------------------------ */
+
+static void *
+sl_regex_create_conf(sl_cycle_t *cycle)
+{
+    sl_regex_conf_t  *rcf;
+
+    rcf = sl_palloc(cycle->pool, sizeof(sl_regex_conf_t));
+    if (rcf == NULL) {
+        return NULL;
+    }
+
+    rcf->jit = SL_CONF_UNSET;
+    rcf->regexes = sl_array_create(cycle->pool, 4, sizeof(sl_regex_t *));
+
+    return rcf->regexes != NULL ? rcf : NULL;
+}
+
+
+static char *
+sl_regex_init_conf(sl_cycle_t *cycle, void *conf)
+{
+    sl_regex_conf_t  *rcf = conf;
+
+    sl_unused(cycle);
+
+    sl_conf_init_value(rcf->jit, 0);
+    return SL_CONF_OK;
+}
+
+
+/* the whole configuration is read: "pcre_jit on" may have come last */
+static sl_int_t
+sl_regex_init_module(sl_cycle_t *cycle)
+{
+    sl_regex_conf_t   *rcf;
+    sl_regex_t       **re;
+    sl_uint_t          i;
+    sl_int_t           rc;
+
+    rcf = (sl_regex_conf_t *) sl_get_conf(cycle->conf_ctx, sl_regex_module);
+    if (rcf == NULL || !rcf->jit) {
+        return SL_OK;
+    }
+
+    re = rcf->regexes->elts;
+
+    for (i = 0; i < rcf->regexes->nelts; i++) {
+        rc = sl_regex_jit(re[i]);
+
+        if (rc != SL_OK) {
+            sl_log_error(SL_LOG_INFO, cycle->log, 0, "pcre2_jit_compile() "
+                         "failed: %i in \"%V\", ignored", rc,
+                         &re[i]->pattern);
+        }
+    }
+
+    return SL_OK;
 }

@@ -3,9 +3,10 @@
  * configuration is read, matched at run time into a match block made
  * once, so that a match allocates nothing of its own.
  *
- * Owns the only calls into PCRE2. It must never be given a pattern at
- * run time (compiling allocates), and never keeps state outside what a
- * caller hands it: several instances may run in several threads.
+ * Owns the only calls into PCRE2, and the "pcre_jit" directive. It must
+ * never be given a pattern at run time (compiling allocates), and never
+ * keeps state outside what a caller or a cycle hands it: several
+ * instances may run in several threads.
  */
 #ifndef SL_REGEX_H
 #define SL_REGEX_H
@@ -35,6 +36,20 @@ typedef struct {
  */
 sl_regex_t *sl_regex_compile(sl_pool_t *pool, sl_str_t *pattern,
     sl_uint_t flags, sl_str_t *err);
+/*
+ * The same while a configuration is read: into cf->pool, and offered to
+ * "pcre_jit", which JIT-compiles the cycle's regexes once the whole
+ * configuration is read (init_module), when it is on.
+ */
+sl_regex_t *sl_regex_compile_conf(sl_conf_t *cf, sl_str_t *pattern,
+    sl_uint_t flags, sl_str_t *err);
+/*
+ * JIT-compiles re: SL_OK, or PCRE2's negative error code when it cannot
+ * (a build without JIT, no executable memory); re matches either way.
+ */
+sl_int_t sl_regex_jit(sl_regex_t *re);
+/* 1 when re runs as JIT code */
+sl_uint_t sl_regex_jitted(sl_regex_t *re);
 /* the pattern as compiled, for messages */
 sl_str_t *sl_regex_pattern(sl_regex_t *re);
 /* the number of groups in the pattern, named or not */
@@ -66,5 +81,7 @@ const size_t *sl_regex_offsets(sl_regex_match_t *m);
 
 /* PCRE2's text for an error code of sl_regex_exec(), into buf */
 u_char *sl_regex_strerror(sl_int_t code, u_char *buf, size_t len);
+
+extern sl_module_t  sl_regex_module;
 
 #endif /* SL_REGEX_H */

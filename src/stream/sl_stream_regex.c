@@ -97,7 +97,7 @@ sl_stream_regex_compile(sl_conf_t *cf, sl_str_t *pattern, sl_uint_t flags)
         return NULL;
     }
 
-    re->regex = sl_regex_compile(cf->pool, pattern, flags, &err);
+    re->regex = sl_regex_compile_conf(cf, pattern, flags, &err);
     if (re->regex == NULL) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%V", &err);
         return NULL;

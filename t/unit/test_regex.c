@@ -1,13 +1,19 @@
 /*
  * test_regex.c -- sl_regex.h over PCRE2: compiling (nginx's error
  * texts), groups and named groups, caseless patterns, matching into one
- * match block reused by regexes of different sizes, unset groups, and
- * that what PCRE2 allocated goes with the pool.
+ * match block reused by regexes of different sizes, unset groups, that
+ * what PCRE2 allocated goes with the pool; JIT code matching as the
+ * interpreter does, and "pcre_jit" JIT-compiling what a configuration
+ * compiled, once it is all read.
  */
 #include "sl_config.h"
 #include "sl_core.h"
 
 #include "sl_test.h"
+#include "sl_t_conf.h"
+
+#define PCRE2_CODE_UNIT_WIDTH  8
+#include <pcre2.h>
 
 
 static sl_pool_t  *pool;
@@ -245,6 +251,112 @@ START_TEST(test_regex_strerror)
 END_TEST
 
 
+static int
+pcre2_has_jit(void)
+{
+    uint32_t  jit = 0;
+
+    return pcre2_config(PCRE2_CONFIG_JIT, &jit) >= 0 && jit;
+}
+
+
+/* the JIT code gives what the interpreter gives */
+START_TEST(test_regex_jit_same)
+{
+    static const char  *subjects[] = {
+        "www.example.com", "WWW.EXAMPLE.COM", "a.b", "", "x.example.org",
+        "mail.Example.com", "..", "www.example.com.",
+    };
+
+    sl_regex_match_t  *m1, *m2;
+    sl_regex_t        *re1, *re2;
+    const size_t      *o1, *o2;
+    sl_int_t           n1, n2;
+    size_t             i;
+    sl_int_t           k;
+    const char        *p = "^(?<host>[a-z]+)\\.(?:(\\w+)\\.)?(com|org)$";
+
+    if (!pcre2_has_jit()) {
+        return;                 /* a PCRE2 built without JIT */
+    }
+
+    re1 = compile(p, SL_REGEX_CASELESS, NULL);
+    re2 = compile(p, SL_REGEX_CASELESS, NULL);
+    ck_assert_int_eq(sl_regex_jit(re2), SL_OK);
+    ck_assert_uint_eq(sl_regex_jitted(re2), 1);
+    ck_assert_uint_eq(sl_regex_jitted(re1), 0);
+
+    m1 = sl_regex_match_create(pool, 3);
+    m2 = sl_regex_match_create(pool, 3);
+
+    for (i = 0; i < sl_nelems(subjects); i++) {
+        n1 = exec(re1, subjects[i], m1);
+        n2 = exec(re2, subjects[i], m2);
+        ck_assert_int_eq(n1, n2);
+
+        o1 = sl_regex_offsets(m1);
+        o2 = sl_regex_offsets(m2);
+
+        for (k = 0; k < 2 * n1; k++) {
+            ck_assert_uint_eq(o1[k], o2[k]);
+        }
+    }
+}
+END_TEST
+
+
+/* a regex compiled for a configuration, as the stream layer does */
+static sl_regex_t *
+conf_regex(sl_cycle_t *cycle)
+{
+    sl_conf_t    cf;
+    sl_str_t     pat = sl_string("^a(b+)c$");
+    u_char       buf[SL_REGEX_ERR_LEN];
+    sl_str_t     err = { sizeof(buf), buf };
+    sl_regex_t  *re;
+
+    sl_memzero(&cf, sizeof(cf));
+    cf.cycle = cycle;
+    cf.pool = cycle->pool;
+    cf.log = cycle->log;
+
+    re = sl_regex_compile_conf(&cf, &pat, 0, &err);
+    ck_assert_ptr_nonnull(re);
+    return re;
+}
+
+
+/* "pcre_jit on" (anywhere in the main context) JIT-compiles the cycle's
+ * regexes when its modules are initialised; off, the default, does not */
+START_TEST(test_regex_pcre_jit)
+{
+    sl_cycle_t  *cycle;
+    sl_regex_t  *re;
+
+    if (!pcre2_has_jit()) {
+        return;
+    }
+
+    sl_tc_write_str("conf/sluice.conf", "events { }\npcre_jit on;\n");
+    cycle = sl_tc_load(NULL);
+    ck_assert_msg(cycle != NULL, "%s", sl_tc.errors);
+
+    re = conf_regex(cycle);
+    ck_assert_uint_eq(sl_regex_jitted(re), 0);
+    ck_assert_int_eq(sl_regex_module.init_module(cycle), SL_OK);
+    ck_assert_uint_eq(sl_regex_jitted(re), 1);
+
+    sl_tc_write_str("conf/sluice.conf", "events { }\n");
+    cycle = sl_tc_load(NULL);
+    ck_assert_ptr_nonnull(cycle);
+
+    re = conf_regex(cycle);
+    ck_assert_int_eq(sl_regex_module.init_module(cycle), SL_OK);
+    ck_assert_uint_eq(sl_regex_jitted(re), 0);
+}
+END_TEST
+
+
 static Suite *
 regex_suite(void)
 {
@@ -262,6 +374,13 @@ regex_suite(void)
     tcase_add_test(tc, test_regex_shared_block);
     tcase_add_test(tc, test_regex_freed_with_pool);
     tcase_add_test(tc, test_regex_strerror);
+    tcase_add_test(tc, test_regex_jit_same);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("pcre_jit");
+    tcase_set_timeout(tc, 20);
+    tcase_add_checked_fixture(tc, sl_tc_setup, sl_tc_teardown);
+    tcase_add_test(tc, test_regex_pcre_jit);
     suite_add_tcase(s, tc);
 
     return s;
