@@ -177,11 +177,21 @@ check_cases(sl_t_sluice_t *srv, const map_case_t *cases, size_t n)
     }
 }
 
-/* the same with "pcre_jit on", which may come after the regexes */
+/*
+ * The same with "pcre_jit on", which may come after the regexes. Not
+ * under valgrind: PCRE2's JIT code reads word by word past the end of
+ * the subject (into the pool's unwritten bytes: harmless, its results do
+ * not depend on them), which valgrind reports unless PCRE2 was built
+ * with --enable-valgrind, and Debian's is not.
+ */
 START_TEST(test_map_hostnames_table)
 {
     sl_t_sluice_t  srv;
     size_t         n = sizeof(hostnames_cases) / sizeof(hostnames_cases[0]);
+
+    if (_i == 1 && getenv("SLUICE_WRAPPER") != NULL) {
+        return;
+    }
 
     sl_t_sluice_start(&srv, sl_t_printf(
         "stream {\n"
