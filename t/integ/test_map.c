@@ -383,6 +383,40 @@ START_TEST(test_map_regex_failure)
 }
 END_TEST
 
+/*
+ * A value is measured, then copied. A map evaluated while it is measured
+ * may match again and make "$1" (or a named group) longer than it was
+ * when measured: the copy must not run past what was measured. As nginx
+ * since its "buffer overrun protection": "no buffer space in script
+ * copy" at alert, and the value fails (return ends the session, 500).
+ */
+START_TEST(test_map_groups_change_while_measured)
+{
+    sl_t_sluice_t  srv;
+    char          *log;
+
+    sl_t_sluice_start(&srv,
+        "stream {\n"
+        "    map $remote_addr $first { ~^(?<n>1)27\\. f; }\n"
+        "    map $remote_addr $second { ~^(?<n>127\\.0\\.0\\.1)$ s; }\n"
+        "    log_format st '$status';\n"
+        "    access_log logs/st.log st;\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        return \"$first$1$n$second$1$n\\n\";\n"
+        "    }\n"
+        "}\n");
+    log = sl_t_path(srv.dir, "logs/st.log");
+
+    ck_assert_str_eq(answer_from("127.0.0.1", srv.port), "");
+    sl_t_wait_file(log, "500\n", T_IO);
+    ck_assert_ptr_nonnull(sl_t_log_has(sl_t_read(srv.log), "alert",
+                                       "no buffer space in script copy"));
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 /* --- configuration ------------------------------------------------------- */
 
 #define MAP_CONF(body)                                                        \
@@ -510,6 +544,7 @@ map_suite(void)
         tcase_add_test(tc, test_map_include);
         tcase_add_test(tc, test_map_volatile);
         tcase_add_test(tc, test_map_regex_failure);
+        tcase_add_test(tc, test_map_groups_change_while_measured);
         tcase_add_test(tc, test_map_conf_errors);
         tcase_add_test(tc, test_map_hash_sizes);
     }
