@@ -39,7 +39,9 @@ sl_int_t sl_stream_compile_complex_value(sl_conf_t *cf, sl_str_t *value,
 /*
  * The value for this session: a constant is returned as it is; otherwise
  * the parts are joined into one buffer from the connection's pool. A
- * variable that is not found contributes nothing.
+ * variable that is not found contributes nothing. SL_ERROR when out of
+ * memory, or (logged at alert: "no buffer space in script copy") when a
+ * regex run while the value was measured made a group longer.
  */
 sl_int_t sl_stream_complex_value(sl_stream_session_t *s,
     sl_stream_complex_value_t *cv, sl_str_t *value);
