@@ -173,7 +173,7 @@ $(FUZZ)/fuzz_proxy_protocol: t/fuzz/fuzz_proxy_protocol.c $(FUZZ)/libsl_core.a
 
 $(FUZZ)/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz_common.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(FUZZ_INCS) -o $@ $< \
-	    $(FUZZ_OBJS) -lssl -lcrypto -ldl -lpthread
+	    $(FUZZ_OBJS) -lssl -lcrypto -lpcre2-8 -ldl -lpthread
 
 fuzz-build: $(B)/Makefile fuzz-check
 	$(MAKE) $(FUZZ_BINS)

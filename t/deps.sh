@@ -19,7 +19,7 @@
 set -u
 
 # configure insists on Check too: the test suites are part of every build
-need="gcc make pkg-config libssl-dev check libsubunit-dev"
+need="gcc make pkg-config libssl-dev libpcre2-dev check libsubunit-dev"
 # the optional ones: PACKAGE:PROGRAM
 peers="nginx-light:nginx curl:curl wrk:wrk"
 optional=""
@@ -36,7 +36,7 @@ absent=""
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "t/deps.sh: not a Debian system, so nothing is installed; sluice" \
          "needs a C11 compiler, make, pkg-config, OpenSSL 3.0 or later with" \
-         "its headers, and Check (plus openssl and socat for the tests)" >&2
+         "its headers, PCRE2 with its headers, and Check (plus openssl and socat for the tests)" >&2
     exit 0
 fi
 

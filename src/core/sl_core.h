@@ -38,6 +38,7 @@ typedef struct sl_connection_s  sl_connection_t;
 #include "sl_list.h"
 #include "sl_rbtree.h"
 #include "sl_hash.h"
+#include "sl_regex.h"
 #include "sl_crc32.h"
 #include "sl_times.h"
 #include "sl_files.h"

@@ -431,7 +431,13 @@ sl_hash_add_key(sl_hash_keys_t *ha, sl_str_t *key, void *value,
     sl_uint_t   h;
     sl_str_t    name, lc;
 
-    kind = sl_hash_classify(key, &name);
+    if (flags & SL_HASH_LITERAL_KEY) {
+        kind = SL_HASH_EXACT;
+        name = *key;
+
+    } else {
+        kind = sl_hash_classify(key, &name);
+    }
 
     if (kind == SL_DECLINED) {
         return SL_DECLINED;

@@ -15,6 +15,7 @@
 #include "sl_array.h"
 
 #define SL_HASH_WILDCARD_KEY  1     /* sl_hash_add_key(): may be a wildcard */
+#define SL_HASH_LITERAL_KEY   2     /* an exact name, even "*.x" or "x.*" */
 
 sl_uint_t sl_hash_key(u_char *data, size_t len);
 sl_uint_t sl_hash_key_lc(u_char *data, size_t len);
@@ -95,7 +96,8 @@ sl_int_t sl_hash_keys_init(sl_hash_keys_t *ha, sl_pool_t *pool,
  * wildcard is already there (".example.com" counts as both
  * "example.com" and "*.example.com"); SL_DECLINED for a malformed
  * wildcard or any wildcard without SL_HASH_WILDCARD_KEY; SL_ERROR when
- * out of memory.
+ * out of memory. With SL_HASH_LITERAL_KEY every name is exact, as
+ * written (map{} without "hostnames").
  */
 sl_int_t sl_hash_add_key(sl_hash_keys_t *ha, sl_str_t *key, void *value,
     sl_uint_t flags);

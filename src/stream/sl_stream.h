@@ -24,6 +24,7 @@ typedef struct sl_stream_phase_handler_s  sl_stream_phase_handler_t;
 
 #include "sl_stream_variables.h"
 #include "sl_stream_script.h"
+#include "sl_stream_regex.h"
 
 #define SL_STREAM_MODULE      0x4d525453   /* "STRM" */
 
@@ -187,6 +188,11 @@ typedef struct {
     sl_array_t                   variables_keys;  /* sl_stream_variable_t * */
     sl_hash_t                    variables_hash;
 
+    /* regular expressions: the most groups any has, and the match block
+     * they all use (sl_stream_regex.c) */
+    sl_uint_t                    ncaptures;
+    sl_regex_match_t            *regex_match;
+
     sl_cycle_t                  *cycle;     /* its hostname and clock */
     sl_uint_t                    nmodules;  /* stream modules */
 } sl_stream_core_main_conf_t;
@@ -245,6 +251,8 @@ struct sl_stream_session_s {
     sl_stream_variable_value_t  *variables;     /* the indexed ones */
 
     sl_buf_t                    *preread;       /* what preread read */
+    sl_stream_captures_t        *captures;      /* $1..$9: NULL until a
+                                                 * regex with groups matched */
     sl_log_handler_pt            log_handler;   /* more log context */
 
     sl_uint_t                    status;        /* $status */

@@ -27,6 +27,23 @@ sl_stream_script_max_parts(sl_str_t *value)
     return n;
 }
 
+/* "$1".."$9": the group of the last regex match; advances *pos past it */
+static sl_uint_t
+sl_stream_script_capture(u_char **pos, u_char *end,
+    sl_stream_script_part_t *part)
+{
+    u_char  *p = *pos + 1;
+
+    if (p == end || *p < '1' || *p > '9') {
+        return 0;
+    }
+
+    part->index = SL_STREAM_SCRIPT_CAPTURE;
+    part->capture = (sl_uint_t) (*p - '0');
+    *pos = p + 1;
+    return 1;
+}
+
 /*
  * The variable after a '$' at *pos: "$name" or "${name}". Advances *pos
  * past it and returns its index, or SL_ERROR (logged).
@@ -110,12 +127,17 @@ sl_stream_compile_complex_value(sl_conf_t *cf, sl_str_t *value,
             part->text.data = start;
             part->text.len = (size_t) (p - start);
             part->index = -1;
+            part->capture = 0;
             continue;
         }
 
-        part->index = sl_stream_script_variable(cf, &p, end);
-        if (part->index == SL_ERROR) {
-            return SL_ERROR;
+        part->capture = 0;
+
+        if (!sl_stream_script_capture(&p, end, part)) {
+            part->index = sl_stream_script_variable(cf, &p, end);
+            if (part->index == SL_ERROR) {
+                return SL_ERROR;
+            }
         }
 
         part->text.data = start;
@@ -125,32 +147,27 @@ sl_stream_compile_complex_value(sl_conf_t *cf, sl_str_t *value,
     return SL_OK;
 }
 
-static size_t
-sl_stream_script_part_len(sl_stream_session_t *s,
-    sl_stream_script_part_t *part)
+/* a part's bytes for this session: its text, a group, a variable's value */
+static void
+sl_stream_script_part_text(sl_stream_session_t *s,
+    sl_stream_script_part_t *part, sl_str_t *text)
 {
     sl_stream_variable_value_t  *v;
 
+    if (part->index == SL_STREAM_SCRIPT_CAPTURE) {
+        sl_stream_regex_capture(s, part->capture, text);
+        return;
+    }
+
     if (part->index < 0) {
-        return part->text.len;
+        *text = part->text;
+        return;
     }
 
     v = sl_stream_get_indexed_variable(s, (sl_uint_t) part->index);
-    return v != NULL ? v->len : 0;
-}
 
-static u_char *
-sl_stream_script_part_copy(sl_stream_session_t *s,
-    sl_stream_script_part_t *part, u_char *p)
-{
-    sl_stream_variable_value_t  *v;
-
-    if (part->index < 0) {
-        return sl_cpymem(p, part->text.data, part->text.len);
-    }
-
-    v = sl_stream_get_indexed_variable(s, (sl_uint_t) part->index);
-    return v != NULL ? sl_cpymem(p, v->data, v->len) : p;
+    text->data = v != NULL ? v->data : (u_char *) "";
+    text->len = v != NULL ? v->len : 0;
 }
 
 sl_int_t
@@ -160,7 +177,8 @@ sl_stream_complex_value(sl_stream_session_t *s,
     sl_stream_variable_value_t  *v;
     sl_uint_t                    i;
     size_t                       len = 0;
-    u_char                      *p;
+    u_char                      *p, *last;
+    sl_str_t                     text;
 
     if (cv->parts == NULL) {
         *value = cv->value;
@@ -179,7 +197,8 @@ sl_stream_complex_value(sl_stream_session_t *s,
     }
 
     for (i = 0; i < cv->nparts; i++) {
-        len += sl_stream_script_part_len(s, &cv->parts[i]);
+        sl_stream_script_part_text(s, &cv->parts[i], &text);
+        len += text.len;
     }
 
     p = sl_pnalloc(s->connection->pool, len + 1);
@@ -188,9 +207,23 @@ sl_stream_complex_value(sl_stream_session_t *s,
     }
 
     value->data = p;
+    last = p + len;
 
+    /*
+     * A variable computed while measuring may have run a regex since:
+     * "$1" or a named group measured before it can be longer now. As
+     * nginx, such a value fails rather than overrun what was measured.
+     */
     for (i = 0; i < cv->nparts; i++) {
-        p = sl_stream_script_part_copy(s, &cv->parts[i], p);
+        sl_stream_script_part_text(s, &cv->parts[i], &text);
+
+        if (text.len > (size_t) (last - p)) {
+            sl_log_error(SL_LOG_ALERT, s->connection->log, 0,
+                         "no buffer space in script copy");
+            return SL_ERROR;
+        }
+
+        p = sl_cpymem(p, text.data, text.len);
     }
 
     value->len = (size_t) (p - value->data);

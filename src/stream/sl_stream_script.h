@@ -9,11 +9,15 @@
 #include "sl_config.h"
 #include "sl_core.h"
 
-/* a piece of literal text, or a variable */
+/* a piece of literal text, a variable, or a regex group ("$1".."$9") */
 typedef struct {
     sl_str_t      text;         /* the text, or the variable's name */
-    sl_int_t      index;        /* the variable's index; -1 for text */
+    sl_int_t      index;        /* the variable's index; -1 for text, */
+                                /* SL_STREAM_SCRIPT_CAPTURE for a group */
+    sl_uint_t     capture;      /* the group's number */
 } sl_stream_script_part_t;
+
+#define SL_STREAM_SCRIPT_CAPTURE  -2
 
 typedef struct {
     sl_str_t                  value;    /* as written; the value when */
@@ -23,7 +27,9 @@ typedef struct {
 } sl_stream_complex_value_t;
 
 /*
- * Compiles value into cv. Errors are logged with the file and line, in
+ * Compiles value into cv. "$1".."$9" (one digit: "$10" is "$1" and
+ * "0") are the groups of the session's last regex match, empty when it
+ * had fewer. Errors are logged with the file and line, in
  * nginx's words: "invalid variable name" and "the closing bracket in
  * "NAME" variable is missing". Variable names are looked up when the
  * stream{} block ends: "unknown "NAME" variable".
@@ -33,7 +39,9 @@ sl_int_t sl_stream_compile_complex_value(sl_conf_t *cf, sl_str_t *value,
 /*
  * The value for this session: a constant is returned as it is; otherwise
  * the parts are joined into one buffer from the connection's pool. A
- * variable that is not found contributes nothing.
+ * variable that is not found contributes nothing. SL_ERROR when out of
+ * memory, or (logged at alert: "no buffer space in script copy") when a
+ * regex run while the value was measured made a group longer.
  */
 sl_int_t sl_stream_complex_value(sl_stream_session_t *s,
     sl_stream_complex_value_t *cv, sl_str_t *value);

@@ -417,6 +417,45 @@ START_TEST(test_combined_busy)
 END_TEST
 
 
+/*
+ * SL_HASH_LITERAL_KEY (map{} without "hostnames"): every name is exact,
+ * as written and lower-cased, whatever '*' and '.' it holds.
+ */
+START_TEST(test_combined_literal)
+{
+    static const char  *names[] = {
+        "*.example.com", ".example.org", "www.example.*", "a*b", "*", ".",
+    };
+
+    sl_hash_keys_t      ha;
+    sl_hash_combined_t  c;
+    size_t              i;
+
+    ck_assert_int_eq(sl_hash_keys_init(&ha, pool, pool), SL_OK);
+
+    for (i = 0; i < sl_nelems(names); i++) {
+        ck_assert_msg(add(&ha, names[i], &v[i], SL_HASH_LITERAL_KEY) == SL_OK,
+                      "\"%s\" as a literal", names[i]);
+    }
+
+    ck_assert_int_eq(add(&ha, "*.EXAMPLE.com", &v[9], SL_HASH_LITERAL_KEY),
+                     SL_BUSY);
+    ck_assert_int_eq(sl_hash_combined_init(&c, &ha, pool), SL_OK);
+
+    for (i = 0; i < sl_nelems(names); i++) {
+        ck_assert_ptr_eq(lookup(&c, names[i]), &v[i]);
+    }
+
+    /* none of them is a wildcard */
+    ck_assert_ptr_null(lookup(&c, "www.example.com"));
+    ck_assert_ptr_null(lookup(&c, "example.org"));
+    ck_assert_ptr_null(lookup(&c, "mail.example.org"));
+    ck_assert_ptr_null(lookup(&c, "www.example.net"));
+    ck_assert_uint_eq(c.wc_head.nelts + c.wc_tail.nelts, 0);
+}
+END_TEST
+
+
 START_TEST(test_combined_declined)
 {
     static const char  *malformed[] = {
@@ -559,6 +598,7 @@ hash_suite(void)
     tcase_add_test(tc, test_combined_case);
     tcase_add_test(tc, test_combined_busy);
     tcase_add_test(tc, test_combined_declined);
+    tcase_add_test(tc, test_combined_literal);
     tcase_add_test(tc, test_combined_random);
     suite_add_tcase(s, tc);
 
