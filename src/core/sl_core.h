@@ -47,6 +47,7 @@ typedef struct sl_connection_s  sl_connection_t;
 #include "sl_module.h"
 #include "sl_inet.h"
 #include "sl_cidr.h"
+#include "sl_radix_tree.h"
 #include "sl_listening.h"
 #include "sl_os.h"
 #include "sl_cycle.h"
