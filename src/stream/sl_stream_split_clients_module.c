@@ -270,5 +270,8 @@ sl_stream_split_clients_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         return rv;
     }
 
+    /* a total over 100% is reported at the closing "}", as nginx does */
+    cf->conf_file->start_line = cf->conf_file->line;
+
     return sl_stream_split_clients_bounds(cf, ctx);
 }
