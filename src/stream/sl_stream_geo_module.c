@@ -738,11 +738,16 @@ sl_stream_geo_line(sl_conf_t *cf, sl_command_t *dummy, void *conf)
 
 /* --- the block ----------------------------------------------------------- */
 
-/* "$name" into name; the message nginx gives when it is not one */
+/*
+ * "$name" into name; the message nginx gives when it is not one. An
+ * empty name is left to the caller when it may be ($src: the index
+ * lookup says "invalid variable name").
+ */
 static sl_int_t
-sl_stream_geo_var_name(sl_conf_t *cf, sl_str_t *arg, sl_str_t *name)
+sl_stream_geo_var_name(sl_conf_t *cf, sl_str_t *arg, sl_str_t *name,
+    sl_uint_t empty_ok)
 {
-    if (arg->len == 0 || arg->data[0] != '$') {
+    if (arg->len < 2 - empty_ok || arg->data[0] != '$') {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid variable name \"%V\"",
                           arg);
         return SL_ERROR;
@@ -795,7 +800,10 @@ sl_stream_geo_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     sl_unused(cmd);
 
     geo = sl_pcalloc(cf->pool, sizeof(sl_stream_geo_t));
-    if (geo == NULL || sl_stream_geo_var_name(cf, &value[1], &name) != SL_OK) {
+    if (geo == NULL
+        || sl_stream_geo_var_name(cf, &value[1], &name, cf->args->nelts == 3)
+           != SL_OK)
+    {
         return SL_CONF_ERROR;
     }
 
@@ -805,7 +813,7 @@ sl_stream_geo_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     if (cf->args->nelts == 3) {
         geo->index = sl_stream_get_variable_index(cf, &name);
         if (geo->index == SL_ERROR
-            || sl_stream_geo_var_name(cf, &value[2], &name) != SL_OK)
+            || sl_stream_geo_var_name(cf, &value[2], &name, 0) != SL_OK)
         {
             return SL_CONF_ERROR;
         }

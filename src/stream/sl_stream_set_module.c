@@ -136,7 +136,8 @@ sl_stream_set(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
     sl_unused(cmd);
 
-    if (value[1].len == 0 || value[1].data[0] != '$') {
+    /* "$" alone too: "invalid variable name "$"", as nginx says */
+    if (value[1].len < 2 || value[1].data[0] != '$') {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid variable name \"%V\"",
                           &value[1]);
         return SL_CONF_ERROR;

@@ -214,7 +214,8 @@ sl_stream_split_clients_var(sl_conf_t *cf, sl_str_t *arg,
     sl_stream_variable_t  *var;
     sl_str_t               name;
 
-    if (arg->len == 0 || arg->data[0] != '$') {
+    /* "$" alone too: "invalid variable name "$"", as nginx says */
+    if (arg->len < 2 || arg->data[0] != '$') {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid variable name \"%V\"",
                           arg);
         return SL_ERROR;
