@@ -66,6 +66,7 @@ sl_stream_split_clients_variable(sl_stream_session_t *s,
 
     /* no part taken (the percentages leave a gap): an empty value */
     sl_memzero(v, sizeof(sl_stream_variable_value_t));
+    v->data = (u_char *) "";        /* never NULL: it may be copied from */
     v->valid = 1;
 
     if (sl_stream_complex_value(s, &ctx->key, &key) != SL_OK) {
