@@ -357,12 +357,16 @@ sl_stream_ssl_init_connection(sl_stream_session_t *s)
         return SL_ERROR;
     }
 
-    /* a connection passed on after preread: its hello is in s->preread */
+    /*
+     * A connection passed on after preread: its hello is in s->preread,
+     * for the handshake, which $bytes_received does not count.
+     */
     if (s->preread != NULL) {
         if (sl_ssl_preread(c, s->preread) != SL_OK) {
             return SL_ERROR;
         }
 
+        s->received -= s->preread->last - s->preread->pos;
         s->preread = NULL;
     }
 
