@@ -200,8 +200,9 @@ sl_stream_ssl_preread_variable(sl_stream_session_t *s,
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
+    /* nothing found (no SNI, no ALPN) is an empty value, never NULL */
     v->len = (unsigned) value.len;
-    v->data = value.data;
+    v->data = value.len > 0 ? value.data : (u_char *) "";
     return SL_OK;
 }
 
