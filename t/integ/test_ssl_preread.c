@@ -688,6 +688,7 @@ START_TEST(test_pass_to_tls)
     int            fd, i;
 
     sl_t_sluice_start(&srv, sl_t_printf(
+        "events { use %s; }\n"
         "stream {\n"
         "    log_format v '$status $server_addr [" VARS "]';\n"
         "    access_log logs/v.log v;\n"
@@ -707,7 +708,8 @@ START_TEST(test_pass_to_tls)
         "        server_name b.test;\n"
         "        return \"b $ssl_server_name $bytes_received\\n\";\n"
         "    }\n"
-        "}\n", sl_tt_file("rsa.crt"), sl_tt_file("rsa.key")));
+        "}\n", sl_t_backend(_i), sl_tt_file("rsa.crt"),
+        sl_tt_file("rsa.key")));
 
     for (i = 0; i < 2; i++) {
         memset(&o, 0, sizeof(o));
@@ -756,6 +758,7 @@ START_TEST(test_pass_keeps_bytes)
 
     sl_t_backend_start(&b, "E", SL_TB_ECHO, 0);
     sl_t_sluice_start(&srv, sl_t_printf(
+        "events { use %s; }\n"
         "stream {\n"
         "    log_format v '$status [" VARS "] $bytes_received';\n"
         "    access_log logs/v.log v;\n"
@@ -769,7 +772,7 @@ START_TEST(test_pass_keeps_bytes)
         "        proxy_pass 127.0.0.1:%d;\n"
         "        proxy_half_close on;\n"
         "    }\n"
-        "}\n", b.port));
+        "}\n", sl_t_backend(_i), b.port));
 
     len = hello_build(&h, hello);
     send_and_check(srv.port, hello, len, 0, "E");
@@ -909,8 +912,8 @@ ssl_preread_suite(void)
     tcase_add_test(tc, test_tls_clients);
     tcase_add_test(tc, test_sclient_curl);
     tcase_add_test(tc, test_server_selection);
-    tcase_add_test(tc, test_pass_to_tls);
-    tcase_add_test(tc, test_pass_keeps_bytes);
+    tcase_add_loop_test(tc, test_pass_to_tls, 0, sl_t_nbackends());
+    tcase_add_loop_test(tc, test_pass_keeps_bytes, 0, sl_t_nbackends());
     tcase_add_test(tc, test_pass_errors);
     return s;
 }
