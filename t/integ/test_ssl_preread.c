@@ -784,6 +784,50 @@ START_TEST(test_pass_keeps_bytes)
 }
 END_TEST
 
+/*
+ * nginx's own use: TLS terminated on one listen, the connection passed to
+ * a plain one, whose session reads (and writes) through that TLS.
+ */
+START_TEST(test_pass_after_tls)
+{
+    sl_t_sluice_t  srv;
+    sl_tt_opts_t   o;
+    sl_tt_peer_t   p;
+    char           buf[64];
+    ssize_t        n;
+    int            fd;
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@ ssl;\n"
+        "        ssl_certificate %s;\n"
+        "        ssl_certificate_key %s;\n"
+        "        pass unix:@DIR@/plain.sock;\n"
+        "    }\n"
+        "    server {\n"
+        "        listen unix:@DIR@/plain.sock;\n"
+        "        return \"plain $ssl_protocol $ssl_server_name\\n\";\n"
+        "    }\n"
+        "}\n", sl_tt_file("rsa.crt"), sl_tt_file("rsa.key")));
+
+    memset(&o, 0, sizeof(o));
+    o.server_name = "x.test";
+    o.min_version = TLS1_3_VERSION;
+
+    fd = sl_t_connect("127.0.0.1", srv.port);
+    ck_assert_int_eq(sl_tt_peer_init(&p, fd, 0, &o), 0);
+    ck_assert_int_eq(sl_tt_handshake(&p, T_IO), 1);
+    n = sl_tt_read(&p, buf, sizeof(buf) - 1, T_IO);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, "plain TLSv1.3 x.test\n");
+    sl_tt_peer_free(&p);
+    close(fd);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 START_TEST(test_pass_errors)
 {
     sl_t_sluice_t  srv;
@@ -914,6 +958,7 @@ ssl_preread_suite(void)
     tcase_add_test(tc, test_server_selection);
     tcase_add_loop_test(tc, test_pass_to_tls, 0, sl_t_nbackends());
     tcase_add_loop_test(tc, test_pass_keeps_bytes, 0, sl_t_nbackends());
+    tcase_add_test(tc, test_pass_after_tls);
     tcase_add_test(tc, test_pass_errors);
     return s;
 }
