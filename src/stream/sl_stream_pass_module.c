@@ -108,7 +108,11 @@ sl_stream_pass_url_error(sl_url_t *u)
     sl_str_t  *host;
     size_t     i;
 
-    /* the host part, when the parse got that far; else u->err stands */
+    /* a unix path is never a name; nor is a host the parse did not reach */
+    if (u->url.len >= 5 && sl_strncmp(u->url.data, "unix:", 5) == 0) {
+        return NULL;
+    }
+
     if (u->host.len > 0) {
         host = &u->host;
 
@@ -119,7 +123,7 @@ sl_stream_pass_url_error(sl_url_t *u)
         return NULL;
     }
 
-    for (i = 0; host->data[0] != '[' && i < host->len; i++) {
+    for (i = 0; i < host->len && host->data[0] != '['; i++) {
         if ((host->data[i] >= 'a' && host->data[i] <= 'z')
             || (host->data[i] >= 'A' && host->data[i] <= 'Z'))
         {
