@@ -130,7 +130,7 @@ FUZZ_SRCS  = $(filter-out src/daemon/sluice.c src/event/modules/sl_kqueue_module
              $(B)/sl_modules.c
 FUZZ_OBJS  = $(patsubst %.c,$(FUZZ)/%.o,$(FUZZ_SRCS:$(B)/%=%))
 FUZZ_BINS  = $(FUZZ)/fuzz_conf $(FUZZ)/fuzz_param \
-             $(FUZZ)/fuzz_proxy_protocol
+             $(FUZZ)/fuzz_proxy_protocol $(FUZZ)/fuzz_ssl_preread
 
 fuzz-check:
 	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);' \
@@ -171,6 +171,20 @@ $(FUZZ)/fuzz_proxy_protocol: t/fuzz/fuzz_proxy_protocol.c $(FUZZ)/libsl_core.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc/core -Isrc/os/unix \
 	    -I$(B) -o $@ $< $(FUZZ)/libsl_core.a
 
+# fuzz_ssl_preread: the ClientHello parser of ssl_preread, a stream file
+# that needs nothing above core either; compiled here with core's headers
+# alone, so that the build keeps it so
+$(FUZZ)/ssl_preread_parser.o: src/stream/sl_stream_ssl_preread_parser.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -c $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Isrc/core \
+	    -Isrc/os/unix -I$(B) -o $@ $<
+
+$(FUZZ)/fuzz_ssl_preread: t/fuzz/fuzz_ssl_preread.c \
+	    $(FUZZ)/ssl_preread_parser.o $(FUZZ)/libsl_core.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc/core -Isrc/os/unix \
+	    -Isrc/stream -I$(B) -o $@ $< $(FUZZ)/ssl_preread_parser.o \
+	    $(FUZZ)/libsl_core.a
+
 $(FUZZ)/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz_common.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(FUZZ_INCS) -o $@ $< \
 	    $(FUZZ_OBJS) -lssl -lcrypto -lpcre2-8 -ldl -lpthread
@@ -182,12 +196,13 @@ fuzz-build: $(B)/Makefile fuzz-check
 # that crashes one is copied into its corpus (t/fuzz/corpus/TARGET/), so
 # that the smoke of `make test` (test_fuzz_smoke) replays it from then on
 fuzz: fuzz-build
-	for t in conf param proxy_protocol; do \
+	for t in conf param proxy_protocol ssl_preread; do \
 	    rm -rf $(FUZZ)/corpus-$$t $(FUZZ)/crash-$$t; \
 	    mkdir -p $(FUZZ)/corpus-$$t $(FUZZ)/crash-$$t; \
 	    cp t/fuzz/corpus/$$t/* $(FUZZ)/corpus-$$t/; \
 	    case $$t in \
 	        proxy_protocol) opts='-max_len=4200' ;; \
+	        ssl_preread) opts='-max_len=20000' ;; \
 	        *) opts='-dict=t/fuzz/conf.dict' ;; \
 	    esac; \
 	    ASAN_OPTIONS=detect_leaks=1 \

@@ -211,6 +211,13 @@ sl_int_t sl_ssl_alpn(sl_conf_t *cf, sl_ssl_t *ssl, sl_array_t *protocols);
 /* c->ssl for ctx, in c->pool (or pool when c has none) */
 sl_int_t sl_ssl_create_connection(sl_ssl_t *ssl, sl_connection_t *c,
     sl_pool_t *pool, sl_uint_t flags);
+/*
+ * Bytes of the peer already read off the socket (a stream connection
+ * passed on after its preread phase): the handshake reads them first,
+ * then the socket. Before the first sl_ssl_handshake(); b stays the
+ * caller's (in c->pool) and is consumed (b->pos moves).
+ */
+sl_int_t sl_ssl_preread(sl_connection_t *c, sl_buf_t *b);
 /* the client side: resume a session / keep the one just negotiated */
 sl_int_t sl_ssl_set_session(sl_connection_t *c, SSL_SESSION *session);
 SSL_SESSION *sl_ssl_get_session(sl_connection_t *c);  /* a reference */

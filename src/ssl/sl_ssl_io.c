@@ -241,6 +241,97 @@ sl_ssl_set_bio(sl_connection_t *c, SSL *s)
     return SL_OK;
 }
 
+/*
+ * The read side of a connection whose first bytes were read before its
+ * handshake (sl_ssl_preread()): a BIO of its own, which gives those bytes
+ * and then reads the socket as the one above does. Its data is a
+ * sl_ssl_preread_bio_t in the connection's pool, which outlives the SSL.
+ */
+typedef struct {
+    sl_buf_t  *buf;
+    int        fd;
+} sl_ssl_preread_bio_t;
+
+static pthread_once_t  sl_ssl_preread_bio_once = PTHREAD_ONCE_INIT;
+static BIO_METHOD     *sl_ssl_preread_bio_method;
+
+static int
+sl_ssl_preread_bio_read(BIO *b, char *buf, int len)
+{
+    sl_ssl_preread_bio_t  *pb = BIO_get_data(b);
+    sl_buf_t              *pre = pb->buf;
+    size_t                 n;
+    ssize_t                got;
+
+    BIO_clear_retry_flags(b);
+
+    if (len > 0 && pre->pos < pre->last) {
+        n = sl_min((size_t) len, (size_t) (pre->last - pre->pos));
+        sl_memcpy(buf, pre->pos, n);
+        pre->pos += n;
+        return (int) n;
+    }
+
+    do {
+        got = recv(pb->fd, buf, (size_t) len, 0);
+    } while (got == -1 && errno == EINTR);
+
+    if (got == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        BIO_set_retry_read(b);
+    }
+
+    return (int) got;
+}
+
+static void
+sl_ssl_preread_bio_init_once(void)
+{
+    BIO_METHOD  *m;
+
+    m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                     "sluice socket after preread");
+    if (m == NULL
+        || !BIO_meth_set_read(m, sl_ssl_preread_bio_read)
+        || !BIO_meth_set_ctrl(m, sl_ssl_bio_ctrl)
+        || !BIO_meth_set_create(m, sl_ssl_bio_create))
+    {
+        BIO_meth_free(m);
+        return;
+    }
+
+    sl_ssl_preread_bio_method = m;
+}
+
+sl_int_t
+sl_ssl_preread(sl_connection_t *c, sl_buf_t *b)
+{
+    sl_ssl_preread_bio_t  *pb;
+    BIO                   *bio;
+
+    (void) pthread_once(&sl_ssl_preread_bio_once,
+                        sl_ssl_preread_bio_init_once);
+
+    pb = sl_palloc(c->pool, sizeof(sl_ssl_preread_bio_t));
+    if (pb == NULL) {
+        return SL_ERROR;
+    }
+
+    bio = sl_ssl_preread_bio_method ? BIO_new(sl_ssl_preread_bio_method)
+                                    : NULL;
+    if (bio == NULL) {
+        sl_ssl_error(SL_LOG_ALERT, c->log, 0, "BIO_new() failed");
+        return SL_ERROR;
+    }
+
+    pb->buf = b;
+    pb->fd = c->fd;
+    BIO_set_data(bio, pb);
+
+    /* the socket BIO stays the write side; its read reference goes */
+    SSL_set0_rbio(c->ssl->connection, bio);
+    return SL_OK;
+}
+
 /* --- the connection ------------------------------------------------------ */
 
 static void

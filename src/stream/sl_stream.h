@@ -332,6 +332,24 @@ void sl_stream_init_connection(sl_connection_t *c);
 void sl_stream_session_handler(sl_event_t *ev);
 /* runs the log phase with s->status = rc, then closes the connection */
 void sl_stream_finalize_session(sl_stream_session_t *s, sl_uint_t rc);
+/*
+ * The server of the session's address that a client's name selects (an
+ * SNI name as sent, by TLS or by ssl_preread): lower-cased, a trailing
+ * dot dropped, against the address's server_name table. SL_OK with
+ * *cscf; SL_DECLINED when it is not a host name or no server has it (the
+ * session stays where it is); SL_ERROR.
+ */
+sl_int_t sl_stream_find_virtual_server(sl_stream_session_t *s,
+    const u_char *name, size_t len, sl_stream_core_srv_conf_t **cscf);
+/* the session moves to cscf: its confs and its error_log */
+void sl_stream_set_virtual_server(sl_stream_session_t *s,
+    sl_stream_core_srv_conf_t *cscf);
+/*
+ * A connection handed to another listening socket of its cycle (pass):
+ * a new session as one accepted on ls, which finds the bytes already read
+ * off the connection (preread, may be NULL) before any it reads itself.
+ */
+void sl_stream_init_passed_connection(sl_connection_t *c, sl_buf_t *preread);
 /* closes the connection and frees its pool */
 void sl_stream_close_connection(sl_connection_t *c);
 /*

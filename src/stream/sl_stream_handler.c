@@ -126,6 +126,80 @@ sl_stream_grow_ctx(sl_stream_session_t *s, void *data, sl_uint_t index)
     return SL_OK;
 }
 
+/* --- virtual servers: a server of the address chosen by a name --------- */
+
+/*
+ * A client's name (SNI, from the TLS library or from ssl_preread) as a
+ * server name: lower case, without a trailing dot, nothing a name cannot
+ * hold. SL_DECLINED: not a name.
+ */
+static sl_int_t
+sl_stream_server_host(sl_pool_t *pool, const u_char *name, size_t len,
+    sl_str_t *host)
+{
+    u_char  *p;
+    size_t   i, full = len;
+
+    if (len > 0 && name[len - 1] == '.') {
+        len--;
+    }
+
+    if (len == 0 || len > 255 || name[0] == '.') {
+        return SL_DECLINED;
+    }
+
+    p = sl_pnalloc(pool, len);
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (name[i] == '/' || name[i] == '\\' || name[i] <= ' '
+            || (name[i] == '.' && i + 1 < full && name[i + 1] == '.'))
+        {
+            return SL_DECLINED;
+        }
+
+        p[i] = (u_char) sl_tolower(name[i]);
+    }
+
+    host->data = p;
+    host->len = len;
+    return SL_OK;
+}
+
+sl_int_t
+sl_stream_find_virtual_server(sl_stream_session_t *s, const u_char *name,
+    size_t len, sl_stream_core_srv_conf_t **cscf)
+{
+    sl_stream_virtual_names_t  *vn = s->addr_conf->virtual_names;
+    sl_str_t                    host;
+    sl_int_t                    rc;
+
+    if (vn == NULL) {
+        return SL_DECLINED;
+    }
+
+    rc = sl_stream_server_host(s->connection->pool, name, len, &host);
+    if (rc != SL_OK) {
+        return rc;
+    }
+
+    *cscf = sl_hash_find_combined(&vn->names,
+                                  sl_hash_key(host.data, host.len),
+                                  host.data, host.len);
+
+    return *cscf != NULL ? SL_OK : SL_DECLINED;
+}
+
+void
+sl_stream_set_virtual_server(sl_stream_session_t *s,
+    sl_stream_core_srv_conf_t *cscf)
+{
+    s->srv_conf = cscf->ctx->srv_conf;
+    sl_stream_set_connection_log(s->connection, cscf->error_log);
+}
+
 /* "*N client ADDR:PORT connected to ADDR", as nginx logs it at info */
 static void
 sl_stream_log_connected(sl_connection_t *c, sl_stream_addr_conf_t *conf)
@@ -145,8 +219,12 @@ sl_stream_log_connected(sl_connection_t *c, sl_stream_addr_conf_t *conf)
     c->log->connection = c->number;
 }
 
-void
-sl_stream_init_connection(sl_connection_t *c)
+/*
+ * A session for c, accepted on c->listening (or handed to it by pass,
+ * with the bytes already read off the connection: preread).
+ */
+static void
+sl_stream_init_session(sl_connection_t *c, sl_buf_t *preread)
 {
     sl_stream_core_srv_conf_t  *cscf;
     sl_stream_addr_conf_t      *conf;
@@ -176,12 +254,37 @@ sl_stream_init_connection(sl_connection_t *c)
     c->read->handler = sl_stream_session_handler;
     c->write->handler = sl_stream_empty_handler;
 
+    if (preread != NULL && preread->pos < preread->last) {
+        s->preread = preread;
+        s->received = preread->last - preread->pos;
+    }
+
     if (conf->proxy_protocol) {
+        if (s->preread != NULL) {
+            /* the header reader takes its bytes from the socket */
+            sl_log_error(SL_LOG_ERR, c->log, 0, "cannot pass connection "
+                         "with preread data");
+            sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
         sl_stream_proxy_protocol_start(s);     /* then the phases */
         return;
     }
 
     sl_stream_session_handler(c->read);
+}
+
+void
+sl_stream_init_connection(sl_connection_t *c)
+{
+    sl_stream_init_session(c, NULL);
+}
+
+void
+sl_stream_init_passed_connection(sl_connection_t *c, sl_buf_t *preread)
+{
+    sl_stream_init_session(c, preread);
 }
 
 void

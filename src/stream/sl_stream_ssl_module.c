@@ -357,6 +357,19 @@ sl_stream_ssl_init_connection(sl_stream_session_t *s)
         return SL_ERROR;
     }
 
+    /*
+     * A connection passed on after preread: its hello is in s->preread,
+     * for the handshake, which $bytes_received does not count.
+     */
+    if (s->preread != NULL) {
+        if (sl_ssl_preread(c, s->preread) != SL_OK) {
+            return SL_ERROR;
+        }
+
+        s->received -= s->preread->last - s->preread->pos;
+        s->preread = NULL;
+    }
+
     c->log->action = "SSL handshaking";
 
     rc = sl_ssl_handshake(c);
@@ -399,75 +412,15 @@ sl_stream_ssl_handler(sl_stream_session_t *s)
 
 /* --- SNI ----------------------------------------------------------------- */
 
-/*
- * The SNI name as a server name: lower case, without a trailing dot, and
- * nothing a name cannot hold. SL_DECLINED: not a name, the default server
- * answers.
- */
-static sl_int_t
-sl_stream_ssl_host(sl_connection_t *c, const char *name, sl_str_t *host)
-{
-    size_t   len = strlen(name), i;
-    u_char  *p;
-
-    if (len > 0 && name[len - 1] == '.') {
-        len--;
-    }
-
-    if (len == 0 || len > 255 || name[0] == '.') {
-        return SL_DECLINED;
-    }
-
-    p = sl_pnalloc(c->pool, len);
-    if (p == NULL) {
-        return SL_ERROR;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (name[i] == '/' || name[i] == '\\' || name[i] == '\0'
-            || (name[i] == '.' && name[i + 1] == '.')
-            || (u_char) name[i] <= ' ')
-        {
-            return SL_DECLINED;
-        }
-
-        p[i] = (u_char) sl_tolower((u_char) name[i]);
-    }
-
-    host->data = p;
-    host->len = len;
-    return SL_OK;
-}
-
-/* the server of the address that name selects, NULL when none */
-static sl_stream_core_srv_conf_t *
-sl_stream_ssl_find_server(sl_stream_session_t *s, sl_str_t *host)
-{
-    sl_stream_virtual_names_t  *vn = s->addr_conf->virtual_names;
-
-    if (vn == NULL) {
-        return NULL;
-    }
-
-    return sl_hash_find_combined(&vn->names,
-                                 sl_hash_key(host->data, host->len),
-                                 host->data, host->len);
-}
-
 /* the session moves to cscf: its confs, its log, and its context */
 static void
 sl_stream_ssl_switch_server(sl_stream_session_t *s, SSL *ssl,
     sl_stream_core_srv_conf_t *cscf)
 {
     sl_stream_ssl_srv_conf_t  *sscf;
-    sl_connection_t           *c = s->connection;
     SSL_CTX                   *ctx;
 
-    s->srv_conf = cscf->ctx->srv_conf;
-
-    c->log->file = cscf->error_log->file;
-    c->log->next = cscf->error_log->next;
-    c->log->log_level = cscf->error_log->log_level;
+    sl_stream_set_virtual_server(s, cscf);
 
     sscf = sl_stream_get_module_srv_conf(s, sl_stream_ssl_module);
     ctx = sscf->ssl.ctx;
@@ -494,7 +447,6 @@ sl_stream_ssl_servername(SSL *ssl, int *ad, void *arg)
     sl_stream_session_t        *s;
     sl_connection_t            *c;
     const char                 *name;
-    sl_str_t                    host;
     sl_int_t                    rc;
 
     sl_unused(arg);
@@ -517,15 +469,15 @@ sl_stream_ssl_servername(SSL *ssl, int *ad, void *arg)
     name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 
     if (name != NULL) {
-        rc = sl_stream_ssl_host(c, name, &host);
+        rc = sl_stream_find_virtual_server(s, (const u_char *) name,
+                                           strlen(name), &cscf);
 
         if (rc == SL_ERROR) {
             *ad = SSL_AD_INTERNAL_ERROR;
             return SSL_TLSEXT_ERR_ALERT_FATAL;
         }
 
-        cscf = rc == SL_OK ? sl_stream_ssl_find_server(s, &host) : NULL;
-        if (cscf != NULL) {
+        if (rc == SL_OK) {
             sl_stream_ssl_switch_server(s, ssl, cscf);
         }
     }

@@ -57,6 +57,12 @@ START_TEST(test_smoke_proxy_protocol)
 }
 END_TEST
 
+START_TEST(test_smoke_ssl_preread)
+{
+    fzt_run("ssl_preread", "2048");
+}
+END_TEST
+
 /* a new target cannot be forgotten: each has its smoke and its corpus */
 START_TEST(test_every_target_has_a_smoke)
 {
@@ -90,7 +96,7 @@ START_TEST(test_every_target_has_a_smoke)
     }
 
     closedir(d);
-    ck_assert_int_ge(n, 3);
+    ck_assert_int_ge(n, 4);
 }
 END_TEST
 
@@ -107,6 +113,7 @@ fuzz_smoke_suite(void)
     tcase_add_test(tc, test_smoke_conf);
     tcase_add_test(tc, test_smoke_param);
     tcase_add_test(tc, test_smoke_proxy_protocol);
+    tcase_add_test(tc, test_smoke_ssl_preread);
     return s;
 }
 
