@@ -846,6 +846,95 @@ START_TEST(test_sni)
 }
 END_TEST
 
+/* a client limited to one protocol version (and TLS 1.2 ciphers) */
+static sl_tt_opts_t *
+tls_version(const char *name, int version, const char *ciphers)
+{
+    sl_tt_opts_t  *o = sni(name);
+
+    o->min_version = version;
+    o->max_version = version;
+    o->ciphers = ciphers;
+    return o;
+}
+
+#define AES128  "ECDHE-RSA-AES128-GCM-SHA256"
+#define AES256  "ECDHE-RSA-AES256-GCM-SHA384"
+
+/*
+ * The server a name selects brings its own ssl_protocols and ssl_ciphers
+ * to the handshake: the choice is made on the ClientHello, before the
+ * version and the cipher are, whichever server's context it began on.
+ */
+START_TEST(test_sni_protocols_ciphers)
+{
+    sl_t_sluice_t  srv;
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "  server { listen 127.0.0.1:@PORT@ ssl; %s\n"
+        "           ssl_protocols TLSv1.3;\n"
+        "           return \"default:$ssl_protocol\"; }\n"
+        "  server { listen 127.0.0.1:@PORT@; server_name v12.test; %s\n"
+        "           ssl_protocols TLSv1.2 TLSv1.3;\n"
+        "           return \"v12:$ssl_protocol:$ssl_cipher\"; }\n"
+        "  server { listen 127.0.0.1:@PORT@; server_name aes128.test; %s\n"
+        "           ssl_protocols TLSv1.2; ssl_ciphers " AES128 ";\n"
+        "           return \"aes128:$ssl_cipher\"; }\n"
+        "  server { listen 127.0.0.1:@PORT@; server_name aes256.test; %s\n"
+        "           ssl_protocols TLSv1.2; ssl_ciphers " AES256 ";\n"
+        "           return \"aes256:$ssl_cipher\"; }\n"
+        "  server { listen unix:@DIR@/u.sock ssl; %s\n"
+        "           return \"u-default:$ssl_protocol\"; }\n"
+        "  server { listen unix:@DIR@/u.sock; server_name v13.test; %s\n"
+        "           ssl_protocols TLSv1.3; return \"v13:$ssl_protocol\"; }\n"
+        "}\n", cert("rsa"), cert("rsa"), cert("rsa"), cert("rsa"),
+        cert("rsa"), cert("rsa")));
+
+    /* the default server allows TLS 1.3 only; a named one TLS 1.2 too */
+    ck_assert_ptr_null(answer(srv.port, tls_version(NULL, TLS1_2_VERSION,
+                                                    NULL), NULL));
+    ck_assert_ptr_null(answer(srv.port, tls_version("none.test",
+                                                    TLS1_2_VERSION, NULL),
+                              NULL));
+    ck_assert_str_eq(answer(srv.port, tls_version("v12.test", TLS1_2_VERSION,
+                                                  AES128), NULL),
+                     "v12:TLSv1.2:" AES128);
+    ck_assert_str_eq(answer(srv.port, tls_version("v12.test", TLS1_3_VERSION,
+                                                  NULL), NULL),
+                     "v12:TLSv1.3:TLS_AES_256_GCM_SHA384");
+    ck_assert_str_eq(answer(srv.port, tls_version(NULL, TLS1_3_VERSION,
+                                                  NULL), NULL),
+                     "default:TLSv1.3");
+
+    /* and the other way: a named server stricter than the default */
+    ck_assert_str_eq(answer_unix(&srv, "u.sock", tls_version("x.test",
+                                 TLS1_2_VERSION, NULL)), "u-default:TLSv1.2");
+    ck_assert_ptr_null(answer_unix(&srv, "u.sock", tls_version("v13.test",
+                                   TLS1_2_VERSION, NULL)));
+    ck_assert_str_eq(answer_unix(&srv, "u.sock", tls_version("v13.test",
+                                 TLS1_3_VERSION, NULL)), "v13:TLSv1.3");
+
+    /* each name's TLS 1.2 cipher list */
+    ck_assert_str_eq(answer(srv.port, tls_version("aes128.test",
+                                                  TLS1_2_VERSION,
+                                                  AES128 ":" AES256), NULL),
+                     "aes128:" AES128);
+    ck_assert_str_eq(answer(srv.port, tls_version("aes256.test",
+                                                  TLS1_2_VERSION,
+                                                  AES128 ":" AES256), NULL),
+                     "aes256:" AES256);
+    ck_assert_ptr_null(answer(srv.port, tls_version("aes256.test",
+                                                    TLS1_2_VERSION, AES128),
+                              NULL));
+    ck_assert_ptr_null(answer(srv.port, tls_version("aes128.test",
+                                                    TLS1_2_VERSION, AES256),
+                              NULL));
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 /* --- ALPN ---------------------------------------------------------------- */
 
 static sl_tt_opts_t *
@@ -1487,6 +1576,7 @@ tls_suite(void)
     suite_add_tcase(s, tc);
 
     tcase_add_test(tc1, test_sni);
+    tcase_add_test(tc1, test_sni_protocols_ciphers);
     tcase_add_test(tc1, test_alpn);
     tcase_add_test(tc1, test_client_certificates);
     tcase_add_loop_test(tc1, test_resumption, 0, 2);
