@@ -46,6 +46,7 @@ static const int  sl_ssl_peer_reasons[] = {
     SSL_R_BAD_SIGNATURE,
     SSL_R_BAD_LEGACY_VERSION,
     SSL_R_BLOCK_CIPHER_PAD_IS_WRONG,
+    SSL_R_CALLBACK_FAILED,      /* the ClientHello's server_name refused */
     SSL_R_CCS_RECEIVED_EARLY,
     SSL_R_CERTIFICATE_VERIFY_FAILED,
     SSL_R_DECRYPTION_FAILED,
@@ -307,17 +308,7 @@ sl_ssl_create_connection(sl_ssl_t *ssl, sl_connection_t *c, sl_pool_t *pool,
 
     } else {
         SSL_set_accept_state(sc->connection);
-
-        if (ssl->renegotiation) {
-            /* secure renegotiation only (RFC 5746); legacy stays refused */
-            SSL_clear_options(sc->connection, SSL_OP_NO_RENEGOTIATION);
-            SSL_set_options(sc->connection,
-                            SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
-        } else {
-            SSL_clear_options(sc->connection,
-                              SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
-            SSL_set_options(sc->connection, SSL_OP_NO_RENEGOTIATION);
-        }
+        sl_ssl_allow_renegotiation(sc->connection, ssl->renegotiation);
     }
 
     if (SSL_set_ex_data(sc->connection, sl_ssl_indexes()->connection_index,
@@ -353,6 +344,20 @@ sl_ssl_get_session(sl_connection_t *c)
 }
 
 /* --- renegotiation control ----------------------------------------------- */
+
+void
+sl_ssl_allow_renegotiation(SSL *ssl, sl_uint_t allow)
+{
+    if (allow) {
+        /* secure renegotiation only (RFC 5746); legacy stays refused */
+        SSL_clear_options(ssl, SSL_OP_NO_RENEGOTIATION);
+        SSL_set_options(ssl, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+
+    } else {
+        SSL_clear_options(ssl, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+        SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
+    }
+}
 
 void
 sl_ssl_info_callback(const SSL *s, int where, int ret)

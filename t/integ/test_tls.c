@@ -935,6 +935,162 @@ START_TEST(test_sni_protocols_ciphers)
 }
 END_TEST
 
+/* one renegotiation by a TLS 1.2 client after an echo: 1 when it works */
+static int
+renegotiates(sl_t_sluice_t *srv, const char *sock, const char *name)
+{
+    sl_tt_opts_t  *o = tls_version(name, TLS1_2_VERSION, NULL);
+    sl_tt_peer_t   p;
+    char           buf[1];
+    int            ok;
+
+    ck_assert(client_fd(&p, sl_t_connect_unix(sl_t_path(srv->dir, sock)),
+                        o));
+    ck_assert(sl_tt_write(&p, "a", 1, T_IO));
+    ck_assert(sl_tt_read_full(&p, buf, 1, T_IO));
+    ck_assert(SSL_renegotiate(p.ssl));
+    ok = sl_tt_handshake(&p, T_IO) && sl_tt_write(&p, "b", 1, T_IO)
+         && sl_tt_read_full(&p, buf, 1, T_IO) && buf[0] == 'b'
+         && p.handshakes == 2;
+    client_close(&p);
+    return ok;
+}
+
+/* ssl_renegotiation, and TLS 1.3 suites, are the named server's too */
+START_TEST(test_sni_renegotiation_suites)
+{
+    sl_t_sluice_t  srv;
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "  server { listen unix:@DIR@/off.sock ssl; %s echo; }\n"
+        "  server { listen unix:@DIR@/off.sock; server_name on.test; %s\n"
+        "           ssl_renegotiation on; echo; }\n"
+        "  server { listen unix:@DIR@/on.sock ssl; %s\n"
+        "           ssl_renegotiation on; echo; }\n"
+        "  server { listen unix:@DIR@/on.sock; server_name off.test; %s\n"
+        "           echo; }\n"
+        "  server { listen 127.0.0.1:@PORT@ ssl; %s\n"
+        "           return \"default:$ssl_cipher\"; }\n"
+        "  server { listen 127.0.0.1:@PORT@; server_name chacha.test; %s\n"
+        "           ssl_conf_command Ciphersuites "
+        "TLS_CHACHA20_POLY1305_SHA256;\n"
+        "           return \"chacha:$ssl_cipher\"; }\n"
+        "}\n", cert("rsa"), cert("rsa"), cert("rsa"), cert("rsa"),
+        cert("rsa"), cert("rsa")));
+
+    ck_assert(!renegotiates(&srv, "off.sock", NULL));
+    ck_assert(renegotiates(&srv, "off.sock", "on.test"));
+    ck_assert(renegotiates(&srv, "on.sock", NULL));
+    ck_assert(!renegotiates(&srv, "on.sock", "off.test"));
+
+    ck_assert_str_eq(answer(srv.port, tls_version("chacha.test",
+                                                  TLS1_3_VERSION, NULL),
+                            NULL), "chacha:TLS_CHACHA20_POLY1305_SHA256");
+    ck_assert_str_eq(answer(srv.port, tls_version("x.test", TLS1_3_VERSION,
+                                                  NULL), NULL),
+                     "default:TLS_AES_256_GCM_SHA384");
+
+    assert_log_clean(&srv);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/*
+ * A ClientHello as OpenSSL writes it for the name "nul.test.x", into buf;
+ * *at is where the name's bytes begin.
+ */
+static size_t
+raw_client_hello(unsigned char *buf, size_t size, size_t *at)
+{
+    SSL_CTX  *ctx = SSL_CTX_new(TLS_client_method());
+    SSL      *ssl;
+    BIO      *rb, *wb;
+    size_t    i;
+    int       n;
+
+    ck_assert_ptr_nonnull(ctx);
+    ssl = SSL_new(ctx);
+    rb = BIO_new(BIO_s_mem());
+    wb = BIO_new(BIO_s_mem());
+    ck_assert(ssl != NULL && rb != NULL && wb != NULL);
+
+    SSL_set_bio(ssl, rb, wb);
+    ck_assert(SSL_set_tlsext_host_name(ssl, "nul.test.x"));
+    ck_assert_int_eq(SSL_connect(ssl), -1);     /* it wants the answer */
+
+    n = BIO_read(wb, buf, (int) size);
+    ck_assert_int_gt(n, 5);
+    ck_assert_int_lt(n, (int) size);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+
+    for (i = 0; i + 10 <= (size_t) n; i++) {
+        if (memcmp(buf + i, "nul.test.x", 10) == 0) {
+            *at = i;
+            return (size_t) n;
+        }
+    }
+
+    ck_abort_msg("no server name in the ClientHello");
+    return 0;
+}
+
+/* the alert a server answers a ClientHello with: its description */
+static int
+alert_for(int port, const unsigned char *hello, size_t len)
+{
+    unsigned char  buf[64];
+    size_t         n;
+    int            fd;
+
+    fd = sl_t_connect("127.0.0.1", port);
+    sl_t_send_all(fd, hello, len, T_IO);
+    n = sl_t_recv_all(fd, buf, sizeof(buf), NULL, T_IO);
+    close(fd);
+
+    ck_assert_uint_eq(n, 7);
+    ck_assert_int_eq(buf[0], 0x15);     /* an alert record */
+    ck_assert_int_eq(buf[5], 2);        /* fatal */
+    return buf[6];
+}
+
+START_TEST(test_sni_malformed)
+{
+    sl_t_sluice_t  srv;
+    unsigned char  hello[2048], bad[2048];
+    size_t         len, at;
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "  server { listen 127.0.0.1:@PORT@ ssl; %s return default; }\n"
+        "}\n", cert("rsa")));
+
+    len = raw_client_hello(hello, sizeof(hello), &at);
+
+    /* a NUL in the name */
+    memcpy(bad, hello, len);
+    bad[at + 3] = '\0';
+    ck_assert_int_eq(alert_for(srv.port, bad, len),
+                     SSL_AD_UNRECOGNIZED_NAME);
+
+    /* the name's length disagrees with the list's */
+    memcpy(bad, hello, len);
+    bad[at - 1]--;
+    ck_assert_int_eq(alert_for(srv.port, bad, len), SSL_AD_DECODE_ERROR);
+
+    /* a type that is not host_name */
+    memcpy(bad, hello, len);
+    bad[at - 3] = 1;
+    ck_assert_int_eq(alert_for(srv.port, bad, len), SSL_AD_DECODE_ERROR);
+
+    /* the client's fault: at info, nothing worse */
+    wait_log(&srv, "info", "SSL_do_handshake() failed");
+    assert_log_clean(&srv);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 /* --- ALPN ---------------------------------------------------------------- */
 
 static sl_tt_opts_t *
@@ -1577,6 +1733,8 @@ tls_suite(void)
 
     tcase_add_test(tc1, test_sni);
     tcase_add_test(tc1, test_sni_protocols_ciphers);
+    tcase_add_test(tc1, test_sni_renegotiation_suites);
+    tcase_add_test(tc1, test_sni_malformed);
     tcase_add_test(tc1, test_alpn);
     tcase_add_test(tc1, test_client_certificates);
     tcase_add_loop_test(tc1, test_resumption, 0, 2);
