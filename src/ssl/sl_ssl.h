@@ -229,6 +229,14 @@ sl_int_t sl_ssl_client_hello_server_name(SSL *ssl, sl_str_t *name, int *ad);
  */
 sl_int_t sl_ssl_switch_ctx(sl_connection_t *c, SSL_CTX *ctx);
 
+/*
+ * A client connection offers these ALPN protocols, in order, instead of
+ * its context's; empty ones and those over 255 bytes are left out (none
+ * left: none offered). The list is built in the connection's pool.
+ */
+sl_int_t sl_ssl_set_alpn(sl_connection_t *c, sl_str_t *protocols,
+    sl_uint_t n);
+
 /* the client side: resume a session / keep the one just negotiated */
 sl_int_t sl_ssl_set_session(sl_connection_t *c, SSL_SESSION *session);
 SSL_SESSION *sl_ssl_get_session(sl_connection_t *c);  /* a reference */

@@ -343,6 +343,47 @@ sl_ssl_get_session(sl_connection_t *c)
     return SSL_get1_session(c->ssl->connection);
 }
 
+sl_int_t
+sl_ssl_set_alpn(sl_connection_t *c, sl_str_t *protocols, sl_uint_t n)
+{
+    sl_uint_t  i;
+    size_t     len = 0;
+    u_char    *wire, *p;
+
+    for (i = 0; i < n; i++) {
+        if (protocols[i].len > 0 && protocols[i].len <= 255) {
+            len += 1 + protocols[i].len;
+        }
+    }
+
+    if (len == 0) {
+        return SL_OK;
+    }
+
+    wire = sl_pnalloc(c->ssl->pool, len);
+    if (wire == NULL) {
+        return SL_ERROR;
+    }
+
+    p = wire;
+
+    for (i = 0; i < n; i++) {
+        if (protocols[i].len > 0 && protocols[i].len <= 255) {
+            *p++ = (u_char) protocols[i].len;
+            p = sl_cpymem(p, protocols[i].data, protocols[i].len);
+        }
+    }
+
+    if (SSL_set_alpn_protos(c->ssl->connection, wire, (unsigned int) len)
+        != 0)
+    {
+        sl_ssl_error(SL_LOG_ERR, c->log, 0, "SSL_set_alpn_protos() failed");
+        return SL_ERROR;
+    }
+
+    return SL_OK;
+}
+
 /* --- renegotiation control ----------------------------------------------- */
 
 void
