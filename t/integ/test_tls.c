@@ -27,6 +27,7 @@
 #include "sl_t_tls.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -1281,6 +1282,59 @@ END_TEST
 
 /* --- RSA and ECDSA ------------------------------------------------------- */
 
+/*
+ * ssl_conf_command values that name files are relative to the
+ * configuration's directory, as nginx resolves them: here
+ * DIR/conf/../../PKI/ecdsa.crt, the PKI being a sibling of DIR.
+ */
+START_TEST(test_conf_command_files)
+{
+    sl_t_sluice_t  srv;
+    sl_tt_opts_t   o;
+    sl_tt_peer_t   p;
+    char          *pki_dir, *probe, *rel;
+
+    pki_dir = sl_t_printf("%s", sl_tt_pki());
+    probe = sl_t_mkdir();
+    ck_assert_str_eq(dirname(sl_t_printf("%s", probe)),
+                     dirname(sl_t_printf("%s", pki_dir)));
+    rel = sl_t_printf("../../%s", basename(pki_dir));
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "  server { listen 127.0.0.1:@PORT@ ssl; %s\n"
+        "           ssl_conf_command Certificate %s/ecdsa.crt;\n"
+        "           ssl_conf_command PrivateKey %s/ecdsa.key;\n"
+        "           return ok; }\n"
+        "}\n", cert("rsa"), rel, rel));
+
+    memset(&o, 0, sizeof(o));
+    o.sigalgs = "ecdsa_secp256r1_sha256";
+    ck_assert_str_eq(answer(srv.port, &o, &p), "ok");
+    ck_assert_int_eq(sl_tt_peer_key_type(&p), EVP_PKEY_EC);
+    client_close(&p);
+
+    o.sigalgs = "rsa_pss_rsae_sha256:rsa_pkcs1_sha256";
+    ck_assert_str_eq(answer(srv.port, &o, &p), "ok");
+    ck_assert_int_eq(sl_tt_peer_key_type(&p), EVP_PKEY_RSA);
+    client_close(&p);
+
+    assert_log_clean(&srv);
+    sl_t_sluice_stop(&srv);
+
+    /* the error names the file as resolved; other values stay as given */
+    sl_t_conf_error(sl_t_printf(
+        "stream { server { listen 127.0.0.1:1 ssl; %s\n"
+        "  ssl_conf_command Certificate no-such.crt; return x; } }\n",
+        cert("rsa")), "/conf/no-such.crt\") failed");
+    sl_t_conf_error(sl_t_printf(
+        "stream { server { listen 127.0.0.1:1 ssl; %s\n"
+        "  ssl_conf_command Ciphersuites no-such-suite; return x; } }\n",
+        cert("rsa")), "SSL_CONF_cmd(\"Ciphersuites\", \"no-such-suite\") "
+        "failed");
+}
+END_TEST
+
 START_TEST(test_rsa_ecdsa)
 {
     sl_t_sluice_t  srv;
@@ -1739,6 +1793,7 @@ tls_suite(void)
     tcase_add_test(tc1, test_client_certificates);
     tcase_add_loop_test(tc1, test_resumption, 0, 2);
     tcase_add_test(tc1, test_rsa_ecdsa);
+    tcase_add_test(tc1, test_conf_command_files);
     tcase_add_test(tc1, test_directives);
     tcase_add_test(tc1, test_ecdh_curve);
     tcase_add_test(tc1, test_ticket_key);
