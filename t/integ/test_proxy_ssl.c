@@ -376,6 +376,8 @@ tls_listener(int *port)
  * A plain session through sluice on fd to the in-test TLS server lfd:
  * the ALPN list sluice offered in its ClientHello.
  */
+static const char  *alpn_log;   /* sluice's error log, for failures */
+
 static const char *
 alpn_offered(int fd, int lfd)
 {
@@ -395,7 +397,9 @@ alpn_offered(int fd, int lfd)
     SSL_CTX_set_client_hello_cb(p.ctx, record_alpn, NULL);
 
     strcpy(offered_alpn, "(no ClientHello)");
-    ck_assert(sl_tt_handshake(&p, T_IO));
+    ck_assert_msg(sl_tt_handshake(&p, T_IO), "handshake failed (%lu, %s), "
+                  "the log:\n%s", p.err, offered_alpn,
+                  alpn_log ? sl_t_read(alpn_log) : "");
 
     sl_tt_peer_free(&p);
     close(bfd);
@@ -426,6 +430,7 @@ START_TEST(test_ssl_alpn)
         "           proxy_ssl_alpn $ssl_server_name; }\n"
         "}\n", to_b, to_b, to_b, to_b, to_b));
     dir = srv.dir;
+    alpn_log = srv.log;
 
     /* constants, in the order given */
     ck_assert_str_eq(alpn_offered(sl_t_connect("127.0.0.1", srv.port), lfd),
@@ -444,6 +449,7 @@ START_TEST(test_ssl_alpn)
 
     /* without the directive: no ALPN at all */
     start(&srv, 0, to_b);
+    alpn_log = srv.log;
     ck_assert_str_eq(alpn_offered(sl_t_connect("127.0.0.1", srv.port), lfd),
                      "-");
     sl_t_sluice_stop(&srv);
