@@ -150,7 +150,9 @@ sl_stream_script_part_copy(sl_stream_session_t *s,
     }
 
     v = sl_stream_get_indexed_variable(s, (sl_uint_t) part->index);
-    return v != NULL ? sl_cpymem(p, v->data, v->len) : p;
+
+    /* an empty value may have no data at all: memcpy() must not see it */
+    return v != NULL && v->len > 0 ? sl_cpymem(p, v->data, v->len) : p;
 }
 
 sl_int_t
