@@ -2,7 +2,8 @@
  * test_proxy_ssl.c -- TLS to the servers (proxy_ssl*), run as the real
  * binary against TLS echo backends the test starts (sl_t_backend.h): a
  * session through, proxy_ssl_verify with the right CA, another CA and a
- * name that does not match, SNI sent or not, a client certificate asked
+ * name that does not match, SNI sent or not, the ALPN list offered
+ * (proxy_ssl_alpn, seen by an in-test server), a client certificate asked
  * by the server (mTLS), sessions resumed with proxy_ssl_session_reuse and
  * not without (per server of a group whatever its balancer, per server{}
  * block, not with proxy_pass naming an address through variables, anew

@@ -8,11 +8,14 @@
  * TLS 1.3 KeyUpdates on the way, checked by hash; TLS 1.2 renegotiation
  * (allowed, with data in flight, and refused), and echo_timeout while a
  * write waits for a renegotiation left half-way. On the default back end:
- * SNI server selection and ssl_reject_handshake, ALPN, client
- * certificates (on, optional, optional_no_ca), session resumption through
- * the cache and through tickets, RSA against ECDSA certificates, the
- * $ssl_* variables, ssl_password_file (a FIFO too), and configuration
- * errors with their FILE:LINE and OpenSSL's reason.
+ * SNI server selection and ssl_reject_handshake (the chosen server's
+ * protocols, ciphers, TLS 1.3 suites and renegotiation; malformed names
+ * and their alerts), ALPN, client certificates (on, optional,
+ * optional_no_ca), session resumption through the cache and through
+ * tickets, RSA against ECDSA certificates, the $ssl_* variables,
+ * ssl_password_file (a FIFO too), ssl_conf_command files relative to the
+ * configuration, and configuration errors with their FILE:LINE and
+ * OpenSSL's reason.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
