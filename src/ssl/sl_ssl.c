@@ -699,6 +699,33 @@ sl_ssl_conf_command_add(sl_conf_t *cf, sl_array_t **commands)
     return SL_OK;
 }
 
+/*
+ * A command's value as OpenSSL gets it: one that names a file or a
+ * directory (Certificate, ChainCAFile, VerifyCAPath...) relative to the
+ * configuration's directory, as nginx resolves it; NUL-terminated.
+ */
+static sl_int_t
+sl_ssl_conf_command_value(sl_conf_t *cf, SSL_CONF_CTX *cctx, u_char *name,
+    sl_str_t *value, u_char **out)
+{
+    sl_str_t  full;
+    int       type;
+
+    type = SSL_CONF_cmd_value_type(cctx, (char *) name);
+
+    if (type == SSL_CONF_TYPE_FILE || type == SSL_CONF_TYPE_DIR) {
+        if (sl_ssl_full_name(cf, value, &full) != SL_OK) {
+            return SL_ERROR;
+        }
+
+        *out = full.data;
+        return SL_OK;
+    }
+
+    *out = sl_pstrdup(cf->pool, value);
+    return *out != NULL ? SL_OK : SL_ERROR;
+}
+
 sl_int_t
 sl_ssl_conf_commands(sl_conf_t *cf, sl_ssl_t *ssl, sl_array_t *commands)
 {
@@ -731,8 +758,10 @@ sl_ssl_conf_commands(sl_conf_t *cf, sl_ssl_t *ssl, sl_array_t *commands)
 
     for (i = 0; i < n; i++) {
         name = sl_pstrdup(cf->pool, &cmd[2 * i]);
-        value = sl_pstrdup(cf->pool, &cmd[2 * i + 1]);
-        if (name == NULL || value == NULL) {
+        if (name == NULL
+            || sl_ssl_conf_command_value(cf, cctx, name, &cmd[2 * i + 1],
+                                         &value) != SL_OK)
+        {
             SSL_CONF_CTX_free(cctx);
             return SL_ERROR;
         }

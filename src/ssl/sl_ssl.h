@@ -122,6 +122,7 @@ struct sl_ssl_connection_s {
     unsigned             truncated:1;   /* the peer's EOF came without
                                            close_notify */
     unsigned             renegotiation_flood:1;  /* too many, too fast */
+    unsigned             sni_accepted:1;    /* the server is chosen */
     sl_pool_t           *pool;          /* where buf is allocated */
 };
 
@@ -218,6 +219,31 @@ sl_int_t sl_ssl_create_connection(sl_ssl_t *ssl, sl_connection_t *c,
  * caller's (in c->pool) and is consumed (b->pos moves).
  */
 sl_int_t sl_ssl_preread(sl_connection_t *c, sl_buf_t *b);
+/* a server-side SSL: client-initiated renegotiation allowed or refused */
+void sl_ssl_allow_renegotiation(SSL *ssl, sl_uint_t allow);
+
+/* --- the server a ClientHello names (sl_ssl_sni.c) ----------------------- */
+
+/*
+ * In a client hello callback: the host_name the ClientHello's server_name
+ * extension carries, as sent (not NUL-ended; empty when there is none).
+ * SL_ERROR when the extension is malformed: *ad is the alert to send.
+ */
+sl_int_t sl_ssl_client_hello_server_name(SSL *ssl, sl_str_t *name, int *ad);
+/*
+ * In a client hello callback: the handshake goes on with ctx (the context
+ * of the server the name chose), all of it that is still undecided.
+ */
+sl_int_t sl_ssl_switch_ctx(sl_connection_t *c, SSL_CTX *ctx);
+
+/*
+ * A client connection offers these ALPN protocols, in order, instead of
+ * its context's; empty ones and those over 255 bytes are left out (none
+ * left: none offered). The list is built in the connection's pool.
+ */
+sl_int_t sl_ssl_set_alpn(sl_connection_t *c, sl_str_t *protocols,
+    sl_uint_t n);
+
 /* the client side: resume a session / keep the one just negotiated */
 sl_int_t sl_ssl_set_session(sl_connection_t *c, SSL_SESSION *session);
 SSL_SESSION *sl_ssl_get_session(sl_connection_t *c);  /* a reference */

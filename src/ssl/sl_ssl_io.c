@@ -46,6 +46,7 @@ static const int  sl_ssl_peer_reasons[] = {
     SSL_R_BAD_SIGNATURE,
     SSL_R_BAD_LEGACY_VERSION,
     SSL_R_BLOCK_CIPHER_PAD_IS_WRONG,
+    SSL_R_CALLBACK_FAILED,      /* the ClientHello's server_name refused */
     SSL_R_CCS_RECEIVED_EARLY,
     SSL_R_CERTIFICATE_VERIFY_FAILED,
     SSL_R_DECRYPTION_FAILED,
@@ -398,17 +399,7 @@ sl_ssl_create_connection(sl_ssl_t *ssl, sl_connection_t *c, sl_pool_t *pool,
 
     } else {
         SSL_set_accept_state(sc->connection);
-
-        if (ssl->renegotiation) {
-            /* secure renegotiation only (RFC 5746); legacy stays refused */
-            SSL_clear_options(sc->connection, SSL_OP_NO_RENEGOTIATION);
-            SSL_set_options(sc->connection,
-                            SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
-        } else {
-            SSL_clear_options(sc->connection,
-                              SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
-            SSL_set_options(sc->connection, SSL_OP_NO_RENEGOTIATION);
-        }
+        sl_ssl_allow_renegotiation(sc->connection, ssl->renegotiation);
     }
 
     if (SSL_set_ex_data(sc->connection, sl_ssl_indexes()->connection_index,
@@ -443,7 +434,62 @@ sl_ssl_get_session(sl_connection_t *c)
     return SSL_get1_session(c->ssl->connection);
 }
 
+sl_int_t
+sl_ssl_set_alpn(sl_connection_t *c, sl_str_t *protocols, sl_uint_t n)
+{
+    sl_uint_t  i;
+    size_t     len = 0;
+    u_char    *wire, *p;
+
+    for (i = 0; i < n; i++) {
+        if (protocols[i].len > 0 && protocols[i].len <= 255) {
+            len += 1 + protocols[i].len;
+        }
+    }
+
+    if (len == 0) {
+        return SL_OK;
+    }
+
+    wire = sl_pnalloc(c->ssl->pool, len);
+    if (wire == NULL) {
+        return SL_ERROR;
+    }
+
+    p = wire;
+
+    for (i = 0; i < n; i++) {
+        if (protocols[i].len > 0 && protocols[i].len <= 255) {
+            *p++ = (u_char) protocols[i].len;
+            p = sl_cpymem(p, protocols[i].data, protocols[i].len);
+        }
+    }
+
+    if (SSL_set_alpn_protos(c->ssl->connection, wire, (unsigned int) len)
+        != 0)
+    {
+        sl_ssl_error(SL_LOG_ERR, c->log, 0, "SSL_set_alpn_protos() failed");
+        return SL_ERROR;
+    }
+
+    return SL_OK;
+}
+
 /* --- renegotiation control ----------------------------------------------- */
+
+void
+sl_ssl_allow_renegotiation(SSL *ssl, sl_uint_t allow)
+{
+    if (allow) {
+        /* secure renegotiation only (RFC 5746); legacy stays refused */
+        SSL_clear_options(ssl, SSL_OP_NO_RENEGOTIATION);
+        SSL_set_options(ssl, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+
+    } else {
+        SSL_clear_options(ssl, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+        SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
+    }
+}
 
 void
 sl_ssl_info_callback(const SSL *s, int where, int ret)

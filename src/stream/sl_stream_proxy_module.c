@@ -110,6 +110,8 @@ typedef struct {
     sl_array_t                      *ssl_passwords;
     sl_array_t                      *ssl_conf_commands;     /* sl_str_t[2] */
     sl_stream_complex_value_t       *ssl_name;
+    sl_array_t                      *ssl_alpn;  /* complex values */
+    sl_flag_t                        ssl_alpn_variables;  /* per session */
     sl_ssl_t                        *ssl;       /* NULL: proxy_ssl off */
 
     sl_stream_upstream_srv_conf_t   *upstream;
@@ -178,6 +180,8 @@ static char *sl_stream_proxy_ssl_password_file(sl_conf_t *cf,
 static char *sl_stream_proxy_ssl_conf_command(sl_conf_t *cf,
     sl_command_t *cmd, void *conf);
 static char *sl_stream_proxy_ssl_name(sl_conf_t *cf, sl_command_t *cmd,
+    void *conf);
+static char *sl_stream_proxy_ssl_alpn(sl_conf_t *cf, sl_command_t *cmd,
     void *conf);
 
 static void sl_stream_proxy_connect(sl_stream_session_t *s);
@@ -316,6 +320,9 @@ static sl_command_t  sl_stream_proxy_commands[] = {
 
     { sl_string("proxy_ssl_name"), SL_PROXY_CONF | SL_CONF_TAKE1,
       sl_stream_proxy_ssl_name, SL_STREAM_SRV_CONF_OFFSET, 0, NULL },
+
+    { sl_string("proxy_ssl_alpn"), SL_PROXY_CONF | SL_CONF_1MORE,
+      sl_stream_proxy_ssl_alpn, SL_STREAM_SRV_CONF_OFFSET, 0, NULL },
 
     { sl_string("proxy_ssl_server_name"), SL_PROXY_CONF | SL_CONF_FLAG,
       sl_conf_set_flag_slot, SL_STREAM_SRV_CONF_OFFSET,
@@ -871,6 +878,39 @@ sl_stream_proxy_ssl_set_name(sl_stream_session_t *s,
     return SL_OK;
 }
 
+/*
+ * proxy_ssl_alpn with variables: the list of this session (a constant one
+ * is in the context already).
+ */
+static sl_int_t
+sl_stream_proxy_ssl_set_alpn(sl_stream_session_t *s,
+    sl_stream_proxy_srv_conf_t *pscf, sl_connection_t *pc)
+{
+    sl_stream_complex_value_t  *cv;
+    sl_str_t                   *protos;
+    sl_uint_t                   i, n;
+
+    if (pscf->ssl_alpn == NULL || !pscf->ssl_alpn_variables) {
+        return SL_OK;
+    }
+
+    cv = pscf->ssl_alpn->elts;
+    n = pscf->ssl_alpn->nelts;
+
+    protos = sl_palloc(s->connection->pool, n * sizeof(sl_str_t));
+    if (protos == NULL) {
+        return SL_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (sl_stream_complex_value(s, &cv[i], &protos[i]) != SL_OK) {
+            return SL_ERROR;
+        }
+    }
+
+    return sl_ssl_set_alpn(pc, protos, n);
+}
+
 static void
 sl_stream_proxy_ssl_handshaked(sl_connection_t *pc)
 {
@@ -931,7 +971,8 @@ sl_stream_proxy_ssl_init_connection(sl_stream_session_t *s)
 
     if (sl_ssl_create_connection(pscf->ssl, pc, s->connection->pool,
                                  SL_SSL_CLIENT) != SL_OK
-        || sl_stream_proxy_ssl_set_name(s, pscf, ctx, pc) != SL_OK)
+        || sl_stream_proxy_ssl_set_name(s, pscf, ctx, pc) != SL_OK
+        || sl_stream_proxy_ssl_set_alpn(s, pscf, pc) != SL_OK)
     {
         sl_stream_proxy_finalize(s, SL_STREAM_INTERNAL_SERVER_ERROR);
         return;
@@ -2290,7 +2331,46 @@ sl_stream_proxy_create_srv_conf(sl_conf_t *cf)
     conf->ssl_passwords = SL_CONF_UNSET_PTR;
     conf->ssl_conf_commands = SL_CONF_UNSET_PTR;
     conf->ssl_name = SL_CONF_UNSET_PTR;
+    conf->ssl_alpn = SL_CONF_UNSET_PTR;
     return conf;
+}
+
+/* proxy_ssl_alpn without variables: offered by the context itself */
+static sl_int_t
+sl_stream_proxy_ssl_alpn_ctx(sl_conf_t *cf, sl_stream_proxy_srv_conf_t *pscf)
+{
+    sl_stream_complex_value_t  *cv;
+    sl_array_t                 *protos;
+    sl_str_t                   *p;
+    sl_uint_t                   i;
+
+    if (pscf->ssl_alpn == NULL || pscf->ssl_alpn_variables) {
+        return SL_OK;
+    }
+
+    protos = sl_array_create(cf->pool, pscf->ssl_alpn->nelts,
+                             sizeof(sl_str_t));
+    if (protos == NULL) {
+        return SL_ERROR;
+    }
+
+    cv = pscf->ssl_alpn->elts;
+
+    for (i = 0; i < pscf->ssl_alpn->nelts; i++) {
+        /* an empty protocol is left out, as one a variable makes empty */
+        if (cv[i].value.len == 0) {
+            continue;
+        }
+
+        p = sl_array_push(protos);
+        if (p == NULL) {
+            return SL_ERROR;
+        }
+
+        *p = cv[i].value;
+    }
+
+    return sl_ssl_alpn(cf, pscf->ssl, protos);
 }
 
 /* the client context of a server with proxy_ssl on and a proxy_pass */
@@ -2304,7 +2384,8 @@ sl_stream_proxy_set_ssl(sl_conf_t *cf, sl_stream_proxy_srv_conf_t *pscf)
     if (pscf->ssl == NULL
         || sl_ssl_create(cf, pscf->ssl, pscf->ssl_protocols, SL_SSL_CLIENT,
                          pscf) != SL_OK
-        || sl_ssl_ciphers(cf, pscf->ssl, &pscf->ssl_ciphers, 0) != SL_OK)
+        || sl_ssl_ciphers(cf, pscf->ssl, &pscf->ssl_ciphers, 0) != SL_OK
+        || sl_stream_proxy_ssl_alpn_ctx(cf, pscf) != SL_OK)
     {
         return SL_ERROR;
     }
@@ -2415,6 +2496,12 @@ sl_stream_proxy_merge_srv_conf(sl_conf_t *cf, void *parent, void *child)
                             NULL);
     sl_conf_merge_ptr_value(conf->ssl_name, prev->ssl_name, NULL);
 
+    if (conf->ssl_alpn == SL_CONF_UNSET_PTR) {
+        conf->ssl_alpn = prev->ssl_alpn == SL_CONF_UNSET_PTR
+                         ? NULL : prev->ssl_alpn;
+        conf->ssl_alpn_variables = prev->ssl_alpn_variables;
+    }
+
     if (conf->ssl_enable && (conf->upstream || conf->upstream_value)
         && sl_stream_proxy_set_ssl(cf, conf) != SL_OK)
     {
@@ -2475,6 +2562,47 @@ sl_stream_proxy_ssl_name(sl_conf_t *cf, sl_command_t *cmd, void *conf)
            != SL_OK)
     {
         return SL_CONF_ERROR;
+    }
+
+    return SL_CONF_OK;
+}
+
+/* proxy_ssl_alpn protocol ...: each may have variables */
+static char *
+sl_stream_proxy_ssl_alpn(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_stream_proxy_srv_conf_t  *pscf = conf;
+    sl_stream_complex_value_t   *cv;
+    sl_str_t                    *value = cf->args->elts;
+    sl_uint_t                    i;
+
+    sl_unused(cmd);
+
+    if (pscf->ssl_alpn != SL_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    pscf->ssl_alpn = sl_array_create(cf->pool, cf->args->nelts - 1,
+                                     sizeof(sl_stream_complex_value_t));
+    if (pscf->ssl_alpn == NULL) {
+        return SL_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        cv = sl_array_push(pscf->ssl_alpn);
+        if (cv == NULL
+            || sl_stream_compile_complex_value(cf, &value[i], cv) != SL_OK)
+        {
+            return SL_CONF_ERROR;
+        }
+
+        if (cv->parts != NULL) {
+            pscf->ssl_alpn_variables = 1;
+
+        } else if (value[i].len > 255) {
+            /* one a variable makes too long is left out instead */
+            return "protocol too long";
+        }
     }
 
     return SL_CONF_OK;

@@ -166,8 +166,15 @@ sl_stream_script_part_text(sl_stream_session_t *s,
 
     v = sl_stream_get_indexed_variable(s, (sl_uint_t) part->index);
 
-    text->data = v != NULL ? v->data : (u_char *) "";
-    text->len = v != NULL ? v->len : 0;
+    /* an empty value may have no data at all: memcpy() must not see it */
+    if (v == NULL || v->len == 0) {
+        text->data = (u_char *) "";
+        text->len = 0;
+        return;
+    }
+
+    text->data = v->data;
+    text->len = v->len;
 }
 
 sl_int_t

@@ -6,9 +6,10 @@
  * address, and the $ssl_* variables.
  *
  * Contexts are built when a server's configuration is merged. A session
- * starts on the context of its address's default server; the servername
+ * starts on the context of its address's default server; the client hello
  * callback then moves it to the server its SNI names (srv_conf and
- * SSL_CTX both), so that server's certificate answers.
+ * SSL_CTX both) before OpenSSL decides anything, so that server's
+ * protocols, ciphers and certificate answer.
  */
 #include "sl_config.h"
 #include "sl_core.h"
@@ -413,73 +414,82 @@ sl_stream_ssl_handler(sl_stream_session_t *s)
 /* --- SNI ----------------------------------------------------------------- */
 
 /* the session moves to cscf: its confs, its log, and its context */
-static void
-sl_stream_ssl_switch_server(sl_stream_session_t *s, SSL *ssl,
+static sl_int_t
+sl_stream_ssl_switch_server(sl_stream_session_t *s,
     sl_stream_core_srv_conf_t *cscf)
 {
     sl_stream_ssl_srv_conf_t  *sscf;
-    SSL_CTX                   *ctx;
+    sl_connection_t           *c = s->connection;
 
     sl_stream_set_virtual_server(s, cscf);
 
     sscf = sl_stream_get_module_srv_conf(s, sl_stream_ssl_module);
-    ctx = sscf->ssl.ctx;
 
-    if (ctx == NULL || ctx == SSL_get_SSL_CTX(ssl)) {
-        return;
+    if (sscf->ssl.ctx == NULL) {
+        /* no TLS of its own: the handshake stays where it began */
+        return SL_OK;
     }
 
-    SSL_set_SSL_CTX(ssl, ctx);
-
-    /* what SSL_set_SSL_CTX() leaves as the first context had it */
-    SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx),
-                   SSL_CTX_get_verify_callback(ctx));
-    SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(ctx));
-    SSL_clear_options(ssl, SSL_get_options(ssl) & ~SSL_CTX_get_options(ctx));
-    SSL_set_options(ssl, SSL_CTX_get_options(ctx));
+    return sl_ssl_switch_ctx(c, sscf->ssl.ctx);
 }
 
-static int
-sl_stream_ssl_servername(SSL *ssl, int *ad, void *arg)
+/* the server the ClientHello's name selects, if any; SL_ERROR: *ad */
+static sl_int_t
+sl_stream_ssl_select(sl_stream_session_t *s, SSL *ssl, int *ad)
 {
-    sl_stream_ssl_srv_conf_t   *sscf;
     sl_stream_core_srv_conf_t  *cscf;
-    sl_stream_session_t        *s;
-    sl_connection_t            *c;
-    const char                 *name;
+    sl_str_t                    name;
     sl_int_t                    rc;
+
+    if (sl_ssl_client_hello_server_name(ssl, &name, ad) != SL_OK) {
+        return SL_ERROR;
+    }
+
+    rc = sl_stream_find_virtual_server(s, name.data, name.len, &cscf);
+
+    if (rc == SL_DECLINED) {
+        return SL_OK;
+    }
+
+    if (rc == SL_ERROR || sl_stream_ssl_switch_server(s, cscf) != SL_OK) {
+        *ad = SSL_AD_INTERNAL_ERROR;
+        return SL_ERROR;
+    }
+
+    return SL_OK;
+}
+
+/*
+ * The server is chosen here, on the ClientHello, so that its protocols
+ * and ciphers (not only its certificate) decide the handshake.
+ */
+static int
+sl_stream_ssl_client_hello(SSL *ssl, int *ad, void *arg)
+{
+    sl_stream_ssl_srv_conf_t  *sscf;
+    sl_stream_session_t       *s;
+    sl_connection_t           *c;
 
     sl_unused(arg);
 
     c = SSL_get_ex_data(ssl, sl_ssl_indexes()->connection_index);
     if (c == NULL || c->ssl == NULL) {
-        return SSL_TLSEXT_ERR_OK;
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
+
+    /*
+     * A renegotiation (allowed by ssl_renegotiation on) keeps the server
+     * of the first handshake; so does the second ClientHello after a
+     * HelloRetryRequest.
+     */
+    if (c->ssl->handshaked || c->ssl->sni_accepted) {
+        return SSL_CLIENT_HELLO_SUCCESS;
     }
 
     s = c->data;
 
-    /*
-     * A renegotiation (allowed by ssl_renegotiation on; refused otherwise
-     * by the info callback) keeps the server of the first handshake.
-     */
-    if (c->ssl->handshaked) {
-        return SSL_TLSEXT_ERR_OK;
-    }
-
-    name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-
-    if (name != NULL) {
-        rc = sl_stream_find_virtual_server(s, (const u_char *) name,
-                                           strlen(name), &cscf);
-
-        if (rc == SL_ERROR) {
-            *ad = SSL_AD_INTERNAL_ERROR;
-            return SSL_TLSEXT_ERR_ALERT_FATAL;
-        }
-
-        if (rc == SL_OK) {
-            sl_stream_ssl_switch_server(s, ssl, cscf);
-        }
+    if (sl_stream_ssl_select(s, ssl, ad) != SL_OK) {
+        return SSL_CLIENT_HELLO_ERROR;
     }
 
     sscf = sl_stream_get_module_srv_conf(s, sl_stream_ssl_module);
@@ -487,8 +497,23 @@ sl_stream_ssl_servername(SSL *ssl, int *ad, void *arg)
     if (sscf->reject_handshake) {
         c->ssl->handshake_rejected = 1;
         *ad = SSL_AD_UNRECOGNIZED_NAME;
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
+        return SSL_CLIENT_HELLO_ERROR;
     }
+
+    c->ssl->sni_accepted = 1;
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/*
+ * The name is acknowledged (and kept in the session, for $ssl_server_name
+ * after a resumption): the server was chosen on the ClientHello already.
+ */
+static int
+sl_stream_ssl_servername(SSL *ssl, int *ad, void *arg)
+{
+    sl_unused(ssl);
+    sl_unused(ad);
+    sl_unused(arg);
 
     return SSL_TLSEXT_ERR_OK;
 }
@@ -916,6 +941,8 @@ sl_stream_ssl_build(sl_conf_t *cf, sl_stream_ssl_srv_conf_t *conf,
 
     conf->ssl.renegotiation = conf->renegotiation ? 1 : 0;
 
+    SSL_CTX_set_client_hello_cb(conf->ssl.ctx, sl_stream_ssl_client_hello,
+                                NULL);
     SSL_CTX_set_tlsext_servername_callback(conf->ssl.ctx,
                                            sl_stream_ssl_servername);
 

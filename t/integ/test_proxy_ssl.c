@@ -2,7 +2,8 @@
  * test_proxy_ssl.c -- TLS to the servers (proxy_ssl*), run as the real
  * binary against TLS echo backends the test starts (sl_t_backend.h): a
  * session through, proxy_ssl_verify with the right CA, another CA and a
- * name that does not match, SNI sent or not, a client certificate asked
+ * name that does not match, SNI sent or not, the ALPN list offered
+ * (proxy_ssl_alpn, seen by an in-test server), a client certificate asked
  * by the server (mTLS), sessions resumed with proxy_ssl_session_reuse and
  * not without (per server of a group whatever its balancer, per server{}
  * block, not with proxy_pass naming an address through variables, anew
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -304,6 +306,179 @@ START_TEST(test_server_name)
     ck_assert_str_eq(ping(&srv), "T");
     ck_assert_ptr_nonnull(strstr(record(&t, 4), " sni=b.sluice.test "));
     sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/* --- proxy_ssl_alpn ------------------------------------------------------ */
+
+/* what the in-test server's last ClientHello offered: "a,b", or "-" */
+static char  offered_alpn[1024];
+
+static int
+record_alpn(SSL *ssl, int *ad, void *arg)
+{
+    const unsigned char  *p;
+    size_t                len, i, n, at = 0;
+
+    (void) ad;
+    (void) arg;
+
+    strcpy(offered_alpn, "-");
+
+    if (!SSL_client_hello_get0_ext(ssl,
+                             TLSEXT_TYPE_application_layer_protocol_negotiation,
+                             &p, &len))
+    {
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
+
+    /* 2 bytes of list length, then length-prefixed names */
+    for (i = 2; i < len; i += 1 + n) {
+        n = p[i];
+        ck_assert_uint_le(i + 1 + n, len);
+        ck_assert_uint_lt(at + n + 2, sizeof(offered_alpn));
+
+        if (at > 0) {
+            offered_alpn[at++] = ',';
+        }
+
+        memcpy(offered_alpn + at, p + i + 1, n);
+        at += n;
+    }
+
+    offered_alpn[at] = '\0';
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* a listening socket on 127.0.0.1, a port the kernel chose */
+static int
+tls_listener(int *port)
+{
+    struct sockaddr_in  sin;
+    socklen_t           len = sizeof(sin);
+    int                 fd;
+
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    ck_assert_int_eq(bind(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+    ck_assert_int_eq(listen(fd, 8), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sin, &len), 0);
+
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+/*
+ * A plain session through sluice on fd to the in-test TLS server lfd:
+ * the ALPN list sluice offered in its ClientHello.
+ */
+static const char  *alpn_log;   /* sluice's error log, for failures */
+
+static const char *
+alpn_offered(int fd, int lfd)
+{
+    struct pollfd  pfd = { lfd, POLLIN, 0 };
+    sl_tt_opts_t   o;
+    sl_tt_peer_t   p;
+    int            bfd;
+
+    ck_assert_int_eq(poll(&pfd, 1, sl_t_timeout(T_IO)), 1);
+    bfd = accept(lfd, NULL, NULL);
+    ck_assert_int_ge(bfd, 0);
+
+    memset(&o, 0, sizeof(o));
+    o.cert = pki("rsa.crt");
+    o.key = pki("rsa.key");
+    ck_assert_int_eq(sl_tt_peer_init(&p, bfd, 1, &o), 0);
+    SSL_CTX_set_client_hello_cb(p.ctx, record_alpn, NULL);
+
+    strcpy(offered_alpn, "(no ClientHello)");
+    ck_assert_msg(sl_tt_handshake(&p, T_IO), "handshake failed (%lu, %s), "
+                  "the log:\n%s", p.err, offered_alpn,
+                  alpn_log ? sl_t_read(alpn_log) : "");
+
+    sl_tt_peer_free(&p);
+    close(bfd);
+    close(fd);
+    return sl_t_printf("%s", offered_alpn);
+}
+
+START_TEST(test_ssl_alpn)
+{
+    sl_t_sluice_t   srv;
+    int             lfd, bport;
+    char           *to_b, *dir;
+
+    lfd = tls_listener(&bport);
+    to_b = sl_t_printf("proxy_pass 127.0.0.1:%d; proxy_ssl on;", bport);
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "  proxy_ssl_alpn inherited;\n"
+        "  server { listen 127.0.0.1:@PORT@; %s\n"
+        "           proxy_ssl_alpn h2 http/1.1; }\n"
+        "  server { listen unix:@DIR@/inherit.sock; %s }\n"
+        "  server { listen unix:@DIR@/vars.sock; %s\n"
+        "           proxy_ssl_alpn \"\" p$server_port x-$protocol \"\"; }\n"
+        "  server { listen unix:@DIR@/empty.sock; %s\n"
+        "           proxy_ssl_alpn \"\"; }\n"
+        "  server { listen unix:@DIR@/empty-var.sock; %s\n"
+        "           proxy_ssl_alpn $ssl_server_name; }\n"
+        "}\n", to_b, to_b, to_b, to_b, to_b));
+    dir = srv.dir;
+    alpn_log = srv.log;
+
+    /* constants, in the order given */
+    ck_assert_str_eq(alpn_offered(sl_t_connect("127.0.0.1", srv.port), lfd),
+                     "h2,http/1.1");
+    ck_assert_str_eq(alpn_offered(sl_t_connect_unix(sl_t_path(dir,
+                                  "inherit.sock")), lfd), "inherited");
+
+    /* variables, per session; what comes out empty is left out */
+    ck_assert_str_eq(alpn_offered(sl_t_connect_unix(sl_t_path(dir,
+                                  "vars.sock")), lfd), "p,x-TCP");
+    ck_assert_str_eq(alpn_offered(sl_t_connect_unix(sl_t_path(dir,
+                                  "empty.sock")), lfd), "-");
+    ck_assert_str_eq(alpn_offered(sl_t_connect_unix(sl_t_path(dir,
+                                  "empty-var.sock")), lfd), "-");
+    sl_t_sluice_stop(&srv);
+
+    /* without the directive: no ALPN at all */
+    start(&srv, 0, to_b);
+    alpn_log = srv.log;
+    ck_assert_str_eq(alpn_offered(sl_t_connect("127.0.0.1", srv.port), lfd),
+                     "-");
+    sl_t_sluice_stop(&srv);
+
+    close(lfd);
+}
+END_TEST
+
+START_TEST(test_ssl_alpn_errors)
+{
+    char  *name = sl_t_printf("%0300d", 0);
+
+    sl_t_conf_error(sl_t_printf(
+        "stream { server { listen 127.0.0.1:1; proxy_pass 127.0.0.1:2;\n"
+        "  proxy_ssl_alpn a %s; } }\n", name),
+        "\"proxy_ssl_alpn\" directive protocol too long in ");
+    sl_t_conf_error(
+        "stream { server { listen 127.0.0.1:1; proxy_pass 127.0.0.1:2;\n"
+        "  proxy_ssl_alpn a; proxy_ssl_alpn b; } }\n",
+        "\"proxy_ssl_alpn\" directive is duplicate in ");
+    sl_t_conf_error(
+        "stream { server { listen 127.0.0.1:1; proxy_pass 127.0.0.1:2;\n"
+        "  proxy_ssl_alpn; } }\n",
+        "invalid number of arguments in \"proxy_ssl_alpn\" directive in ");
+    sl_t_conf_error(
+        "stream { server { listen 127.0.0.1:1; proxy_pass 127.0.0.1:2;\n"
+        "  proxy_ssl_alpn $nope; } }\n",
+        "unknown \"nope\" variable");
 }
 END_TEST
 
@@ -887,6 +1062,8 @@ proxy_ssl_suite(void)
     tcase_add_test(tc, test_verify_needs_ca);
     tcase_add_test(tc, test_server_name);
     tcase_add_test(tc, test_mtls);
+    tcase_add_test(tc, test_ssl_alpn);
+    tcase_add_test(tc, test_ssl_alpn_errors);
     tcase_add_loop_test(tc, test_session_reuse, 0, 3);
     tcase_add_test(tc, test_session_reuse_per_peer);
     tcase_add_loop_test(tc, test_session_reuse_balancers, 0, 2);

@@ -8,11 +8,14 @@
  * TLS 1.3 KeyUpdates on the way, checked by hash; TLS 1.2 renegotiation
  * (allowed, with data in flight, and refused), and echo_timeout while a
  * write waits for a renegotiation left half-way. On the default back end:
- * SNI server selection and ssl_reject_handshake, ALPN, client
- * certificates (on, optional, optional_no_ca), session resumption through
- * the cache and through tickets, RSA against ECDSA certificates, the
- * $ssl_* variables, ssl_password_file (a FIFO too), and configuration
- * errors with their FILE:LINE and OpenSSL's reason.
+ * SNI server selection and ssl_reject_handshake (the chosen server's
+ * protocols, ciphers, TLS 1.3 suites and renegotiation; malformed names
+ * and their alerts), ALPN, client certificates (on, optional,
+ * optional_no_ca), session resumption through the cache and through
+ * tickets, RSA against ECDSA certificates, the $ssl_* variables,
+ * ssl_password_file (a FIFO too), ssl_conf_command files relative to the
+ * configuration, and configuration errors with their FILE:LINE and
+ * OpenSSL's reason.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -27,6 +30,7 @@
 #include "sl_t_tls.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -846,6 +850,251 @@ START_TEST(test_sni)
 }
 END_TEST
 
+/* a client limited to one protocol version (and TLS 1.2 ciphers) */
+static sl_tt_opts_t *
+tls_version(const char *name, int version, const char *ciphers)
+{
+    sl_tt_opts_t  *o = sni(name);
+
+    o->min_version = version;
+    o->max_version = version;
+    o->ciphers = ciphers;
+    return o;
+}
+
+#define AES128  "ECDHE-RSA-AES128-GCM-SHA256"
+#define AES256  "ECDHE-RSA-AES256-GCM-SHA384"
+
+/*
+ * The server a name selects brings its own ssl_protocols and ssl_ciphers
+ * to the handshake: the choice is made on the ClientHello, before the
+ * version and the cipher are, whichever server's context it began on.
+ */
+START_TEST(test_sni_protocols_ciphers)
+{
+    sl_t_sluice_t  srv;
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "  server { listen 127.0.0.1:@PORT@ ssl; %s\n"
+        "           ssl_protocols TLSv1.3;\n"
+        "           return \"default:$ssl_protocol\"; }\n"
+        "  server { listen 127.0.0.1:@PORT@; server_name v12.test; %s\n"
+        "           ssl_protocols TLSv1.2 TLSv1.3;\n"
+        "           return \"v12:$ssl_protocol:$ssl_cipher\"; }\n"
+        "  server { listen 127.0.0.1:@PORT@; server_name aes128.test; %s\n"
+        "           ssl_protocols TLSv1.2; ssl_ciphers " AES128 ";\n"
+        "           return \"aes128:$ssl_cipher\"; }\n"
+        "  server { listen 127.0.0.1:@PORT@; server_name aes256.test; %s\n"
+        "           ssl_protocols TLSv1.2; ssl_ciphers " AES256 ";\n"
+        "           return \"aes256:$ssl_cipher\"; }\n"
+        "  server { listen unix:@DIR@/u.sock ssl; %s\n"
+        "           return \"u-default:$ssl_protocol\"; }\n"
+        "  server { listen unix:@DIR@/u.sock; server_name v13.test; %s\n"
+        "           ssl_protocols TLSv1.3; return \"v13:$ssl_protocol\"; }\n"
+        "}\n", cert("rsa"), cert("rsa"), cert("rsa"), cert("rsa"),
+        cert("rsa"), cert("rsa")));
+
+    /* the default server allows TLS 1.3 only; a named one TLS 1.2 too */
+    ck_assert_ptr_null(answer(srv.port, tls_version(NULL, TLS1_2_VERSION,
+                                                    NULL), NULL));
+    ck_assert_ptr_null(answer(srv.port, tls_version("none.test",
+                                                    TLS1_2_VERSION, NULL),
+                              NULL));
+    ck_assert_str_eq(answer(srv.port, tls_version("v12.test", TLS1_2_VERSION,
+                                                  AES128), NULL),
+                     "v12:TLSv1.2:" AES128);
+    ck_assert_str_eq(answer(srv.port, tls_version("v12.test", TLS1_3_VERSION,
+                                                  NULL), NULL),
+                     "v12:TLSv1.3:TLS_AES_256_GCM_SHA384");
+    ck_assert_str_eq(answer(srv.port, tls_version(NULL, TLS1_3_VERSION,
+                                                  NULL), NULL),
+                     "default:TLSv1.3");
+
+    /* and the other way: a named server stricter than the default */
+    ck_assert_str_eq(answer_unix(&srv, "u.sock", tls_version("x.test",
+                                 TLS1_2_VERSION, NULL)), "u-default:TLSv1.2");
+    ck_assert_ptr_null(answer_unix(&srv, "u.sock", tls_version("v13.test",
+                                   TLS1_2_VERSION, NULL)));
+    ck_assert_str_eq(answer_unix(&srv, "u.sock", tls_version("v13.test",
+                                 TLS1_3_VERSION, NULL)), "v13:TLSv1.3");
+
+    /* each name's TLS 1.2 cipher list */
+    ck_assert_str_eq(answer(srv.port, tls_version("aes128.test",
+                                                  TLS1_2_VERSION,
+                                                  AES128 ":" AES256), NULL),
+                     "aes128:" AES128);
+    ck_assert_str_eq(answer(srv.port, tls_version("aes256.test",
+                                                  TLS1_2_VERSION,
+                                                  AES128 ":" AES256), NULL),
+                     "aes256:" AES256);
+    ck_assert_ptr_null(answer(srv.port, tls_version("aes256.test",
+                                                    TLS1_2_VERSION, AES128),
+                              NULL));
+    ck_assert_ptr_null(answer(srv.port, tls_version("aes128.test",
+                                                    TLS1_2_VERSION, AES256),
+                              NULL));
+
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/* one renegotiation by a TLS 1.2 client after an echo: 1 when it works */
+static int
+renegotiates(sl_t_sluice_t *srv, const char *sock, const char *name)
+{
+    sl_tt_opts_t  *o = tls_version(name, TLS1_2_VERSION, NULL);
+    sl_tt_peer_t   p;
+    char           buf[1];
+    int            ok;
+
+    ck_assert(client_fd(&p, sl_t_connect_unix(sl_t_path(srv->dir, sock)),
+                        o));
+    ck_assert(sl_tt_write(&p, "a", 1, T_IO));
+    ck_assert(sl_tt_read_full(&p, buf, 1, T_IO));
+    ck_assert(SSL_renegotiate(p.ssl));
+    ok = sl_tt_handshake(&p, T_IO) && sl_tt_write(&p, "b", 1, T_IO)
+         && sl_tt_read_full(&p, buf, 1, T_IO) && buf[0] == 'b'
+         && p.handshakes == 2;
+    client_close(&p);
+    return ok;
+}
+
+/* ssl_renegotiation, and TLS 1.3 suites, are the named server's too */
+START_TEST(test_sni_renegotiation_suites)
+{
+    sl_t_sluice_t  srv;
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "  server { listen unix:@DIR@/off.sock ssl; %s echo; }\n"
+        "  server { listen unix:@DIR@/off.sock; server_name on.test; %s\n"
+        "           ssl_renegotiation on; echo; }\n"
+        "  server { listen unix:@DIR@/on.sock ssl; %s\n"
+        "           ssl_renegotiation on; echo; }\n"
+        "  server { listen unix:@DIR@/on.sock; server_name off.test; %s\n"
+        "           echo; }\n"
+        "  server { listen 127.0.0.1:@PORT@ ssl; %s\n"
+        "           return \"default:$ssl_cipher\"; }\n"
+        "  server { listen 127.0.0.1:@PORT@; server_name chacha.test; %s\n"
+        "           ssl_conf_command Ciphersuites "
+        "TLS_CHACHA20_POLY1305_SHA256;\n"
+        "           return \"chacha:$ssl_cipher\"; }\n"
+        "}\n", cert("rsa"), cert("rsa"), cert("rsa"), cert("rsa"),
+        cert("rsa"), cert("rsa")));
+
+    ck_assert(!renegotiates(&srv, "off.sock", NULL));
+    ck_assert(renegotiates(&srv, "off.sock", "on.test"));
+    ck_assert(renegotiates(&srv, "on.sock", NULL));
+    ck_assert(!renegotiates(&srv, "on.sock", "off.test"));
+
+    ck_assert_str_eq(answer(srv.port, tls_version("chacha.test",
+                                                  TLS1_3_VERSION, NULL),
+                            NULL), "chacha:TLS_CHACHA20_POLY1305_SHA256");
+    ck_assert_str_eq(answer(srv.port, tls_version("x.test", TLS1_3_VERSION,
+                                                  NULL), NULL),
+                     "default:TLS_AES_256_GCM_SHA384");
+
+    assert_log_clean(&srv);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
+/*
+ * A ClientHello as OpenSSL writes it for the name "nul.test.x", into buf;
+ * *at is where the name's bytes begin.
+ */
+static size_t
+raw_client_hello(unsigned char *buf, size_t size, size_t *at)
+{
+    SSL_CTX  *ctx = SSL_CTX_new(TLS_client_method());
+    SSL      *ssl;
+    BIO      *rb, *wb;
+    size_t    i;
+    int       n;
+
+    ck_assert_ptr_nonnull(ctx);
+    ssl = SSL_new(ctx);
+    rb = BIO_new(BIO_s_mem());
+    wb = BIO_new(BIO_s_mem());
+    ck_assert(ssl != NULL && rb != NULL && wb != NULL);
+
+    SSL_set_bio(ssl, rb, wb);
+    ck_assert(SSL_set_tlsext_host_name(ssl, "nul.test.x"));
+    ck_assert_int_eq(SSL_connect(ssl), -1);     /* it wants the answer */
+
+    n = BIO_read(wb, buf, (int) size);
+    ck_assert_int_gt(n, 5);
+    ck_assert_int_lt(n, (int) size);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+
+    for (i = 0; i + 10 <= (size_t) n; i++) {
+        if (memcmp(buf + i, "nul.test.x", 10) == 0) {
+            *at = i;
+            return (size_t) n;
+        }
+    }
+
+    ck_abort_msg("no server name in the ClientHello");
+    return 0;
+}
+
+/* the alert a server answers a ClientHello with: its description */
+static int
+alert_for(int port, const unsigned char *hello, size_t len)
+{
+    unsigned char  buf[64];
+    size_t         n;
+    int            fd;
+
+    fd = sl_t_connect("127.0.0.1", port);
+    sl_t_send_all(fd, hello, len, T_IO);
+    n = sl_t_recv_all(fd, buf, sizeof(buf), NULL, T_IO);
+    close(fd);
+
+    ck_assert_uint_eq(n, 7);
+    ck_assert_int_eq(buf[0], 0x15);     /* an alert record */
+    ck_assert_int_eq(buf[5], 2);        /* fatal */
+    return buf[6];
+}
+
+START_TEST(test_sni_malformed)
+{
+    sl_t_sluice_t  srv;
+    unsigned char  hello[2048], bad[2048];
+    size_t         len, at;
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "  server { listen 127.0.0.1:@PORT@ ssl; %s return default; }\n"
+        "}\n", cert("rsa")));
+
+    len = raw_client_hello(hello, sizeof(hello), &at);
+
+    /* a NUL in the name */
+    memcpy(bad, hello, len);
+    bad[at + 3] = '\0';
+    ck_assert_int_eq(alert_for(srv.port, bad, len),
+                     SSL_AD_UNRECOGNIZED_NAME);
+
+    /* the name's length disagrees with the list's */
+    memcpy(bad, hello, len);
+    bad[at - 1]--;
+    ck_assert_int_eq(alert_for(srv.port, bad, len), SSL_AD_DECODE_ERROR);
+
+    /* a type that is not host_name */
+    memcpy(bad, hello, len);
+    bad[at - 3] = 1;
+    ck_assert_int_eq(alert_for(srv.port, bad, len), SSL_AD_DECODE_ERROR);
+
+    /* the client's fault: at info, nothing worse */
+    wait_log(&srv, "info", "SSL_do_handshake() failed");
+    assert_log_clean(&srv);
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 /* --- ALPN ---------------------------------------------------------------- */
 
 static sl_tt_opts_t *
@@ -1035,6 +1284,59 @@ START_TEST(test_resumption)
 END_TEST
 
 /* --- RSA and ECDSA ------------------------------------------------------- */
+
+/*
+ * ssl_conf_command values that name files are relative to the
+ * configuration's directory, as nginx resolves them: here
+ * DIR/conf/../../PKI/ecdsa.crt, the PKI being a sibling of DIR.
+ */
+START_TEST(test_conf_command_files)
+{
+    sl_t_sluice_t  srv;
+    sl_tt_opts_t   o;
+    sl_tt_peer_t   p;
+    char          *pki_dir, *probe, *rel;
+
+    pki_dir = sl_t_printf("%s", sl_tt_pki());
+    probe = sl_t_mkdir();
+    ck_assert_str_eq(dirname(sl_t_printf("%s", probe)),
+                     dirname(sl_t_printf("%s", pki_dir)));
+    rel = sl_t_printf("../../%s", basename(pki_dir));
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "  server { listen 127.0.0.1:@PORT@ ssl; %s\n"
+        "           ssl_conf_command Certificate %s/ecdsa.crt;\n"
+        "           ssl_conf_command PrivateKey %s/ecdsa.key;\n"
+        "           return ok; }\n"
+        "}\n", cert("rsa"), rel, rel));
+
+    memset(&o, 0, sizeof(o));
+    o.sigalgs = "ecdsa_secp256r1_sha256";
+    ck_assert_str_eq(answer(srv.port, &o, &p), "ok");
+    ck_assert_int_eq(sl_tt_peer_key_type(&p), EVP_PKEY_EC);
+    client_close(&p);
+
+    o.sigalgs = "rsa_pss_rsae_sha256:rsa_pkcs1_sha256";
+    ck_assert_str_eq(answer(srv.port, &o, &p), "ok");
+    ck_assert_int_eq(sl_tt_peer_key_type(&p), EVP_PKEY_RSA);
+    client_close(&p);
+
+    assert_log_clean(&srv);
+    sl_t_sluice_stop(&srv);
+
+    /* the error names the file as resolved; other values stay as given */
+    sl_t_conf_error(sl_t_printf(
+        "stream { server { listen 127.0.0.1:1 ssl; %s\n"
+        "  ssl_conf_command Certificate no-such.crt; return x; } }\n",
+        cert("rsa")), "/conf/no-such.crt\") failed");
+    sl_t_conf_error(sl_t_printf(
+        "stream { server { listen 127.0.0.1:1 ssl; %s\n"
+        "  ssl_conf_command Ciphersuites no-such-suite; return x; } }\n",
+        cert("rsa")), "SSL_CONF_cmd(\"Ciphersuites\", \"no-such-suite\") "
+        "failed");
+}
+END_TEST
 
 START_TEST(test_rsa_ecdsa)
 {
@@ -1487,10 +1789,14 @@ tls_suite(void)
     suite_add_tcase(s, tc);
 
     tcase_add_test(tc1, test_sni);
+    tcase_add_test(tc1, test_sni_protocols_ciphers);
+    tcase_add_test(tc1, test_sni_renegotiation_suites);
+    tcase_add_test(tc1, test_sni_malformed);
     tcase_add_test(tc1, test_alpn);
     tcase_add_test(tc1, test_client_certificates);
     tcase_add_loop_test(tc1, test_resumption, 0, 2);
     tcase_add_test(tc1, test_rsa_ecdsa);
+    tcase_add_test(tc1, test_conf_command_files);
     tcase_add_test(tc1, test_directives);
     tcase_add_test(tc1, test_ecdh_curve);
     tcase_add_test(tc1, test_ticket_key);
