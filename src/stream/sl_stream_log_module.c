@@ -402,6 +402,17 @@ sl_stream_log_line(sl_stream_session_t *s, sl_stream_log_t *log,
 
     sl_stream_log_flush_values(s, log->format);
 
+    /*
+     * Every value is computed before any is measured: a map evaluated
+     * for a later part may set a regex group an earlier part reads, and
+     * the parts must measure what they will write.
+     */
+    for (i = 0; i < n; i++) {
+        if (op[i].index >= 0) {
+            (void) sl_stream_get_indexed_variable(s, (sl_uint_t) op[i].index);
+        }
+    }
+
     /* the line feed, or the syslog header instead */
     len = log->syslog ? sl_syslog_header_len(log->syslog) : 1;
     for (i = 0; i < n; i++) {
