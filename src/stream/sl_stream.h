@@ -311,6 +311,13 @@ sl_int_t sl_stream_add_listen(sl_conf_t *cf, sl_stream_core_srv_conf_t *cscf,
     sl_stream_listen_t *lsopt);
 
 /* sl_stream_core_module.c: the phase engine */
+/*
+ * Adds handler to phase (an sl_stream_phases_e but the content phase),
+ * after the handlers added before it. Only from a stream module's
+ * postconfiguration hook. SL_OK, or SL_ERROR (no memory, no such phase).
+ */
+sl_int_t sl_stream_add_phase_handler(sl_conf_t *cf, sl_uint_t phase,
+    sl_stream_handler_pt handler);
 void sl_stream_core_run_phases(sl_stream_session_t *s);
 sl_int_t sl_stream_core_generic_phase(sl_stream_session_t *s,
     sl_stream_phase_handler_t *ph);

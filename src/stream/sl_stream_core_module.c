@@ -103,6 +103,35 @@ sl_module_t  sl_stream_core_module = {
 
 /* --- the phase engine ---------------------------------------------------- */
 
+/*
+ * The one way a module joins a phase, from its postconfiguration hook
+ * (the engine is built after every module's hook has run). The content
+ * phase is not a list: a server's content handler is cscf->handler.
+ */
+sl_int_t
+sl_stream_add_phase_handler(sl_conf_t *cf, sl_uint_t phase,
+    sl_stream_handler_pt handler)
+{
+    sl_stream_core_main_conf_t  *cmcf;
+    sl_stream_handler_pt        *h;
+
+    if (phase > SL_STREAM_LOG_PHASE || phase == SL_STREAM_CONTENT_PHASE) {
+        sl_log_error(SL_LOG_EMERG, cf->log, 0,
+                     "no phase %ui to add a stream handler to", phase);
+        return SL_ERROR;
+    }
+
+    cmcf = sl_stream_conf_get_module_main_conf(cf, sl_stream_core_module);
+
+    h = sl_array_push(&cmcf->phases[phase].handlers);
+    if (h == NULL) {
+        return SL_ERROR;
+    }
+
+    *h = handler;
+    return SL_OK;
+}
+
 void
 sl_stream_core_run_phases(sl_stream_session_t *s)
 {

@@ -723,16 +723,5 @@ sl_stream_limit_conn_add_variables(sl_conf_t *cf)
 static sl_int_t
 sl_stream_limit_conn_init(sl_conf_t *cf)
 {
-    sl_stream_core_main_conf_t  *cmcf;
-    sl_stream_handler_pt        *h;
-
-    cmcf = sl_stream_conf_get_module_main_conf(cf, sl_stream_core_module);
-
-    h = sl_array_push(&cmcf->phases[SL_STREAM_PREACCESS_PHASE].handlers);
-    if (h == NULL) {
-        return SL_ERROR;
-    }
-
-    *h = sl_stream_limit_conn_handler;
-    return SL_OK;
+    return sl_stream_add_phase_handler(cf, SL_STREAM_PREACCESS_PHASE, sl_stream_limit_conn_handler);
 }

@@ -1104,7 +1104,6 @@ static sl_int_t
 sl_stream_ssl_postconfiguration(sl_conf_t *cf)
 {
     sl_stream_core_main_conf_t  *cmcf;
-    sl_stream_handler_pt        *h;
 
     cmcf = sl_stream_conf_get_module_main_conf(cf, sl_stream_core_module);
 
@@ -1112,11 +1111,6 @@ sl_stream_ssl_postconfiguration(sl_conf_t *cf)
         return SL_ERROR;
     }
 
-    h = sl_array_push(&cmcf->phases[SL_STREAM_SSL_PHASE].handlers);
-    if (h == NULL) {
-        return SL_ERROR;
-    }
-
-    *h = sl_stream_ssl_handler;
-    return SL_OK;
+    return sl_stream_add_phase_handler(cf, SL_STREAM_SSL_PHASE,
+                                       sl_stream_ssl_handler);
 }

@@ -445,6 +445,62 @@ START_TEST(test_ctx_grows)
 }
 END_TEST
 
+/*
+ * A module joins a phase with sl_stream_add_phase_handler(): handlers of
+ * a phase keep the order they were added in; the content phase, which is
+ * one handler per server, and a phase past the last are refused.
+ */
+START_TEST(test_add_phase_handler)
+{
+    sl_conf_t              cf;
+    sl_stream_conf_ctx_t   ctx;
+    sl_stream_handler_pt  *h;
+    void                  *main_conf[64];
+    sl_uint_t              i;
+
+    sl_te_open(0, 8);
+    ck_assert_uint_lt(sl_stream_core_module.ctx_index, 64);
+
+    sl_memzero(&cf, sizeof(cf));
+    sl_memzero(&ctx, sizeof(ctx));
+    sl_memzero(&cmcf, sizeof(cmcf));
+    cf.pool = sl_create_pool(1024, &sl_te.log);
+    ck_assert_ptr_nonnull(cf.pool);
+    cf.log = &sl_te.log;
+    cf.ctx = &ctx;
+    ctx.main_conf = main_conf;
+    main_conf[sl_stream_core_module.ctx_index] = &cmcf;
+
+    for (i = 0; i <= SL_STREAM_LOG_PHASE; i++) {
+        ck_assert_int_eq(sl_array_init(&cmcf.phases[i].handlers, cf.pool, 1,
+                                       sizeof(sl_stream_handler_pt)), SL_OK);
+    }
+
+    ck_assert_int_eq(sl_stream_add_phase_handler(&cf, SL_STREAM_ACCESS_PHASE,
+                                                 h_a), SL_OK);
+    ck_assert_int_eq(sl_stream_add_phase_handler(&cf, SL_STREAM_ACCESS_PHASE,
+                                                 h_b), SL_OK);
+    ck_assert_int_eq(sl_stream_add_phase_handler(&cf, SL_STREAM_LOG_PHASE,
+                                                 h_c), SL_OK);
+
+    h = cmcf.phases[SL_STREAM_ACCESS_PHASE].handlers.elts;
+    ck_assert_uint_eq(cmcf.phases[SL_STREAM_ACCESS_PHASE].handlers.nelts, 2);
+    ck_assert(h[0] == h_a && h[1] == h_b);
+    h = cmcf.phases[SL_STREAM_LOG_PHASE].handlers.elts;
+    ck_assert_uint_eq(cmcf.phases[SL_STREAM_LOG_PHASE].handlers.nelts, 1);
+    ck_assert(h[0] == h_c);
+
+    ck_assert_int_eq(sl_stream_add_phase_handler(&cf, SL_STREAM_CONTENT_PHASE,
+                                                 h_d), SL_ERROR);
+    ck_assert_int_eq(sl_stream_add_phase_handler(&cf, SL_STREAM_LOG_PHASE + 1,
+                                                 h_d), SL_ERROR);
+    ck_assert_uint_eq(cmcf.phases[SL_STREAM_CONTENT_PHASE].handlers.nelts, 0);
+
+    sl_destroy_pool(cf.pool);
+    done();
+}
+END_TEST
+
 static Suite *
 stream_phases_suite(void)
 {
@@ -463,6 +519,7 @@ stream_phases_suite(void)
     tcase_add_loop_test(tc, test_preread_timeout, 0, SL_TE_NBACKENDS);
     tcase_add_loop_test(tc, test_preread_client_closes, 0, SL_TE_NBACKENDS);
     tcase_add_test(tc, test_ctx_grows);
+    tcase_add_test(tc, test_add_phase_handler);
     suite_add_tcase(s, tc);
     return s;
 }
