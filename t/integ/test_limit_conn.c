@@ -36,6 +36,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* "sluice -t" fails with msg at conf/t.conf:line (0: at no line) */
+#define conf_error  sl_t_conf_error_line
+
 #define T_IO    10000       /* ms for sluice to answer */
 
 #ifndef SL_HAVE_stream_limit_conn_MODULE
@@ -48,32 +51,7 @@
 
 /* --- clients ------------------------------------------------------------- */
 
-/* a blocking TCP connection from the loopback address src to dst:port */
-static int
-connect_to(const char *src, const char *dst, int port)
-{
-    struct sockaddr_in  sin;
-    int                 fd;
-
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
-    ck_assert_msg(bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0,
-                  "bind(%s): %s", src, strerror(errno));
-
-    sin.sin_port = htons((uint16_t) port);
-    ck_assert_int_eq(inet_pton(AF_INET, dst, &sin.sin_addr), 1);
-    ck_assert_msg(connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0,
-                  "connect(%s:%d) from %s: %s", dst, port, src,
-                  strerror(errno));
-
-    return fd;
-}
-
-#define connect_from(src, port)  connect_to(src, "127.0.0.1", port)
+#define connect_from(src, port)  sl_t_connect_from(src, "127.0.0.1", port)
 
 /* one byte through an echo session: 1 it came back, 0 the server closed */
 static int
@@ -97,7 +75,7 @@ echoed(int fd)
 static int
 session_to(const char *src, const char *dst, int port)
 {
-    int  fd = connect_to(src, dst, port);
+    int  fd = sl_t_connect_from(src, dst, port);
 
     if (echoed(fd)) {
         return fd;
@@ -145,27 +123,6 @@ assert_logged(const char *log, const char *level, const char *text)
                   && strstr(line, ", client: 127.0.0.1, server: ")
                      < strchr(line, '\n'),
                   "no client in: %.200s", line);
-}
-
-/* "sluice -t" fails with msg at conf/t.conf:line */
-static void
-conf_error(const char *conf, const char *msg, int line)
-{
-    sl_t_out_t   out;
-    const char  *p, *at;
-
-    ck_assert_msg(sl_t_sluice_test(conf, &out) == 1, "accepted:\n%s", conf);
-
-    p = strstr(out.err, msg);
-    ck_assert_msg(p != NULL, "no \"%s\" in: %s", msg, out.err);
-
-    if (line == 0) {
-        return;
-    }
-
-    at = strstr(p, "conf/t.conf:");
-    ck_assert_msg(at != NULL && atoi(at + 12) == line,
-                  "\"%s\" not at line %d: %s", msg, line, out.err);
 }
 
 

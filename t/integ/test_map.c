@@ -30,6 +30,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* "sluice -t" fails with msg at conf/t.conf:line (0: at no line) */
+#define conf_error  sl_t_conf_error_line
+
 #define T_IO    10000       /* ms for sluice to answer */
 
 #ifndef SL_HAVE_stream_map_MODULE
@@ -42,48 +45,8 @@
 static char *
 answer_from(const char *src, int port)
 {
-    struct sockaddr_in  sin;
-    int                 fd;
-
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
-    ck_assert_msg(bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0,
-                  "bind(%s): %s", src, strerror(errno));
-
-    sin.sin_port = htons((uint16_t) port);
-    ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr), 1);
-    ck_assert_msg(connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0,
-                  "connect(127.0.0.1:%d) from %s: %s", port, src,
-                  strerror(errno));
-
-    return sl_t_recv_text(fd, NULL, T_IO);
-}
-
-/* "sluice -t" fails with msg at conf/t.conf:line (0: no line) */
-static void
-conf_error(const char *conf, const char *msg, int line)
-{
-    sl_t_out_t   out;
-    const char  *p, *at;
-
-    ck_assert_msg(sl_t_sluice_test(conf, &out) == 1, "accepted:\n%s", conf);
-
-    p = strstr(out.err, msg);
-    ck_assert_msg(p != NULL, "no \"%s\" in: %s", msg, out.err);
-
-    if (line == 0) {
-        ck_assert_msg(strstr(p, "conf/t.conf:") == NULL,
-                      "\"%s\" with a line: %s", msg, out.err);
-        return;
-    }
-
-    at = strstr(p, "conf/t.conf:");
-    ck_assert_msg(at != NULL && atoi(at + 12) == line,
-                  "\"%s\" not at line %d: %s", msg, line, out.err);
+    return sl_t_recv_text(sl_t_connect_from(src, "127.0.0.1", port), NULL,
+                          T_IO);
 }
 
 static void

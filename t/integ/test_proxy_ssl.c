@@ -104,24 +104,7 @@ ping(sl_t_sluice_t *srv)
 static char *
 ping_from(int port, const char *src)
 {
-    struct sockaddr_in  sin;
-    int                 fd;
-
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
-    ck_assert_msg(bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0,
-                  "bind(%s): %m", src);
-
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sin.sin_port = htons((uint16_t) port);
-    ck_assert_msg(connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0,
-                  "connect: %m");
-
-    return ping_fd(fd);
+    return ping_fd(sl_t_connect_from(src, "127.0.0.1", port));
 }
 
 /* the n-th record line of b (1-based), waiting for it */

@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* "sluice -t" fails with msg at conf/t.conf:line (0: at no line) */
+#define conf_error  sl_t_conf_error_line
+
 #define T_IO  10000
 
 #ifndef SL_HAVE_stream_split_clients_MODULE
@@ -193,27 +196,6 @@ START_TEST(test_split_clients_same_key)
     sl_t_sluice_stop(&srv);
 }
 END_TEST
-
-/* "sluice -t" fails with msg at conf/t.conf:line */
-static void
-conf_error(const char *conf, const char *msg, int line)
-{
-    sl_t_out_t   out;
-    const char  *p, *at;
-
-    ck_assert_msg(sl_t_sluice_test(conf, &out) == 1, "accepted:\n%s", conf);
-
-    p = strstr(out.err, msg);
-    ck_assert_msg(p != NULL, "no \"%s\" in: %s", msg, out.err);
-
-    if (line == 0) {
-        return;                 /* reported when stream{} ends, no line */
-    }
-
-    at = strstr(p, "conf/t.conf:");
-    ck_assert_msg(at != NULL && atoi(at + 12) == line,
-                  "\"%s\" not at line %d: %s", msg, line, out.err);
-}
 
 #define BLOCK(parts)                                                          \
     "stream {\n"                                                              \

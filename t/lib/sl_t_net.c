@@ -276,6 +276,31 @@ sl_t_conf_error_at(const char *file, int line, const char *conf,
     }
 }
 
+void
+sl_t_conf_error_line_at(const char *file, int line, const char *conf,
+    const char *msg, int conf_line)
+{
+    sl_t_out_t   out;
+    const char  *p, *at;
+
+    if (sl_t_sluice_test_at(file, line, conf, &out) != 1) {
+        sl_t_net_fail(file, line, "sluice -t accepted:\n%s", conf);
+    }
+
+    p = strstr(out.err, msg);
+    if (p == NULL) {
+        sl_t_net_fail(file, line, "no \"%s\" in: %s", msg, out.err);
+    }
+
+    at = strstr(p, "conf/t.conf:");
+
+    if (conf_line == 0 ? at != NULL : at == NULL || atoi(at + 12) != conf_line)
+    {
+        sl_t_net_fail(file, line, "\"%s\" not at line %d: %s", msg,
+                      conf_line, out.err);
+    }
+}
+
 int
 sl_t_connect_at(const char *file, int line, const char *host, int port)
 {
@@ -324,6 +349,35 @@ sl_t_connect_buf_at(const char *file, int line, const char *host, int port,
     if (connect(s, sa, len) == -1) {
         sl_t_net_fail(file, line, "connect to %s port %d: %s", host, port,
                       strerror(errno));
+    }
+
+    return s;
+}
+
+int
+sl_t_connect_from_at(const char *file, int line, const char *src,
+    const char *host, int port)
+{
+    struct sockaddr_in  sin;
+    int                 s;
+
+    s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(s, 0);
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
+
+    if (bind(s, (struct sockaddr *) &sin, sizeof(sin)) == -1) {
+        sl_t_net_fail(file, line, "bind to %s: %s", src, strerror(errno));
+    }
+
+    sin.sin_port = htons((in_port_t) port);
+    ck_assert_int_eq(inet_pton(AF_INET, host, &sin.sin_addr), 1);
+
+    if (connect(s, (struct sockaddr *) &sin, sizeof(sin)) == -1) {
+        sl_t_net_fail(file, line, "connect to %s port %d from %s: %s", host,
+                      port, src, strerror(errno));
     }
 
     return s;

@@ -46,6 +46,12 @@ typedef struct {
 /* "sluice -t" on conf (as above) exits with 1, msg in what it wrote */
 #define sl_t_conf_error(conf, msg)                                            \
     sl_t_conf_error_at(__FILE__, __LINE__, conf, msg)
+/*
+ * The same, and msg is told at conf/t.conf:conf_line; conf_line 0: msg
+ * names no line of the file (an error found when a block ends).
+ */
+#define sl_t_conf_error_line(conf, msg, conf_line)                            \
+    sl_t_conf_error_line_at(__FILE__, __LINE__, conf, msg, conf_line)
 /* TERM, then its exit status must be 0 (valgrind's errors make it 97) */
 #define sl_t_sluice_stop(srv)                                                 \
     sl_t_sluice_stop_at(__FILE__, __LINE__, srv)
@@ -71,6 +77,9 @@ int sl_t_have_ipv6(void);
 /* the same with SO_RCVBUF and SO_SNDBUF of size */
 #define sl_t_connect_buf(host, port, size)                                    \
     sl_t_connect_buf_at(__FILE__, __LINE__, host, port, size)
+/* sl_t_connect() from the loopback address src (IPv4) */
+#define sl_t_connect_from(src, host, port)                                    \
+    sl_t_connect_from_at(__FILE__, __LINE__, src, host, port)
 #define sl_t_connect_unix(path)                                               \
     sl_t_connect_unix_at(__FILE__, __LINE__, path)
 
@@ -104,7 +113,11 @@ int sl_t_sluice_test_at(const char *file, int line, const char *conf,
     sl_t_out_t *out);
 void sl_t_conf_error_at(const char *file, int line, const char *conf,
     const char *msg);
+void sl_t_conf_error_line_at(const char *file, int line, const char *conf,
+    const char *msg, int conf_line);
 int sl_t_connect_at(const char *file, int line, const char *host, int port);
+int sl_t_connect_from_at(const char *file, int line, const char *src,
+    const char *host, int port);
 int sl_t_connect_buf_at(const char *file, int line, const char *host,
     int port, int size);
 int sl_t_connect_unix_at(const char *file, int line, const char *path);
