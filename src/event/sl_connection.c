@@ -330,6 +330,7 @@ sl_tcp_nodelay(sl_connection_t *c)
         return SL_OK;
     }
 
+    /* an accepted unix socket is marked when accepted; this is for others */
     if (c->sockaddr != NULL && c->sockaddr->sa_family == AF_UNIX) {
         c->tcp_nodelay = SL_TCP_NODELAY_DISABLED;
         return SL_OK;

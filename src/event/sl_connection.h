@@ -152,6 +152,10 @@ sl_int_t sl_connection_error(sl_connection_t *c, sl_err_t err,
 sl_uint_t sl_connection_peer_errno(sl_err_t err);
 sl_int_t sl_connection_local_sockaddr(sl_connection_t *c, sl_str_t *s,
     sl_uint_t port);
+/*
+ * Sets TCP_NODELAY once per connection; SL_OK too where it does not apply
+ * (a unix socket: SL_TCP_NODELAY_DISABLED). SL_ERROR when setsockopt fails.
+ */
 sl_int_t sl_tcp_nodelay(sl_connection_t *c);
 
 #endif /* SL_CONNECTION_H */

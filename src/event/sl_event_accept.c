@@ -187,6 +187,14 @@ sl_accept_init_connection(sl_connection_t *c, sl_listening_t *ls,
     sl_memcpy(c->sockaddr, sa, socklen);
     c->socklen = socklen;
 
+    /*
+     * Decided by the socket, once: a module may later give the connection
+     * another client address (realip), but the socket stays a unix one.
+     */
+    if (sa->sockaddr.sa_family == AF_UNIX) {
+        c->tcp_nodelay = SL_TCP_NODELAY_DISABLED;
+    }
+
     *log = ls->log;
     c->log = log;
     c->number = ++loop->connection_counter;

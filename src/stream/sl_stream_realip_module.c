@@ -125,17 +125,6 @@ sl_stream_realip_set_addr(sl_stream_session_t *s, sl_sockaddr_t *sa,
     ctx->socklen = c->socklen;
     ctx->addr_text = c->addr_text;
 
-    /*
-     * The socket stays a unix one whatever the client address says:
-     * TCP_NODELAY is decided by the family, so decide it now (nginx
-     * marks it when it accepts).
-     */
-    if (c->sockaddr->sa_family == AF_UNIX
-        && c->tcp_nodelay == SL_TCP_NODELAY_UNSET)
-    {
-        c->tcp_nodelay = SL_TCP_NODELAY_DISABLED;
-    }
-
     sl_memcpy(copy, sa, socklen);
     sl_memcpy(p, text, len);
 
