@@ -673,6 +673,79 @@ START_TEST(test_server_selection)
 }
 END_TEST
 
+/*
+ * Regular expressions in server_name (nginx 1.25.5): tried after the
+ * exact names and the wildcards, in the order of the configuration; their
+ * groups are the session's $1.. and named variables. A pattern with a
+ * capital letter matches without regard to case (names are lower-cased).
+ * $hostname is the machine's name.
+ */
+START_TEST(test_server_selection_regex)
+{
+    static u_char  hello[HELLO_MAX];
+    sl_t_sluice_t  srv;
+    hello_t        h = { NULL, NULL, 0, 0, 0 };
+    size_t         len;
+    char           host[256];
+    unsigned       i;
+    static const struct { const char *sni, *answer; }  cases[] = {
+        { "web.re.test", "named web web\n" },
+        { "Db.Re.Test.", "named db db\n" },
+        { "exact.re.test", "exact \n" },
+        { "x.wild.test", "wild \n" },
+        /* the caseless ~^([a-z])\.UPPER comes before wild's regex */
+        { "b.upper.test", "digits b\n" },
+        { "1.re.test", "digits 1\n" },
+        { "other.test", "default\n" },
+    };
+
+    ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+    host[sizeof(host) - 1] = '\0';
+
+    sl_t_sluice_start(&srv,
+        "stream {\n"
+        "    ssl_preread on;\n"
+        "    server { listen 127.0.0.1:@PORT@; return \"default\\n\"; }\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        server_name ~^(?<sub>[a-z]+)\\.re\\.test$;\n"
+        "        return \"named $sub $1\\n\";\n"
+        "    }\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        server_name ~^([0-9a-z]+)\\.re\\.test$ ~^([a-z])\\.UPPER;\n"
+        "        return \"digits $1\\n\";\n"
+        "    }\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        server_name exact.re.test;\n"
+        "        return \"exact $1\\n\";\n"
+        "    }\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        server_name *.wild.test ~^([a-z])\\.upper\\.test$;\n"
+        "        return \"wild $1\\n\";\n"
+        "    }\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        server_name $hostname;\n"
+        "        return \"host\\n\";\n"
+        "    }\n"
+        "}\n");
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        h.sni = cases[i].sni;
+        len = hello_build(&h, hello);
+        ck_assert_str_eq(exchange(&srv, hello, len), cases[i].answer);
+    }
+
+    h.sni = host;
+    len = hello_build(&h, hello);
+    ck_assert_str_eq(exchange(&srv, hello, len), "host\n");
+    sl_t_sluice_stop(&srv);
+}
+END_TEST
+
 /* --- pass ---------------------------------------------------------------- */
 
 /*
@@ -983,6 +1056,7 @@ ssl_preread_suite(void)
     tcase_add_test(tc, test_tls_clients);
     tcase_add_test(tc, test_sclient_curl);
     tcase_add_test(tc, test_server_selection);
+    tcase_add_test(tc, test_server_selection_regex);
     tcase_add_loop_test(tc, test_pass_to_tls, 0, sl_t_nbackends());
     tcase_add_loop_test(tc, test_pass_keeps_bytes, 0, sl_t_nbackends());
     tcase_add_test(tc, test_pass_after_tls);
