@@ -480,6 +480,44 @@ sl_hash_add_key(sl_hash_keys_t *ha, sl_str_t *key, void *value,
 
 
 sl_int_t
+sl_hash_check_sizes(sl_hash_keys_t *ha, sl_log_t *log, const char *name,
+    sl_uint_t max_size, sl_uint_t bucket_size)
+{
+    sl_hash_key_t  *key = ha->keys.elts;
+    sl_uint_t       i;
+    size_t          elt;
+
+    if (ha->keys.nelts + ha->wc_head.nelts + ha->wc_tail.nelts == 0) {
+        return SL_OK;
+    }
+
+    if (max_size == 0) {
+        sl_log_error(SL_LOG_EMERG, log, 0, "could not build %s, you should "
+                     "increase %s_max_size: %ui", name, name, max_size);
+        return SL_ERROR;
+    }
+
+    if (bucket_size > 65536 - SL_HASH_CACHELINE) {
+        sl_log_error(SL_LOG_EMERG, log, 0, "could not build %s, too large "
+                     "%s_bucket_size: %ui", name, name, bucket_size);
+        return SL_ERROR;
+    }
+
+    for (i = 0; i < ha->keys.nelts; i++) {
+        elt = sizeof(void *) + sl_align(key[i].key.len + 2, sizeof(void *));
+
+        if (bucket_size < elt + sizeof(void *)) {
+            sl_log_error(SL_LOG_EMERG, log, 0, "could not build %s, you "
+                         "should increase %s_bucket_size: %ui", name, name,
+                         bucket_size);
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
+}
+
+sl_int_t
 sl_hash_combined_init(sl_hash_combined_t *h, sl_hash_keys_t *ha,
     sl_pool_t *pool)
 {

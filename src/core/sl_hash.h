@@ -101,6 +101,21 @@ sl_int_t sl_hash_keys_init(sl_hash_keys_t *ha, sl_pool_t *pool,
  */
 sl_int_t sl_hash_add_key(sl_hash_keys_t *ha, sl_str_t *key, void *value,
     sl_uint_t flags);
+/* nginx's cache line: what its NAME_bucket_size values are rounded up to */
+#define SL_HASH_CACHELINE  64
+
+/*
+ * nginx's NAME_max_size and NAME_bucket_size, checked as nginx's hash
+ * builder checks them and in its words, though the tables here size
+ * themselves: a max_size of 0, a bucket over 64k less a cache line, and
+ * an exact key that, with its length and a pointer, does not fit in one
+ * bucket are errors (logged at emerg, without a file and line, as nginx
+ * builds its tables after the configuration is read). Nothing is checked
+ * when ha has no key. SL_OK or SL_ERROR. nginx's warning "could not build
+ * optimal NAME" depends on its own hash function: not given.
+ */
+sl_int_t sl_hash_check_sizes(sl_hash_keys_t *ha, sl_log_t *log,
+    const char *name, sl_uint_t max_size, sl_uint_t bucket_size);
 /* the tables go to pool; the builder may be dropped afterwards */
 sl_int_t sl_hash_combined_init(sl_hash_combined_t *h, sl_hash_keys_t *ha,
     sl_pool_t *pool);

@@ -433,16 +433,16 @@ static sl_int_t
 sl_stream_add_server_names(sl_conf_t *cf, sl_hash_keys_t *ha,
     sl_stream_listen_t *l, sl_stream_core_srv_conf_t *cscf)
 {
-    sl_str_t   *name = cscf->server_names.elts;
-    sl_uint_t   i;
-    sl_int_t    rc;
+    sl_stream_server_name_t  *sn = cscf->server_names.elts;
+    sl_uint_t                 i;
+    sl_int_t                  rc;
 
     for (i = 0; i < cscf->server_names.nelts; i++) {
-        if (name[i].len == 0) {
+        if (sn[i].regex != NULL || sn[i].name.len == 0) {
             continue;       /* "": no SNI name is empty */
         }
 
-        rc = sl_hash_add_key(ha, &name[i], cscf, SL_HASH_WILDCARD_KEY);
+        rc = sl_hash_add_key(ha, &sn[i].name, cscf, SL_HASH_WILDCARD_KEY);
 
         if (rc == SL_ERROR) {
             return SL_ERROR;
@@ -450,17 +450,77 @@ sl_stream_add_server_names(sl_conf_t *cf, sl_hash_keys_t *ha,
 
         if (rc == SL_DECLINED) {
             sl_log_error(SL_LOG_EMERG, cf->log, 0, "invalid server name or "
-                         "wildcard \"%V\" on %V", &name[i], &l->addr_text);
+                         "wildcard \"%V\" on %V", &sn[i].name, &l->addr_text);
             return SL_ERROR;
         }
 
         if (rc == SL_BUSY) {
             sl_log_error(SL_LOG_WARN, cf->log, 0, "conflicting server name "
-                         "\"%V\" on %V, ignored", &name[i], &l->addr_text);
+                         "\"%V\" on %V, ignored", &sn[i].name, &l->addr_text);
         }
     }
 
     return SL_OK;
+}
+
+/*
+ * The regular expressions of the address's servers, in the order of the
+ * configuration: a lookup tries them in turn after the hash.
+ */
+static sl_int_t
+sl_stream_server_regexes(sl_conf_t *cf, sl_stream_listen_t *l,
+    sl_stream_virtual_names_t *vn)
+{
+    sl_stream_core_srv_conf_t  **s = l->servers.elts;
+    sl_stream_server_name_t     *sn;
+    sl_uint_t                    i, j, n = 0;
+
+    for (i = 0; i < l->servers.nelts; i++) {
+        sn = s[i]->server_names.elts;
+        for (j = 0; j < s[i]->server_names.nelts; j++) {
+            n += sn[j].regex != NULL;
+        }
+    }
+
+    if (n == 0) {
+        return SL_OK;
+    }
+
+    vn->regex = sl_palloc(cf->pool, n * sizeof(sl_stream_server_name_t));
+    if (vn->regex == NULL) {
+        return SL_ERROR;
+    }
+
+    for (i = 0; i < l->servers.nelts; i++) {
+        sn = s[i]->server_names.elts;
+        for (j = 0; j < s[i]->server_names.nelts; j++) {
+            if (sn[j].regex != NULL) {
+                vn->regex[vn->nregex++] = sn[j];
+            }
+        }
+    }
+
+    return SL_OK;
+}
+
+/* does any server of the address have a name other than "" */
+static sl_uint_t
+sl_stream_named_servers(sl_stream_listen_t *l)
+{
+    sl_stream_core_srv_conf_t  **s = l->servers.elts;
+    sl_stream_server_name_t     *sn;
+    sl_uint_t                    i, j;
+
+    for (i = 0; i < l->servers.nelts; i++) {
+        sn = s[i]->server_names.elts;
+        for (j = 0; j < s[i]->server_names.nelts; j++) {
+            if (sn[j].name.len > 0 || sn[j].regex != NULL) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 /* the server_name table of an address, NULL when no server has names */
@@ -469,19 +529,14 @@ sl_stream_virtual_names(sl_conf_t *cf, sl_stream_listen_t *l,
     sl_stream_virtual_names_t **vnp)
 {
     sl_stream_core_srv_conf_t  **s = l->servers.elts;
+    sl_stream_core_main_conf_t  *cmcf;
     sl_stream_virtual_names_t   *vn;
     sl_hash_keys_t               ha;
-    sl_uint_t                    i, named = 0;
+    sl_uint_t                    i;
 
     *vnp = NULL;
 
-    for (i = 0; i < l->servers.nelts; i++) {
-        named |= s[i]->server_names.nelts > 1
-                 || (s[i]->server_names.nelts == 1
-                     && ((sl_str_t *) s[i]->server_names.elts)->len > 0);
-    }
-
-    if (!named) {
+    if (!sl_stream_named_servers(l)) {
         return SL_OK;
     }
 
@@ -497,7 +552,14 @@ sl_stream_virtual_names(sl_conf_t *cf, sl_stream_listen_t *l,
         }
     }
 
-    if (sl_hash_combined_init(&vn->names, &ha, cf->pool) != SL_OK) {
+    cmcf = sl_stream_conf_get_module_main_conf(cf, sl_stream_core_module);
+
+    if (sl_hash_check_sizes(&ha, cf->log, "server_names_hash",
+                            cmcf->server_names_hash_max_size,
+                            cmcf->server_names_hash_bucket_size) != SL_OK
+        || sl_hash_combined_init(&vn->names, &ha, cf->pool) != SL_OK
+        || sl_stream_server_regexes(cf, l, vn) != SL_OK)
+    {
         return SL_ERROR;
     }
 

@@ -142,11 +142,24 @@ typedef struct {
 } sl_stream_listen_t;
 
 /*
- * The server_name table of an address that several servers share:
- * exact names and wildcards (regular expressions are not supported).
+ * One name of a server_name directive: a host name or wildcard (lower
+ * case), or a regular expression ("~" dropped from name).
+ */
+typedef struct {
+    sl_str_t                     name;
+    sl_stream_regex_t           *regex;     /* NULL: not "~..." */
+    sl_stream_core_srv_conf_t   *server;
+} sl_stream_server_name_t;
+
+/*
+ * The server_name table of an address that several servers share: exact
+ * names and wildcards in a hash, then the regular expressions, in the
+ * order of the configuration.
  */
 typedef struct {
     sl_hash_combined_t           names;   /* of sl_stream_core_srv_conf_t */
+    sl_stream_server_name_t     *regex;
+    sl_uint_t                    nregex;
 } sl_stream_virtual_names_t;
 
 /* what a session learns from the address it was accepted on */
@@ -195,6 +208,10 @@ typedef struct {
 
     sl_cycle_t                  *cycle;     /* its hostname and clock */
     sl_uint_t                    nmodules;  /* stream modules */
+
+    /* nginx's, checked as nginx checks them (sl_hash_check_sizes()) */
+    sl_uint_t                    server_names_hash_max_size;
+    sl_uint_t                    server_names_hash_bucket_size;
 } sl_stream_core_main_conf_t;
 
 struct sl_stream_core_srv_conf_s {
@@ -204,7 +221,7 @@ struct sl_stream_core_srv_conf_s {
     sl_str_t                      file_name;    /* where server{} began */
     sl_uint_t                     line;
 
-    sl_array_t                    server_names;     /* sl_str_t */
+    sl_array_t                    server_names;  /* sl_stream_server_name_t */
 
     sl_log_t                     *error_log;
     sl_flag_t                     tcp_nodelay;
@@ -342,9 +359,10 @@ void sl_stream_finalize_session(sl_stream_session_t *s, sl_uint_t rc);
 /*
  * The server of the session's address that a client's name selects (an
  * SNI name as sent, by TLS or by ssl_preread): lower-cased, a trailing
- * dot dropped, against the address's server_name table. SL_OK with
- * *cscf; SL_DECLINED when it is not a host name or no server has it (the
- * session stays where it is); SL_ERROR.
+ * dot dropped, against the address's server_name table, then its regular
+ * expressions in order (a match's groups become the session's). SL_OK
+ * with *cscf; SL_DECLINED when it is not a host name or no server has it
+ * (the session stays where it is); SL_ERROR.
  */
 sl_int_t sl_stream_find_virtual_server(sl_stream_session_t *s,
     const u_char *name, size_t len, sl_stream_core_srv_conf_t **cscf);

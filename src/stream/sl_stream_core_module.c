@@ -12,6 +12,7 @@
 
 static sl_int_t sl_stream_core_preconfiguration(sl_conf_t *cf);
 static void *sl_stream_core_create_main_conf(sl_conf_t *cf);
+static char *sl_stream_core_init_main_conf(sl_conf_t *cf, void *conf);
 static void *sl_stream_core_create_srv_conf(sl_conf_t *cf);
 static char *sl_stream_core_merge_srv_conf(sl_conf_t *cf, void *parent,
     void *child);
@@ -31,6 +32,20 @@ static sl_command_t  sl_stream_core_commands[] = {
       sl_stream_core_server,
       0,
       0,
+      NULL },
+
+    { sl_string("server_names_hash_max_size"),
+      SL_STREAM_MAIN_CONF | SL_CONF_TAKE1,
+      sl_conf_set_num_slot,
+      SL_STREAM_MAIN_CONF_OFFSET,
+      offsetof(sl_stream_core_main_conf_t, server_names_hash_max_size),
+      NULL },
+
+    { sl_string("server_names_hash_bucket_size"),
+      SL_STREAM_MAIN_CONF | SL_CONF_TAKE1,
+      sl_conf_set_num_slot,
+      SL_STREAM_MAIN_CONF_OFFSET,
+      offsetof(sl_stream_core_main_conf_t, server_names_hash_bucket_size),
       NULL },
 
     { sl_string("listen"),
@@ -89,7 +104,7 @@ static sl_stream_module_t  sl_stream_core_module_ctx = {
     sl_stream_core_preconfiguration,
     NULL,
     sl_stream_core_create_main_conf,
-    NULL,
+    sl_stream_core_init_main_conf,
     sl_stream_core_create_srv_conf,
     sl_stream_core_merge_srv_conf
 };
@@ -354,7 +369,26 @@ sl_stream_core_create_main_conf(sl_conf_t *cf)
 
     cmcf->cycle = cf->cycle;
     cmcf->nmodules = sl_count_modules(cf->cycle, SL_STREAM_MODULE);
+    cmcf->server_names_hash_max_size = SL_CONF_UNSET_UINT;
+    cmcf->server_names_hash_bucket_size = SL_CONF_UNSET_UINT;
     return cmcf;
+}
+
+/* nginx's defaults: 512, and a cache line, to which a size is rounded up */
+static char *
+sl_stream_core_init_main_conf(sl_conf_t *cf, void *conf)
+{
+    sl_stream_core_main_conf_t  *cmcf = conf;
+
+    sl_unused(cf);
+
+    sl_conf_init_uint_value(cmcf->server_names_hash_max_size, 512);
+    sl_conf_init_uint_value(cmcf->server_names_hash_bucket_size,
+                            SL_HASH_CACHELINE);
+    cmcf->server_names_hash_bucket_size =
+        sl_align(cmcf->server_names_hash_bucket_size, SL_HASH_CACHELINE);
+
+    return SL_CONF_OK;
 }
 
 static void *
@@ -367,7 +401,8 @@ sl_stream_core_create_srv_conf(sl_conf_t *cf)
         return NULL;
     }
 
-    if (sl_array_init(&cscf->server_names, cf->pool, 2, sizeof(sl_str_t))
+    if (sl_array_init(&cscf->server_names, cf->pool, 2,
+                      sizeof(sl_stream_server_name_t))
         != SL_OK)
     {
         return NULL;
@@ -422,30 +457,84 @@ sl_stream_core_error_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 }
 
 /*
- * server_name: exact names and wildcards ("*.example.com",
- * ".example.com", "www.example.*"), matched against SNI. Regular
- * expressions are not supported.
+ * A regular expression of server_name, "~" dropped. As in nginx, a
+ * pattern with a capital letter is caseless: the names it meets are
+ * lower-cased, so it could never match otherwise.
+ */
+static sl_int_t
+sl_stream_core_server_regex(sl_conf_t *cf, sl_stream_server_name_t *sn,
+    sl_str_t *value)
+{
+    sl_uint_t  flags = 0;
+    size_t     i;
+
+    if (value->len == 1) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "empty regex in server name "
+                          "\"%V\"", value);
+        return SL_ERROR;
+    }
+
+    sn->name.len = value->len - 1;
+    sn->name.data = value->data + 1;
+
+    for (i = 0; i < sn->name.len; i++) {
+        if (sn->name.data[i] >= 'A' && sn->name.data[i] <= 'Z') {
+            flags = SL_REGEX_CASELESS;
+            break;
+        }
+    }
+
+    sn->regex = sl_stream_regex_compile(cf, &sn->name, flags);
+
+    return sn->regex != NULL ? SL_OK : SL_ERROR;
+}
+
+/* a host name or wildcard of server_name, lower-cased; "" is a name too */
+static sl_int_t
+sl_stream_core_server_host(sl_conf_t *cf, sl_stream_server_name_t *sn,
+    sl_str_t *value)
+{
+    if (value->len == sizeof("$hostname") - 1
+        && sl_strncasecmp(value->data, (u_char *) "$hostname",
+                          value->len) == 0)
+    {
+        sn->name = cf->cycle->hostname;     /* lower-cased already */
+        return SL_OK;
+    }
+
+    sn->name.len = value->len;
+    sn->name.data = sl_pnalloc(cf->pool, value->len + 1);
+    if (sn->name.data == NULL) {
+        return SL_ERROR;
+    }
+
+    sl_strlow(sn->name.data, value->data, value->len);
+    sn->name.data[sn->name.len] = '\0';
+    return SL_OK;
+}
+
+/*
+ * server_name: exact names, wildcards ("*.example.com", ".example.com",
+ * "www.example.*"), "$hostname" and regular expressions ("~..."),
+ * matched against a client's SNI name.
  */
 static char *
 sl_stream_core_server_name(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
     sl_stream_core_srv_conf_t  *cscf = conf;
-    sl_str_t                   *value = cf->args->elts, *name;
+    sl_stream_server_name_t    *sn;
+    sl_str_t                   *value = cf->args->elts;
     sl_uint_t                   i;
+    sl_int_t                    rc;
+    u_char                      ch;
 
     sl_unused(cmd);
 
     for (i = 1; i < cf->args->nelts; i++) {
+        ch = value[i].len > 0 ? value[i].data[0] : '\0';
 
-        if (value[i].len > 0 && value[i].data[0] == '~') {
-            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "regular expressions "
-                              "in \"server_name\" are not supported: "
-                              "\"%V\"", &value[i]);
-            return SL_CONF_ERROR;
-        }
-
-        if (value[i].len > 1 && value[i].data[0] == '*'
-            && value[i].data[1] != '.')
+        if ((ch == '*' && (value[i].len < 3 || value[i].data[1] != '.'))
+            || (ch == '.' && value[i].len < 2))
         {
             sl_conf_log_error(SL_LOG_EMERG, cf, 0, "server name \"%V\" is "
                               "invalid", &value[i]);
@@ -457,19 +546,23 @@ sl_stream_core_server_name(sl_conf_t *cf, sl_command_t *cmd, void *conf)
                               "suspicious symbols", &value[i]);
         }
 
-        name = sl_array_push(&cscf->server_names);
-        if (name == NULL) {
+        sn = sl_array_push(&cscf->server_names);
+        if (sn == NULL) {
             return SL_CONF_ERROR;
         }
 
-        name->len = value[i].len;
-        name->data = sl_pnalloc(cf->pool, value[i].len + 1);
-        if (name->data == NULL) {
-            return SL_CONF_ERROR;
+        sn->regex = NULL;
+        sn->server = cscf;
+
+        if (value[i].len > 0 && value[i].data[0] == '~') {
+            rc = sl_stream_core_server_regex(cf, sn, &value[i]);
+        } else {
+            rc = sl_stream_core_server_host(cf, sn, &value[i]);
         }
 
-        sl_strlow(name->data, value[i].data, value[i].len);
-        name->data[name->len] = '\0';
+        if (rc != SL_OK) {
+            return SL_CONF_ERROR;
+        }
     }
 
     return SL_CONF_OK;

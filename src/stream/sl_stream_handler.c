@@ -175,6 +175,7 @@ sl_stream_find_virtual_server(sl_stream_session_t *s, const u_char *name,
     sl_stream_virtual_names_t  *vn = s->addr_conf->virtual_names;
     sl_str_t                    host;
     sl_int_t                    rc;
+    sl_uint_t                   i;
 
     if (vn == NULL) {
         return SL_DECLINED;
@@ -189,7 +190,25 @@ sl_stream_find_virtual_server(sl_stream_session_t *s, const u_char *name,
                                   sl_hash_key(host.data, host.len),
                                   host.data, host.len);
 
-    return *cscf != NULL ? SL_OK : SL_DECLINED;
+    if (*cscf != NULL) {
+        return SL_OK;
+    }
+
+    /* host is in the connection's pool: the groups may point into it */
+    for (i = 0; i < vn->nregex; i++) {
+        rc = sl_stream_regex_exec(s, vn->regex[i].regex, &host);
+
+        if (rc == SL_OK) {
+            *cscf = vn->regex[i].server;
+            return SL_OK;
+        }
+
+        if (rc != SL_DECLINED) {
+            return SL_ERROR;
+        }
+    }
+
+    return SL_DECLINED;
 }
 
 void

@@ -24,9 +24,8 @@
 /* keys up to this length are lower-cased on the stack */
 #define SL_STREAM_MAP_KEY_STACK   256
 
-/* nginx's defaults: map_hash_max_size 2048; the bucket a cache line */
+/* nginx's default map_hash_max_size; the bucket's is a cache line */
 #define SL_STREAM_MAP_MAX_SIZE    2048
-#define SL_STREAM_MAP_CACHELINE   64
 
 typedef struct {
     sl_uint_t                    hash_max_size;
@@ -253,10 +252,10 @@ sl_stream_map_sizes(sl_stream_map_conf_t *mcf)
     }
 
     if (mcf->hash_bucket_size == SL_CONF_UNSET_UINT) {
-        mcf->hash_bucket_size = SL_STREAM_MAP_CACHELINE;
+        mcf->hash_bucket_size = SL_HASH_CACHELINE;
     } else {
         mcf->hash_bucket_size = sl_align(mcf->hash_bucket_size,
-                                         SL_STREAM_MAP_CACHELINE);
+                                         SL_HASH_CACHELINE);
     }
 }
 
@@ -300,53 +299,6 @@ sl_stream_map_regex(sl_conf_t *cf, sl_stream_map_ctx_t *ctx, sl_str_t *key,
     re->regex = sl_stream_regex_compile(cf, &pattern, flags);
 
     return re->regex != NULL ? SL_CONF_OK : SL_CONF_ERROR;
-}
-
-/*
- * The sizes are checked as nginx's hash builder checks them, with its
- * words, though the table here is built otherwise: a map_hash_max_size
- * of 0, a bucket over 64k, and an exact key that, with its length and a
- * pointer, does not fit in one bucket. (nginx's warning "could not build
- * optimal map_hash" depends on its own hash function: not given.)
- */
-static char *
-sl_stream_map_check_sizes(sl_conf_t *cf, sl_stream_map_ctx_t *ctx)
-{
-    sl_hash_key_t  *key = ctx->keys.keys.elts;
-    sl_uint_t       i, max = ctx->mcf->hash_max_size;
-    sl_uint_t       bucket = ctx->mcf->hash_bucket_size;
-    size_t          elt;
-
-    if (ctx->keys.keys.nelts + ctx->keys.wc_head.nelts
-        + ctx->keys.wc_tail.nelts == 0)
-    {
-        return SL_CONF_OK;
-    }
-
-    if (max == 0) {
-        sl_log_error(SL_LOG_EMERG, cf->log, 0, "could not build map_hash, "
-                     "you should increase map_hash_max_size: %ui", max);
-        return SL_CONF_ERROR;
-    }
-
-    if (bucket > 65536 - SL_STREAM_MAP_CACHELINE) {
-        sl_log_error(SL_LOG_EMERG, cf->log, 0, "could not build map_hash, "
-                     "too large map_hash_bucket_size: %ui", bucket);
-        return SL_CONF_ERROR;
-    }
-
-    for (i = 0; i < ctx->keys.keys.nelts; i++) {
-        elt = sizeof(void *) + sl_align(key[i].key.len + 2, sizeof(void *));
-
-        if (bucket < elt + sizeof(void *)) {
-            sl_log_error(SL_LOG_EMERG, cf->log, 0, "could not build "
-                         "map_hash, you should increase "
-                         "map_hash_bucket_size: %ui", bucket);
-            return SL_CONF_ERROR;
-        }
-    }
-
-    return SL_CONF_OK;
 }
 
 static char *
@@ -548,7 +500,10 @@ sl_stream_map_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         v->flags |= SL_STREAM_VAR_NOCACHEABLE;
     }
 
-    if (sl_stream_map_check_sizes(cf, &ctx) != SL_CONF_OK) {
+    if (sl_hash_check_sizes(&ctx.keys, cf->log, "map_hash",
+                            ctx.mcf->hash_max_size, ctx.mcf->hash_bucket_size)
+        != SL_OK)
+    {
         return SL_CONF_ERROR;
     }
 

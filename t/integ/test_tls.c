@@ -790,6 +790,9 @@ START_TEST(test_sni)
         "           return \"b:$ssl_server_name:$ssl_protocol\"; }\n"
         "  server { listen 127.0.0.1:@PORT@; server_name *.wild.test; %s\n"
         "           return \"wild:$ssl_server_name\"; }\n"
+        "  server { listen 127.0.0.1:@PORT@;\n"
+        "           server_name ~^(?<who>[a-z]+)\\.(re)\\.test$; %s\n"
+        "           return \"re:$who:$2\"; }\n"
         "  server { listen 127.0.0.1:@PORT@; server_name reject.test;\n"
         "           ssl_reject_handshake on; return never; }\n"
         "  server { listen unix:@DIR@/r.sock ssl; ssl_reject_handshake on;\n"
@@ -797,7 +800,7 @@ START_TEST(test_sni)
         "  server { listen unix:@DIR@/r.sock; server_name ok.test; %s\n"
         "           return \"ok:$ssl_server_name\"; }\n"
         "}\n", cert("rsa"), cert("sni-b"), cert("sni-wild"),
-        cert("sni-b")));
+        cert("sni-wild"), cert("sni-b")));
 
     /* the name picks the server and so its certificate */
     ck_assert_str_eq(answer(srv.port, sni("b.test"), &p),
@@ -807,6 +810,12 @@ START_TEST(test_sni)
 
     ck_assert_str_eq(answer(srv.port, sni("x.wild.test"), &p),
                      "wild:x.wild.test");
+    ck_assert_str_eq(sl_tt_peer_cn(&p), "wild.test");
+    client_close(&p);
+
+    /* a regular expression: its server's certificate, its groups */
+    ck_assert_str_eq(answer(srv.port, sni("Who.re.test"), &p),
+                     "re:who:re");
     ck_assert_str_eq(sl_tt_peer_cn(&p), "wild.test");
     client_close(&p);
 

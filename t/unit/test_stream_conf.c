@@ -458,6 +458,26 @@ static const bad_case_t  bad_cases[] = {
       "empty regex in server name \"~\"", 3 },
     { SRV("listen 127.0.0.1:1; server_name ~^(b; echo;\n"),
       "pcre2_compile() failed: missing closing parenthesis in \"^(b\"", 3 },
+    { S("server_names_hash_max_size 0;\n"
+        "server { listen 127.0.0.1:1; server_name a.test; echo; }\n"),
+      "could not build server_names_hash, you should increase "
+      "server_names_hash_max_size: 0", 0 },
+    { S("server_names_hash_bucket_size 65500;\n"
+        "server { listen 127.0.0.1:1; server_name a.test; echo; }\n"),
+      "could not build server_names_hash, too large "
+      "server_names_hash_bucket_size: 65536", 0 },
+    /* rounded up to 64, which holds a name of 46 bytes, not 47 */
+    { S("server_names_hash_bucket_size 33;\n"
+        "server { listen 127.0.0.1:1; echo;\n"
+        "  server_name a234567890123456789012345678901234567890123456; }\n"
+        "server { listen 127.0.0.1:1; echo;\n"
+        "  server_name b2345678901234567890123456789012345678901234567; }\n"),
+      "could not build server_names_hash, you should increase "
+      "server_names_hash_bucket_size: 64", 0 },
+    { S("server_names_hash_max_size 10;\nserver_names_hash_max_size 10;\n"),
+      "\"server_names_hash_max_size\" directive is duplicate", 3 },
+    { SRV("server_names_hash_bucket_size 64; echo;\n"),
+      "\"server_names_hash_bucket_size\" directive is not allowed here", 3 },
     { SRV("listen 127.0.0.1:1; server_name *; echo;\n"),
       "server name \"*\" is invalid", 3 },
     { SRV("listen 127.0.0.1:1; server_name *.; echo;\n"),
