@@ -708,6 +708,23 @@ START_TEST(test_protocols_ciphers_conf_command)
 END_TEST
 
 /*
+ * As nginx, the commands are taken as OpenSSL knows them for a server or
+ * a client, whichever side: a server-side one (NumTickets) in
+ * proxy_ssl_conf_command loads, as a client-side one in ssl_conf_command
+ * does (it only sets the context).
+ */
+START_TEST(test_conf_command_either_side)
+{
+    sl_t_out_t  out;
+
+    ck_assert_msg(sl_t_sluice_test(
+        "stream { server { listen 127.0.0.1:1; proxy_pass 127.0.0.1:2;\n"
+        "  proxy_ssl on; proxy_ssl_conf_command NumTickets 2; } }\n",
+        &out) == 0, "%s", out.err);
+}
+END_TEST
+
+/*
  * proxy_protocol with proxy_ssl: the header goes in the clear before the
  * handshake. The server is another sluice with "listen ... ssl
  * proxy_protocol" that answers with what the header told it.
@@ -1052,6 +1069,7 @@ proxy_ssl_suite(void)
     tcase_add_loop_test(tc, test_session_reuse_balancers, 0, 2);
     tcase_add_test(tc, test_session_reuse_variables);
     tcase_add_test(tc, test_protocols_ciphers_conf_command);
+    tcase_add_test(tc, test_conf_command_either_side);
     tcase_add_test(tc, test_proxy_protocol_then_tls);
     tcase_add_test(tc, test_tls_proxy_conf);
     tcase_add_test(tc, test_timeout_while_read_wants_write);
