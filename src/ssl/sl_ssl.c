@@ -748,10 +748,13 @@ sl_ssl_conf_commands(sl_conf_t *cf, sl_ssl_t *ssl, sl_array_t *commands)
         return SL_ERROR;
     }
 
+    /*
+     * Both sides, as nginx: a command OpenSSL knows for either side is
+     * taken (it only sets the context), so an nginx configuration loads.
+     */
     SSL_CONF_CTX_set_flags(cctx, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_CERTIFICATE
                            | SSL_CONF_FLAG_SHOW_ERRORS
-                           | (ssl->client ? SSL_CONF_FLAG_CLIENT
-                                          : SSL_CONF_FLAG_SERVER));
+                           | SSL_CONF_FLAG_CLIENT | SSL_CONF_FLAG_SERVER);
     SSL_CONF_CTX_set_ssl_ctx(cctx, ssl->ctx);
 
     cmd = commands->elts;
