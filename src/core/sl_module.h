@@ -54,7 +54,7 @@ typedef struct {
  * may use changes its layout or meaning.
  */
 #define SL_MODULE_ABI_MAJOR   2
-#define SL_MODULE_ABI_MINOR   0
+#define SL_MODULE_ABI_MINOR   1
 
 /* the modules one configuration may load, at most */
 #define SL_MAX_DYNAMIC_MODULES  64

@@ -1711,7 +1711,7 @@ START_TEST(test_version)
                                             SL_HANDLER_API_MINOR)) != NULL,
                   "%s", o.err);
     /* what the modules of this release are built for */
-    ck_assert(strstr(o.err, "\nmodule ABI: 2.0, handler API: 1.0\n") != NULL);
+    ck_assert(strstr(o.err, "\nmodule ABI: 2.1, handler API: 1.0\n") != NULL);
 }
 END_TEST
 
