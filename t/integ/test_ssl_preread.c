@@ -678,7 +678,8 @@ END_TEST
  * exact names and the wildcards, in the order of the configuration; their
  * groups are the session's $1.. and named variables. A pattern with a
  * capital letter matches without regard to case (names are lower-cased).
- * $hostname is the machine's name.
+ * $hostname is the machine's name. $server_name is the chosen server's
+ * first name as written (a leading "." dropped, "" for none).
  */
 START_TEST(test_server_selection_regex)
 {
@@ -689,14 +690,15 @@ START_TEST(test_server_selection_regex)
     char           host[256];
     unsigned       i;
     static const struct { const char *sni, *answer; }  cases[] = {
-        { "web.re.test", "named web web\n" },
-        { "Db.Re.Test.", "named db db\n" },
-        { "exact.re.test", "exact \n" },
-        { "x.wild.test", "wild \n" },
+        { "web.re.test", "named web web ~^(?<sub>[a-z]+)\\.re\\.test$\n" },
+        { "Db.Re.Test.", "named db db ~^(?<sub>[a-z]+)\\.re\\.test$\n" },
+        { "exact.re.test", "exact  exact.re.test\n" },
+        { "x.wild.test", "wild  *.wild.test\n" },
         /* the caseless ~^([a-z])\.UPPER comes before wild's regex */
-        { "b.upper.test", "digits b\n" },
-        { "1.re.test", "digits 1\n" },
-        { "other.test", "default\n" },
+        { "b.upper.test", "digits b ~^([0-9a-z]+)\\.re\\.test$\n" },
+        { "1.re.test", "digits 1 ~^([0-9a-z]+)\\.re\\.test$\n" },
+        { "dot.test", "dot dot.test\n" },
+        { "other.test", "default []\n" },
     };
 
     ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
@@ -705,26 +707,32 @@ START_TEST(test_server_selection_regex)
     sl_t_sluice_start(&srv,
         "stream {\n"
         "    ssl_preread on;\n"
-        "    server { listen 127.0.0.1:@PORT@; return \"default\\n\"; }\n"
+        "    server { listen 127.0.0.1:@PORT@;\n"
+        "             return \"default [$server_name]\\n\"; }\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        server_name .dot.test;\n"
+        "        return \"dot $server_name\\n\";\n"
+        "    }\n"
         "    server {\n"
         "        listen 127.0.0.1:@PORT@;\n"
         "        server_name ~^(?<sub>[a-z]+)\\.re\\.test$;\n"
-        "        return \"named $sub $1\\n\";\n"
+        "        return \"named $sub $1 $server_name\\n\";\n"
         "    }\n"
         "    server {\n"
         "        listen 127.0.0.1:@PORT@;\n"
         "        server_name ~^([0-9a-z]+)\\.re\\.test$ ~^([a-z])\\.UPPER;\n"
-        "        return \"digits $1\\n\";\n"
+        "        return \"digits $1 $server_name\\n\";\n"
         "    }\n"
         "    server {\n"
         "        listen 127.0.0.1:@PORT@;\n"
         "        server_name exact.re.test;\n"
-        "        return \"exact $1\\n\";\n"
+        "        return \"exact $1 $server_name\\n\";\n"
         "    }\n"
         "    server {\n"
         "        listen 127.0.0.1:@PORT@;\n"
         "        server_name *.wild.test ~^([a-z])\\.upper\\.test$;\n"
-        "        return \"wild $1\\n\";\n"
+        "        return \"wild $1 $server_name\\n\";\n"
         "    }\n"
         "    server {\n"
         "        listen 127.0.0.1:@PORT@;\n"
