@@ -143,7 +143,8 @@ typedef struct {
 
 /*
  * One name of a server_name directive: a host name or wildcard (lower
- * case), or a regular expression ("~" dropped from name).
+ * case), or a regular expression: then name is its pattern, which follows
+ * the "~" of the directive's argument in memory ($server_name shows it).
  */
 typedef struct {
     sl_str_t                     name;

@@ -37,6 +37,8 @@ static sl_int_t sl_stream_variable_protocol(sl_stream_session_t *s,
     sl_stream_variable_value_t *v, uintptr_t data);
 static sl_int_t sl_stream_variable_version(sl_stream_session_t *s,
     sl_stream_variable_value_t *v, uintptr_t data);
+static sl_int_t sl_stream_variable_server_name(sl_stream_session_t *s,
+    sl_stream_variable_value_t *v, uintptr_t data);
 
 /* which counter $bytes_* and which string the $time_* variables show */
 #define SL_STREAM_BYTES_SENT      0
@@ -63,6 +65,8 @@ static const sl_stream_core_variable_t  sl_stream_core_variables[] = {
     { sl_string("server_addr"), sl_stream_variable_server_addr, 0, 0 },
 
     { sl_string("server_port"), sl_stream_variable_server_port, 0, 0 },
+
+    { sl_string("server_name"), sl_stream_variable_server_name, 0, 0 },
 
     { sl_string("bytes_sent"), sl_stream_variable_bytes,
       SL_STREAM_BYTES_SENT, SL_STREAM_VAR_NOCACHEABLE },
@@ -647,6 +651,42 @@ sl_stream_variable_hostname(sl_stream_session_t *s,
     cmcf = sl_stream_get_module_main_conf(s, sl_stream_core_module);
     sl_stream_set_value(v, cmcf->cycle->hostname.data,
                         cmcf->cycle->hostname.len);
+    return SL_OK;
+}
+
+/*
+ * The first server_name of the session's server, as nginx gives it: a
+ * regular expression with its "~" (its pattern follows the "~" of the
+ * argument, see sl_stream_server_name_t), ".example.com" without its dot,
+ * "" for a server without names.
+ */
+static sl_int_t
+sl_stream_variable_server_name(sl_stream_session_t *s,
+    sl_stream_variable_value_t *v, uintptr_t data)
+{
+    sl_stream_core_srv_conf_t  *cscf;
+    sl_stream_server_name_t    *sn;
+    sl_str_t                    name = sl_string("");
+
+    sl_unused(data);
+
+    cscf = sl_stream_get_module_srv_conf(s, sl_stream_core_module);
+
+    if (cscf->server_names.nelts > 0) {
+        sn = cscf->server_names.elts;
+        name = sn[0].name;
+
+        if (sn[0].regex != NULL) {
+            name.data--;
+            name.len++;
+
+        } else if (name.len > 0 && name.data[0] == '.') {
+            name.data++;
+            name.len--;
+        }
+    }
+
+    sl_stream_set_value(v, name.data, name.len);
     return SL_OK;
 }
 
