@@ -483,13 +483,20 @@ sl_int_t
 sl_hash_check_sizes(sl_hash_keys_t *ha, sl_log_t *log, const char *name,
     sl_uint_t max_size, sl_uint_t bucket_size)
 {
-    sl_hash_key_t  *key = ha->keys.elts;
-    sl_uint_t       i;
-    size_t          elt;
-
     if (ha->keys.nelts + ha->wc_head.nelts + ha->wc_tail.nelts == 0) {
         return SL_OK;
     }
+
+    return sl_hash_check_key_sizes(ha->keys.elts, ha->keys.nelts, log, name,
+                                   max_size, bucket_size);
+}
+
+sl_int_t
+sl_hash_check_key_sizes(sl_hash_key_t *keys, sl_uint_t n, sl_log_t *log,
+    const char *name, sl_uint_t max_size, sl_uint_t bucket_size)
+{
+    sl_uint_t  i;
+    size_t     elt;
 
     if (max_size == 0) {
         sl_log_error(SL_LOG_EMERG, log, 0, "could not build %s, you should "
@@ -503,8 +510,8 @@ sl_hash_check_sizes(sl_hash_keys_t *ha, sl_log_t *log, const char *name,
         return SL_ERROR;
     }
 
-    for (i = 0; i < ha->keys.nelts; i++) {
-        elt = sizeof(void *) + sl_align(key[i].key.len + 2, sizeof(void *));
+    for (i = 0; i < n; i++) {
+        elt = sizeof(void *) + sl_align(keys[i].key.len + 2, sizeof(void *));
 
         if (bucket_size < elt + sizeof(void *)) {
             sl_log_error(SL_LOG_EMERG, log, 0, "could not build %s, you "

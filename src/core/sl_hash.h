@@ -116,6 +116,10 @@ sl_int_t sl_hash_add_key(sl_hash_keys_t *ha, sl_str_t *key, void *value,
  */
 sl_int_t sl_hash_check_sizes(sl_hash_keys_t *ha, sl_log_t *log,
     const char *name, sl_uint_t max_size, sl_uint_t bucket_size);
+/* the same for the n exact keys of a plain table (sl_hash_init()) */
+sl_int_t sl_hash_check_key_sizes(sl_hash_key_t *keys, sl_uint_t n,
+    sl_log_t *log, const char *name, sl_uint_t max_size,
+    sl_uint_t bucket_size);
 /* the tables go to pool; the builder may be dropped afterwards */
 sl_int_t sl_hash_combined_init(sl_hash_combined_t *h, sl_hash_keys_t *ha,
     sl_pool_t *pool);

@@ -213,6 +213,8 @@ typedef struct {
     /* nginx's, checked as nginx checks them (sl_hash_check_sizes()) */
     sl_uint_t                    server_names_hash_max_size;
     sl_uint_t                    server_names_hash_bucket_size;
+    sl_uint_t                    variables_hash_max_size;
+    sl_uint_t                    variables_hash_bucket_size;
 } sl_stream_core_main_conf_t;
 
 struct sl_stream_core_srv_conf_s {

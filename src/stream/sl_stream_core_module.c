@@ -48,6 +48,20 @@ static sl_command_t  sl_stream_core_commands[] = {
       offsetof(sl_stream_core_main_conf_t, server_names_hash_bucket_size),
       NULL },
 
+    { sl_string("variables_hash_max_size"),
+      SL_STREAM_MAIN_CONF | SL_CONF_TAKE1,
+      sl_conf_set_num_slot,
+      SL_STREAM_MAIN_CONF_OFFSET,
+      offsetof(sl_stream_core_main_conf_t, variables_hash_max_size),
+      NULL },
+
+    { sl_string("variables_hash_bucket_size"),
+      SL_STREAM_MAIN_CONF | SL_CONF_TAKE1,
+      sl_conf_set_num_slot,
+      SL_STREAM_MAIN_CONF_OFFSET,
+      offsetof(sl_stream_core_main_conf_t, variables_hash_bucket_size),
+      NULL },
+
     { sl_string("listen"),
       SL_STREAM_SRV_CONF | SL_CONF_1MORE,
       sl_stream_core_listen,
@@ -371,10 +385,12 @@ sl_stream_core_create_main_conf(sl_conf_t *cf)
     cmcf->nmodules = sl_count_modules(cf->cycle, SL_STREAM_MODULE);
     cmcf->server_names_hash_max_size = SL_CONF_UNSET_UINT;
     cmcf->server_names_hash_bucket_size = SL_CONF_UNSET_UINT;
+    cmcf->variables_hash_max_size = SL_CONF_UNSET_UINT;
+    cmcf->variables_hash_bucket_size = SL_CONF_UNSET_UINT;
     return cmcf;
 }
 
-/* nginx's defaults: 512, and a cache line, to which a size is rounded up */
+/* nginx's defaults; a bucket size is rounded up to a cache line */
 static char *
 sl_stream_core_init_main_conf(sl_conf_t *cf, void *conf)
 {
@@ -387,6 +403,11 @@ sl_stream_core_init_main_conf(sl_conf_t *cf, void *conf)
                             SL_HASH_CACHELINE);
     cmcf->server_names_hash_bucket_size =
         sl_align(cmcf->server_names_hash_bucket_size, SL_HASH_CACHELINE);
+
+    sl_conf_init_uint_value(cmcf->variables_hash_max_size, 1024);
+    sl_conf_init_uint_value(cmcf->variables_hash_bucket_size, 64);
+    cmcf->variables_hash_bucket_size =
+        sl_align(cmcf->variables_hash_bucket_size, SL_HASH_CACHELINE);
 
     return SL_CONF_OK;
 }

@@ -295,6 +295,15 @@ sl_stream_variables_hash(sl_conf_t *cf, sl_stream_core_main_conf_t *cmcf)
         n++;
     }
 
+    if (n > 0
+        && sl_hash_check_key_sizes(names, n, cf->log, "variables_hash",
+                                   cmcf->variables_hash_max_size,
+                                   cmcf->variables_hash_bucket_size)
+           != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
     return sl_hash_init(&cmcf->variables_hash, names, n, cf->pool);
 }
 

@@ -279,6 +279,31 @@ END_TEST
 
 /* --- defaults, merging and logs ----------------------------------------- */
 
+/* nginx's hash sizes: its defaults, and a bucket rounded up to 64 */
+START_TEST(test_hash_sizes)
+{
+    ck_assert_ptr_nonnull(load(
+        "stream { server { listen 127.0.0.1:8000; echo; } }\n"));
+    ck_assert_uint_eq(tc_cmcf()->server_names_hash_max_size, 512);
+    ck_assert_uint_eq(tc_cmcf()->server_names_hash_bucket_size, 64);
+    ck_assert_uint_eq(tc_cmcf()->variables_hash_max_size, 1024);
+    ck_assert_uint_eq(tc_cmcf()->variables_hash_bucket_size, 64);
+
+    ck_assert_ptr_nonnull(load(
+        "stream {\n"
+        "    server_names_hash_max_size 4096;\n"
+        "    server_names_hash_bucket_size 65;\n"
+        "    variables_hash_max_size 2048;\n"
+        "    variables_hash_bucket_size 128;\n"
+        "    server { listen 127.0.0.1:8000; server_name a.test; echo; }\n"
+        "}\n"));
+    ck_assert_uint_eq(tc_cmcf()->server_names_hash_max_size, 4096);
+    ck_assert_uint_eq(tc_cmcf()->server_names_hash_bucket_size, 128);
+    ck_assert_uint_eq(tc_cmcf()->variables_hash_max_size, 2048);
+    ck_assert_uint_eq(tc_cmcf()->variables_hash_bucket_size, 128);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
     sl_stream_core_srv_conf_t  *cscf;
@@ -478,6 +503,16 @@ static const bad_case_t  bad_cases[] = {
       "\"server_names_hash_max_size\" directive is duplicate", 3 },
     { SRV("server_names_hash_bucket_size 64; echo;\n"),
       "\"server_names_hash_bucket_size\" directive is not allowed here", 3 },
+    { S("variables_hash_max_size 0;\n"
+        "server { listen 127.0.0.1:1; echo; }\n"),
+      "could not build variables_hash, you should increase "
+      "variables_hash_max_size: 0", 0 },
+    { S("variables_hash_bucket_size 70000;\n"
+        "server { listen 127.0.0.1:1; echo; }\n"),
+      "could not build variables_hash, too large "
+      "variables_hash_bucket_size: 70016", 0 },
+    { SRV("variables_hash_max_size 64; echo;\n"),
+      "\"variables_hash_max_size\" directive is not allowed here", 3 },
     { SRV("listen 127.0.0.1:1; server_name *; echo;\n"),
       "server name \"*\" is invalid", 3 },
     { SRV("listen 127.0.0.1:1; server_name *.; echo;\n"),
@@ -918,6 +953,7 @@ stream_conf_suite(void)
 
     tcase_add_checked_fixture(tc_conf, sl_tc_setup, sl_tc_teardown);
     tcase_add_test(tc_conf, test_defaults);
+    tcase_add_test(tc_conf, test_hash_sizes);
     tcase_add_test(tc_conf, test_merge);
     tcase_add_test(tc_conf, test_error_log);
     tcase_add_test(tc_conf, test_error_log_after_block);
