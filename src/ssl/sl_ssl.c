@@ -639,6 +639,58 @@ failed:
     return NULL;
 }
 
+static void
+sl_ssl_cleanse_passwords(void *data)
+{
+    sl_array_t  *passwords = data;
+    sl_str_t    *pwd = passwords->elts;
+    sl_uint_t    i;
+
+    for (i = 0; i < passwords->nelts; i++) {
+        OPENSSL_cleanse(pwd[i].data, pwd[i].len);
+    }
+}
+
+/*
+ * The passwords of ssl_password_file live in the temporary pool, wiped
+ * once the configuration is read; keys loaded per handshake need them for
+ * as long as the configuration: a copy in cf->pool, wiped when it goes.
+ */
+sl_array_t *
+sl_ssl_preserve_passwords(sl_conf_t *cf, sl_array_t *passwords)
+{
+    sl_array_t         *copy;
+    sl_pool_cleanup_t  *cln;
+    sl_str_t           *from, *to;
+    sl_uint_t           i;
+
+    if (passwords == NULL) {
+        return NULL;
+    }
+
+    copy = sl_array_create(cf->pool, passwords->nelts, sizeof(sl_str_t));
+    cln = sl_pool_cleanup_add(cf->pool, 0);
+    if (copy == NULL || cln == NULL) {
+        return NULL;
+    }
+
+    from = passwords->elts;
+
+    for (i = 0; i < passwords->nelts; i++) {
+        to = sl_array_push(copy);
+        to->len = from[i].len;
+        to->data = sl_pnalloc(cf->pool, from[i].len);
+        if (to->data == NULL) {
+            return NULL;
+        }
+        sl_memcpy(to->data, from[i].data, from[i].len);
+    }
+
+    cln->handler = sl_ssl_cleanse_passwords;
+    cln->data = copy;
+    return copy;
+}
+
 /* --- ciphers, curves, DH, configuration commands ------------------------ */
 
 sl_int_t

@@ -172,6 +172,11 @@ sl_int_t sl_ssl_certificates(sl_conf_t *cf, sl_ssl_t *ssl,
     sl_array_t *certs, sl_array_t *keys, sl_array_t *passwords);
 /* the passwords of ssl_password_file: one per line; a FIFO works */
 sl_array_t *sl_ssl_read_password_file(sl_conf_t *cf, sl_str_t *file);
+/*
+ * A copy of passwords that lives as long as the configuration (wiped at
+ * its end), for keys loaded per handshake. NULL for NULL, or no memory.
+ */
+sl_array_t *sl_ssl_preserve_passwords(sl_conf_t *cf, sl_array_t *passwords);
 sl_int_t sl_ssl_ciphers(sl_conf_t *cf, sl_ssl_t *ssl, sl_str_t *ciphers,
     sl_uint_t prefer_server_ciphers);
 /* ssl_conf_command: an array of sl_keyval_t-like pairs (sl_str_t[2]) */

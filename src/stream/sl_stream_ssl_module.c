@@ -17,6 +17,7 @@
 #include "sl_stream.h"
 #include "sl_ssl.h"
 #include "sl_ssl_session_cache.h"
+#include "sl_ssl_cache.h"
 
 #define SL_STREAM_SSL_DEFAULT_CIPHERS  "HIGH:!aNULL:!MD5"
 #define SL_STREAM_SSL_DEFAULT_ECDH     "auto"
@@ -64,6 +65,9 @@ typedef struct {
 
     sl_array_t           *certificates;         /* sl_str_t */
     sl_array_t           *certificate_keys;
+    /* with variables: cert, key, cert, key... (sl_stream_complex_value_t) */
+    sl_array_t           *certificate_values;
+    sl_ssl_cache_t       *certificate_cache;
     sl_array_t           *passwords;
     sl_array_t           *conf_commands;        /* sl_str_t[2] */
     sl_array_t           *session_ticket_keys;
@@ -94,6 +98,8 @@ static char *sl_stream_ssl_conf_command(sl_conf_t *cf, sl_command_t *cmd,
     void *conf);
 static char *sl_stream_ssl_alpn(sl_conf_t *cf, sl_command_t *cmd,
     void *conf);
+static char *sl_stream_ssl_certificate_cache(sl_conf_t *cf,
+    sl_command_t *cmd, void *conf);
 
 static sl_conf_enum_t  sl_stream_ssl_verify[] = {
     { sl_string("off"), SL_SSL_VERIFY_OFF },
@@ -156,6 +162,9 @@ static sl_command_t  sl_stream_ssl_commands[] = {
 
     { sl_string("ssl_session_cache"), SL_SSL_SRV | SL_CONF_TAKE12,
       sl_stream_ssl_session_cache, SL_STREAM_SRV_CONF_OFFSET, 0, NULL },
+
+    { sl_string("ssl_certificate_cache"), SL_SSL_SRV | SL_CONF_1MORE,
+      sl_stream_ssl_certificate_cache, SL_STREAM_SRV_CONF_OFFSET, 0, NULL },
 
     /* the rest: errors the generic setters find while reading */
 
@@ -518,6 +527,107 @@ sl_stream_ssl_servername(SSL *ssl, int *ad, void *arg)
     return SSL_TLSEXT_ERR_OK;
 }
 
+/* --- certificates given by variables ----------------------------------- */
+
+/*
+ * The certificates of the server the ClientHello chose, evaluated for
+ * this session and loaded (or found in ssl_certificate_cache): OpenSSL
+ * calls this before it picks a certificate, so every pair is there to
+ * choose from, as with files loaded at start.
+ */
+static int
+sl_stream_ssl_certificate(SSL *ssl, void *arg)
+{
+    sl_stream_ssl_srv_conf_t    *sscf = arg;
+    sl_stream_core_main_conf_t  *cmcf;
+    sl_stream_complex_value_t   *cv;
+    sl_stream_session_t         *s;
+    sl_connection_t             *c;
+    sl_str_t                     cert, key;
+    sl_uint_t                    i;
+
+    c = SSL_get_ex_data(ssl, sl_ssl_indexes()->connection_index);
+    if (c == NULL || c->ssl == NULL || c->ssl->handshaked) {
+        return 0;       /* a renegotiation keeps what it has */
+    }
+
+    s = c->data;
+    cmcf = sl_stream_get_module_main_conf(s, sl_stream_core_module);
+    cv = sscf->certificate_values->elts;
+
+    for (i = 0; i < sscf->certificate_values->nelts; i += 2) {
+        if (sl_stream_complex_value(s, &cv[i], &cert) != SL_OK
+            || sl_stream_complex_value(s, &cv[i + 1], &key) != SL_OK
+            || sl_ssl_connection_certificate(c, sscf->certificate_cache,
+                                             &cmcf->cycle->conf_prefix,
+                                             s->time->sec, &cert, &key,
+                                             sscf->passwords) != SL_OK)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+/* certificate_values, when a certificate or a key has a variable */
+static sl_int_t
+sl_stream_ssl_certificate_values(sl_conf_t *cf,
+    sl_stream_ssl_srv_conf_t *conf)
+{
+    sl_stream_complex_value_t  *cv;
+    sl_str_t                   *cert, *key;
+    sl_array_t                 *values;
+    sl_uint_t                   i, vars = 0;
+
+    cert = conf->certificates->elts;
+    key = conf->certificate_keys->elts;
+
+    values = sl_array_create(cf->pool, 2 * conf->certificates->nelts,
+                             sizeof(sl_stream_complex_value_t));
+    if (values == NULL) {
+        return SL_ERROR;
+    }
+
+    for (i = 0; i < conf->certificates->nelts; i++) {
+        cv = sl_array_push_n(values, 2);
+        if (cv == NULL
+            || sl_stream_compile_complex_value(cf, &cert[i], &cv[0]) != SL_OK
+            || sl_stream_compile_complex_value(cf, &key[i], &cv[1]) != SL_OK)
+        {
+            return SL_ERROR;
+        }
+
+        vars |= cv[0].parts != NULL || cv[1].parts != NULL;
+    }
+
+    if (!vars) {
+        conf->certificate_values = NULL;
+        return SL_OK;
+    }
+
+    conf->certificate_values = values;
+
+    if (conf->passwords != NULL) {
+        conf->passwords = sl_ssl_preserve_passwords(cf, conf->passwords);
+        if (conf->passwords == NULL) {
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
+}
+
+static char *
+sl_stream_ssl_certificate_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_stream_ssl_srv_conf_t  *sscf = conf;
+
+    sl_unused(cmd);
+
+    return sl_ssl_cache_conf(cf, &sscf->certificate_cache);
+}
+
 /* --- configuration ------------------------------------------------------- */
 
 static void *
@@ -543,6 +653,7 @@ sl_stream_ssl_create_srv_conf(sl_conf_t *cf)
     sscf->session_timeout = SL_CONF_UNSET;
     sscf->certificates = SL_CONF_UNSET_PTR;
     sscf->certificate_keys = SL_CONF_UNSET_PTR;
+    sscf->certificate_cache = SL_CONF_UNSET_PTR;
     sscf->passwords = SL_CONF_UNSET_PTR;
     sscf->conf_commands = SL_CONF_UNSET_PTR;
     sscf->session_ticket_keys = SL_CONF_UNSET_PTR;
@@ -833,6 +944,8 @@ sl_stream_ssl_merge_values(sl_stream_ssl_srv_conf_t *conf,
     sl_conf_merge_ptr_value(conf->session_ticket_keys,
                             prev->session_ticket_keys, NULL);
     sl_conf_merge_ptr_value(conf->alpn, prev->alpn, NULL);
+    sl_conf_merge_ptr_value(conf->certificate_cache, prev->certificate_cache,
+                            NULL);
 
     sl_conf_merge_str_value(conf->dhparam, prev->dhparam, "");
     sl_conf_merge_str_value(conf->ecdh_curve, prev->ecdh_curve,
@@ -965,6 +1078,13 @@ sl_stream_ssl_call(sl_conf_t *cf, sl_stream_ssl_srv_conf_t *conf,
 
     case SL_SSL_LOC_CERTIFICATE:
         if (conf->certificates == NULL) {
+            return SL_OK;
+        }
+        if (sl_stream_ssl_certificate_values(cf, conf) != SL_OK) {
+            return SL_ERROR;
+        }
+        if (conf->certificate_values != NULL) {
+            SSL_CTX_set_cert_cb(ssl->ctx, sl_stream_ssl_certificate, conf);
             return SL_OK;
         }
         return sl_ssl_certificates(cf, ssl, conf->certificates,
