@@ -594,9 +594,9 @@ sl_ssl_use_chain(sl_connection_t *c, STACK_OF(X509) *chain, sl_str_t *cert)
 }
 
 sl_int_t
-sl_ssl_connection_certificate(sl_connection_t *c, sl_ssl_cache_t *cache,
-    sl_str_t *prefix, time_t now, sl_str_t *cert, sl_str_t *key,
-    sl_array_t *passwords)
+sl_ssl_connection_certificate(sl_connection_t *c, sl_pool_t *pool,
+    sl_ssl_cache_t *cache, sl_str_t *prefix, time_t now, sl_str_t *cert,
+    sl_str_t *key, sl_array_t *passwords)
 {
     sl_ssl_cache_req_t   crq, krq;
     STACK_OF(X509)      *chain;
@@ -610,8 +610,8 @@ sl_ssl_connection_certificate(sl_connection_t *c, sl_ssl_cache_t *cache,
     krq.kind = SL_SSL_CACHE_KEY;
     krq.passwords = passwords;
 
-    if (sl_ssl_cache_name(c->pool, prefix, cert, &crq) != SL_OK
-        || sl_ssl_cache_name(c->pool, prefix, key, &krq) != SL_OK)
+    if (sl_ssl_cache_name(pool, prefix, cert, &crq) != SL_OK
+        || sl_ssl_cache_name(pool, prefix, key, &krq) != SL_OK)
     {
         return SL_ERROR;
     }

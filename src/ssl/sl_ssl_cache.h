@@ -34,14 +34,14 @@ char *sl_ssl_cache_conf(sl_conf_t *cf, sl_ssl_cache_t **cache);
  * Gives c's SSL the certificate cert (with the chain after it in the same
  * PEM) and its key: each a file name, relative names taken against
  * prefix (the configuration's directory), or "data:" and the PEM text
- * itself. The key is decrypted with passwords (sl_str_t, tried in order;
+ * itself (the full names are made in pool). The key is decrypted with passwords (sl_str_t, tried in order;
  * NULL: none); an encrypted key is never kept in a cache. cache NULL:
  * both are read each time. now is the wall clock (seconds). From the
  * event loop's thread, during a handshake (or before a client's).
  * SL_OK, or SL_ERROR logged at error on c->log with OpenSSL's reason
  * ("cannot load certificate \"...\": ..." and the like, as nginx).
  */
-sl_int_t sl_ssl_connection_certificate(sl_connection_t *c,
+sl_int_t sl_ssl_connection_certificate(sl_connection_t *c, sl_pool_t *pool,
     sl_ssl_cache_t *cache, sl_str_t *prefix, time_t now, sl_str_t *cert,
     sl_str_t *key, sl_array_t *passwords);
 

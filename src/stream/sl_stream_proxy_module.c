@@ -58,6 +58,7 @@
 #include "sl_stream_upstream.h"
 #include "sl_stream_proxy_protocol.h"
 #include "sl_ssl.h"
+#include "sl_ssl_cache.h"
 
 #include <arpa/inet.h>
 #include <sys/ioctl.h>
@@ -106,6 +107,9 @@ typedef struct {
     sl_str_t                         ssl_ciphers;
     sl_str_t                         ssl_certificate;
     sl_str_t                         ssl_certificate_key;
+    /* with variables: evaluated per upstream connection; else NULL */
+    sl_stream_complex_value_t       *ssl_certificate_values;  /* [2] */
+    sl_ssl_cache_t                  *ssl_certificate_cache;
     sl_str_t                         ssl_trusted_certificate;
     sl_array_t                      *ssl_passwords;
     sl_array_t                      *ssl_conf_commands;     /* sl_str_t[2] */
@@ -175,6 +179,10 @@ static sl_int_t sl_stream_proxy_parse_local(sl_pool_t *pool, sl_str_t *v,
 static char *sl_stream_proxy_bind(sl_conf_t *cf, sl_command_t *cmd,
     void *conf);
 
+static char *sl_stream_proxy_ssl_certificate_cache(sl_conf_t *cf,
+    sl_command_t *cmd, void *conf);
+static sl_int_t sl_stream_proxy_ssl_certificate_values(sl_conf_t *cf,
+    sl_stream_proxy_srv_conf_t *pscf);
 static char *sl_stream_proxy_ssl_password_file(sl_conf_t *cf,
     sl_command_t *cmd, void *conf);
 static char *sl_stream_proxy_ssl_conf_command(sl_conf_t *cf,
@@ -348,6 +356,10 @@ static sl_command_t  sl_stream_proxy_commands[] = {
     { sl_string("proxy_ssl_certificate_key"), SL_PROXY_CONF | SL_CONF_TAKE1,
       sl_conf_set_str_slot, SL_STREAM_SRV_CONF_OFFSET,
       SL_PROXY_OFF(ssl_certificate_key), NULL },
+
+    { sl_string("proxy_ssl_certificate_cache"), SL_PROXY_CONF | SL_CONF_1MORE,
+      sl_stream_proxy_ssl_certificate_cache, SL_STREAM_SRV_CONF_OFFSET, 0,
+      NULL },
 
     { sl_string("proxy_ssl_password_file"), SL_PROXY_CONF | SL_CONF_TAKE1,
       sl_stream_proxy_ssl_password_file, SL_STREAM_SRV_CONF_OFFSET, 0,
@@ -957,6 +969,34 @@ sl_stream_proxy_ssl_handshaked(sl_connection_t *pc)
     sl_stream_proxy_init_upstream(s);
 }
 
+/* proxy_ssl_certificate with variables: this connection's pair */
+static sl_int_t
+sl_stream_proxy_ssl_certificate(sl_stream_session_t *s,
+    sl_stream_proxy_srv_conf_t *pscf, sl_connection_t *pc)
+{
+    sl_stream_core_main_conf_t  *cmcf;
+    sl_stream_complex_value_t   *cv = pscf->ssl_certificate_values;
+    sl_str_t                     cert, key;
+
+    if (cv == NULL) {
+        return SL_OK;
+    }
+
+    cmcf = sl_stream_get_module_main_conf(s, sl_stream_core_module);
+
+    if (sl_stream_complex_value(s, &cv[0], &cert) != SL_OK
+        || sl_stream_complex_value(s, &cv[1], &key) != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    return sl_ssl_connection_certificate(pc, s->connection->pool,
+                                         pscf->ssl_certificate_cache,
+                                         &cmcf->cycle->conf_prefix,
+                                         s->time->sec, &cert, &key,
+                                         pscf->ssl_passwords);
+}
+
 static void
 sl_stream_proxy_ssl_init_connection(sl_stream_session_t *s)
 {
@@ -971,6 +1011,7 @@ sl_stream_proxy_ssl_init_connection(sl_stream_session_t *s)
 
     if (sl_ssl_create_connection(pscf->ssl, pc, s->connection->pool,
                                  SL_SSL_CLIENT) != SL_OK
+        || sl_stream_proxy_ssl_certificate(s, pscf, pc) != SL_OK
         || sl_stream_proxy_ssl_set_name(s, pscf, ctx, pc) != SL_OK
         || sl_stream_proxy_ssl_set_alpn(s, pscf, pc) != SL_OK)
     {
@@ -2329,6 +2370,7 @@ sl_stream_proxy_create_srv_conf(sl_conf_t *cf)
     conf->ssl_verify = SL_CONF_UNSET;
     conf->ssl_verify_depth = SL_CONF_UNSET_UINT;
     conf->ssl_passwords = SL_CONF_UNSET_PTR;
+    conf->ssl_certificate_cache = SL_CONF_UNSET_PTR;
     conf->ssl_conf_commands = SL_CONF_UNSET_PTR;
     conf->ssl_name = SL_CONF_UNSET_PTR;
     conf->ssl_alpn = SL_CONF_UNSET_PTR;
@@ -2398,6 +2440,12 @@ sl_stream_proxy_set_ssl(sl_conf_t *cf, sl_stream_proxy_srv_conf_t *pscf)
             return SL_ERROR;
         }
 
+        if (sl_stream_proxy_ssl_certificate_values(cf, pscf) != SL_OK) {
+            return SL_ERROR;
+        }
+    }
+
+    if (pscf->ssl_certificate.len && pscf->ssl_certificate_values == NULL) {
         certs = sl_array_create(cf->pool, 1, sizeof(sl_str_t));
         keys = sl_array_create(cf->pool, 1, sizeof(sl_str_t));
         if (certs == NULL || keys == NULL) {
@@ -2492,6 +2540,8 @@ sl_stream_proxy_merge_srv_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_str_value(conf->ssl_trusted_certificate,
                             prev->ssl_trusted_certificate, "");
     sl_conf_merge_ptr_value(conf->ssl_passwords, prev->ssl_passwords, NULL);
+    sl_conf_merge_ptr_value(conf->ssl_certificate_cache,
+                            prev->ssl_certificate_cache, NULL);
     sl_conf_merge_ptr_value(conf->ssl_conf_commands, prev->ssl_conf_commands,
                             NULL);
     sl_conf_merge_ptr_value(conf->ssl_name, prev->ssl_name, NULL);
@@ -2509,6 +2559,55 @@ sl_stream_proxy_merge_srv_conf(sl_conf_t *cf, void *parent, void *child)
     }
 
     return SL_CONF_OK;
+}
+
+/*
+ * The certificate and key as values, when either has a variable: then
+ * they are loaded per connection, and the passwords must outlive the
+ * reading of the configuration.
+ */
+static sl_int_t
+sl_stream_proxy_ssl_certificate_values(sl_conf_t *cf,
+    sl_stream_proxy_srv_conf_t *pscf)
+{
+    sl_stream_complex_value_t  *cv;
+
+    cv = sl_palloc(cf->pool, 2 * sizeof(sl_stream_complex_value_t));
+    if (cv == NULL
+        || sl_stream_compile_complex_value(cf, &pscf->ssl_certificate, &cv[0])
+           != SL_OK
+        || sl_stream_compile_complex_value(cf, &pscf->ssl_certificate_key,
+                                           &cv[1]) != SL_OK)
+    {
+        return SL_ERROR;
+    }
+
+    if (cv[0].parts == NULL && cv[1].parts == NULL) {
+        return SL_OK;
+    }
+
+    pscf->ssl_certificate_values = cv;
+
+    if (pscf->ssl_passwords != NULL) {
+        pscf->ssl_passwords = sl_ssl_preserve_passwords(cf,
+                                                        pscf->ssl_passwords);
+        if (pscf->ssl_passwords == NULL) {
+            return SL_ERROR;
+        }
+    }
+
+    return SL_OK;
+}
+
+static char *
+sl_stream_proxy_ssl_certificate_cache(sl_conf_t *cf, sl_command_t *cmd,
+    void *conf)
+{
+    sl_stream_proxy_srv_conf_t  *pscf = conf;
+
+    sl_unused(cmd);
+
+    return sl_ssl_cache_conf(cf, &pscf->ssl_certificate_cache);
 }
 
 static char *

@@ -558,7 +558,8 @@ sl_stream_ssl_certificate(SSL *ssl, void *arg)
     for (i = 0; i < sscf->certificate_values->nelts; i += 2) {
         if (sl_stream_complex_value(s, &cv[i], &cert) != SL_OK
             || sl_stream_complex_value(s, &cv[i + 1], &key) != SL_OK
-            || sl_ssl_connection_certificate(c, sscf->certificate_cache,
+            || sl_ssl_connection_certificate(c, c->pool,
+                                             sscf->certificate_cache,
                                              &cmcf->cycle->conf_prefix,
                                              s->time->sec, &cert, &key,
                                              sscf->passwords) != SL_OK)

@@ -10,7 +10,9 @@
  * ssl_password_file. The cache's reuse is seen by replacing a file after
  * a handshake: with the cache the old certificate is still served, without
  * it the new one, after `valid` the new one again, and at `max` the least
- * recently used is dropped. The directive's errors, with file and line.
+ * recently used is dropped. proxy_ssl_certificate with variables (and
+ * its cache) as an upstream sees it. The directive's errors, with file
+ * and line.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -37,14 +39,19 @@
 #define T_IO  20000
 
 /* dir/name.crt and .key for CN cn (ECDSA, self-signed), made anew */
+#define make_cert(dir, name, cn)  make_cert_of(dir, name, cn, 0)
+/* the same for a client (extendedKeyUsage clientAuth) */
+#define make_client_cert(dir, name, cn)                                       \
+    make_cert_of(dir, name, cn, SL_TT_CLIENT)
+
 static void
-make_cert(const char *dir, const char *name, const char *cn)
+make_cert_of(const char *dir, const char *name, const char *cn, int flags)
 {
     const char  *tmp = sl_t_printf("%s.tmp", name);
 
     /* written aside and renamed, as a deploy does: a new inode */
-    ck_assert_int_eq(sl_tt_cert(dir, tmp, SL_TT_ECDSA, cn, NULL, NULL,
-                                NULL), 0);
+    ck_assert_int_eq(sl_tt_cert(dir, tmp, SL_TT_ECDSA | flags, cn, NULL,
+                                NULL, NULL), 0);
     ck_assert_int_eq(rename(sl_tt_path(dir, sl_t_printf("%s.crt", tmp)),
                             sl_tt_path(dir, sl_t_printf("%s.crt", name))),
                      0);
@@ -302,6 +309,70 @@ START_TEST(test_cache_max)
 }
 END_TEST
 
+/*
+ * proxy_ssl_certificate with variables: the upstream (another sluice that
+ * asks for a client certificate) sees the one the session's value names;
+ * proxy_ssl_certificate_cache keeps it, as on the server side.
+ */
+START_TEST(test_proxy_certificate)
+{
+    sl_t_sluice_t  back, srv;
+    const char    *d = sl_t_mkdir();
+
+    make_cert(d, "back", "back.test");
+    make_client_cert(d, "c1", "c1");
+    make_client_cert(d, "c2", "c2");
+
+    sl_t_sluice_start(&back, sl_t_printf(
+        "stream {\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@ ssl;\n"
+        "        ssl_certificate %1$s/back.crt;\n"
+        "        ssl_certificate_key %1$s/back.key;\n"
+        "        ssl_verify_client optional_no_ca;\n"
+        "        return \"[$ssl_client_s_dn]\";\n"
+        "    }\n"
+        "}\n", d));
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "    proxy_ssl on;\n"
+        "    proxy_ssl_session_reuse off;   # each handshake sends a cert\n"
+        "    proxy_ssl_certificate %1$s/$who.crt;\n"
+        "    proxy_ssl_certificate_key %1$s/$who.key;\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        set $who c1;\n"
+        "        proxy_ssl_certificate_cache max=4;\n"
+        "        proxy_pass 127.0.0.1:%2$d;\n"
+        "    }\n"
+        "    server {\n"
+        "        listen unix:@DIR@/c2.sock;\n"
+        "        set $who c2;\n"
+        "        proxy_pass 127.0.0.1:%2$d;\n"
+        "    }\n"
+        "}\n", d, back.port));
+
+    ck_assert_str_eq(sl_t_recv_text(sl_t_connect("127.0.0.1", srv.port),
+                                    NULL, T_IO), "[CN=c1,O=sluice tests]");
+    ck_assert_str_eq(sl_t_recv_text(sl_t_connect_unix(sl_t_path(srv.dir,
+                                                                "c2.sock")),
+                                    NULL, T_IO), "[CN=c2,O=sluice tests]");
+
+    /* the cached one stays; the other is read again */
+    make_client_cert(d, "c1", "c1-new");
+    make_client_cert(d, "c2", "c2-new");
+    ck_assert_str_eq(sl_t_recv_text(sl_t_connect("127.0.0.1", srv.port),
+                                    NULL, T_IO), "[CN=c1,O=sluice tests]");
+    ck_assert_str_eq(sl_t_recv_text(sl_t_connect_unix(sl_t_path(srv.dir,
+                                                                "c2.sock")),
+                                    NULL, T_IO), "[CN=c2-new,O=sluice tests]");
+
+    sl_t_sluice_stop(&srv);
+    sl_t_sluice_stop(&back);
+}
+END_TEST
+
 START_TEST(test_conf_errors)
 {
 #define CACHE(args)                                                           \
@@ -346,6 +417,7 @@ ssl_certificate_vars_suite(void)
     tcase_add_test(tc, test_cache_reuse);
     tcase_add_test(tc, test_cache_valid);
     tcase_add_test(tc, test_cache_max);
+    tcase_add_test(tc, test_proxy_certificate);
     tcase_add_test(tc, test_conf_errors);
 
     return s;
