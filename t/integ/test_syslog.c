@@ -290,6 +290,49 @@ START_TEST(test_access_log_to_syslog)
 }
 END_TEST
 
+/*
+ * A line too long for one UDP datagram (EMSGSIZE) is dropped alone: the
+ * socket stays, and the next line goes out at once (it used to be closed,
+ * and the target was silent until its retry a second later).
+ */
+START_TEST(test_syslog_too_long)
+{
+    sl_t_sluice_t  srv;
+    char          *log;
+    int            fd, port;
+
+    fd = udp_receiver(&port);
+
+    sl_t_sluice_start(&srv, sl_t_printf(
+        "stream {\n"
+        "    map $bytes_received $pad { 1 $e; default \"\"; }\n"
+        "    log_format f 'short $bytes_received$pad';\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        set $a xxxxxxxxxx;\n"
+        "        set $b $a$a$a$a$a$a$a$a$a$a;\n"
+        "        set $c $b$b$b$b$b$b$b$b$b$b;\n"
+        "        set $d $c$c$c$c$c$c$c$c$c$c;\n"
+        "        set $e $d$d$d$d$d$d$d;\n"
+        "        echo;\n"
+        "        access_log syslog:server=127.0.0.1:%d f;\n"
+        "    }\n"
+        "}\n", port));
+
+    /* 70,000 bytes: more than a UDP datagram holds */
+    ck_assert_str_eq(session(&srv, "a"), "a");
+    ck_assert_str_eq(session(&srv, "bc"), "bc");
+    ck_assert_ptr_nonnull(strstr(recv_with(fd, "short 2"), "short 2"));
+
+    log = sl_t_read(srv.log);
+    ck_assert_ptr_nonnull(sl_t_log_has(log, "error",
+                                       "send() failed (90: Message too "
+                                       "long)"));
+    sl_t_sluice_stop(&srv);
+    close(fd);
+}
+END_TEST
+
 /* if=: a line only when the value is neither empty nor "0" */
 START_TEST(test_access_log_if)
 {
@@ -505,6 +548,7 @@ syslog_suite(void)
 
     tcase_add_test(tc, test_access_log_to_syslog);
     tcase_add_test(tc, test_access_log_if);
+    tcase_add_test(tc, test_syslog_too_long);
     tcase_add_test(tc, test_syslog_dead_and_full);
     tcase_add_test(tc, test_syslog_conf_errors);
     return s;
