@@ -332,8 +332,9 @@ sl_syslog_connect(sl_syslog_peer_t *peer)
 ssize_t
 sl_syslog_send(sl_syslog_peer_t *peer, u_char *buf, size_t len)
 {
-    ssize_t  n;
-    int      refused = 0;
+    ssize_t   n;
+    int       refused = 0;
+    sl_err_t  err;
 
     if (peer->fd == SL_INVALID_FILE && sl_syslog_connect(peer) != SL_OK) {
         return SL_ERROR;
@@ -361,10 +362,18 @@ sl_syslog_send(sl_syslog_peer_t *peer, u_char *buf, size_t len)
         break;
     }
 
-    sl_syslog_failed(peer, errno, "send() failed");
+    err = errno;
+    sl_syslog_failed(peer, err, "send() failed");
 
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
-        /* a unix socket's server may come back at the same path */
+    /*
+     * A full queue, or this one line too long for a datagram: the line
+     * is lost, the socket is fine. Anything else: a unix socket's server
+     * may come back at the same path, so connect again (at most once a
+     * second).
+     */
+    if (err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS
+        && err != EMSGSIZE)
+    {
         (void) close(peer->fd);
         peer->fd = SL_INVALID_FILE;
     }

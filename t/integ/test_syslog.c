@@ -325,7 +325,7 @@ START_TEST(test_syslog_too_long)
     ck_assert_ptr_nonnull(strstr(recv_with(fd, "short 2"), "short 2"));
 
     log = sl_t_read(srv.log);
-    ck_assert_ptr_nonnull(sl_t_log_has(log, "error",
+    ck_assert_ptr_nonnull(sl_t_log_has(log, "alert",
                                        "send() failed (90: Message too "
                                        "long)"));
     sl_t_sluice_stop(&srv);
