@@ -271,6 +271,41 @@ START_TEST(test_sslv2)
 }
 END_TEST
 
+/*
+ * An SSLv2 hello is a first record only: a later record header that looks
+ * like one (here between the two ALPN names) is not a handshake record,
+ * and the half-read ALPN list is not shown ("h2," it was).
+ */
+START_TEST(test_sslv2_not_later)
+{
+    u_char    one[MAX], in[MAX], b[300];
+    bytes_t   e = { .n = 0 };
+    result_t  r;
+    size_t    len, k, body;
+    u_char   *h2;
+
+    ext(&e, 0, b, sni_body(b, "a.test"));
+    ext(&e, 16, alpn2, sizeof(alpn2));
+    len = hello(one, &e, 1, 16384);
+
+    /* the first record ends right after "h2" */
+    h2 = memmem(one, len, "h2", 2);
+    ck_assert_ptr_nonnull(h2);
+    k = (size_t) (h2 + 2 - one);
+    body = k - 5;
+
+    memcpy(in, one, k);
+    in[3] = (u_char) (body >> 8);
+    in[4] = (u_char) body;
+    memcpy(in + k, "\x80\x2e\x01\x03\x01", 5);
+    memcpy(in + k + 5, one + k, len - k);
+
+    r = parse(in, len + 5);
+    ck_assert_int_eq(r.rc, SL_DECLINED);
+    ck_assert_str_eq(r.alpn, "");
+}
+END_TEST
+
 /* refusals, each with nginx's reason where nginx has one */
 START_TEST(test_refusals)
 {
@@ -363,6 +398,7 @@ ssl_preread_parser_suite(void)
     tcase_add_test(tc, test_first_wins);
     tcase_add_test(tc, test_empty);
     tcase_add_test(tc, test_sslv2);
+    tcase_add_test(tc, test_sslv2_not_later);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_prefixes);
     return s;
