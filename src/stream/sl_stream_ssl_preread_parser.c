@@ -9,7 +9,7 @@
  * message, the extension, the list) before anything is read under it.
  *
  * What it accepts and refuses follows nginx's ssl_preread: an SSLv2
- * hello ends the parse with its version; a record that is not a
+ * hello (as the first record only) ends the parse with its version; a record that is not a
  * handshake, a major version other than 3, a first message that is not a
  * ClientHello, an SNI name that is not a host_name, an empty ALPN
  * protocol are refusals; the first server_name and ALPN extensions count,
@@ -286,6 +286,7 @@ sl_ssl_preread_alpn(sl_stream_ssl_preread_parser_t *p)
         }
 
         p->alpn_seen = 1;
+        p->alpn_end = p->alpn.data;
         return sl_ssl_preread_expect(p, SL_PR_ALPN_PROTO_LEN, 1, f);
 
     case SL_PR_ALPN_PROTO_LEN:
@@ -294,16 +295,18 @@ sl_ssl_preread_alpn(sl_stream_ssl_preread_parser_t *p)
         }
 
         return sl_ssl_preread_expect(p, SL_PR_ALPN_PROTO, f[0],
-                                     p->alpn.data + p->alpn.len);
+                                     p->alpn_end);
 
     default: /* SL_PR_ALPN_PROTO */
-        p->alpn.len = (size_t) (p->dst - p->alpn.data);
+        p->alpn_end = p->dst;
 
         if (p->list_left == 0) {
+            /* the list is whole: only now is it a result */
+            p->alpn.len = (size_t) (p->alpn_end - p->alpn.data);
             return sl_ssl_preread_next_ext(p);
         }
 
-        p->alpn.data[p->alpn.len++] = ',';
+        *p->alpn_end++ = ',';
         return sl_ssl_preread_expect(p, SL_PR_ALPN_PROTO_LEN, 1, f);
     }
 }
@@ -387,12 +390,16 @@ sl_ssl_preread_record(sl_stream_ssl_preread_parser_t *p)
 {
     u_char  *r = p->rec;
 
-    if ((r[0] & 0x80) && r[2] == 1 && (r[3] == 0 || r[3] == 3)) {
+    if (!p->record_seen && (r[0] & 0x80) && r[2] == 1
+        && (r[3] == 0 || r[3] == 3))
+    {
         p->version[0] = r[3];
         p->version[1] = r[4];
         p->state = SL_PR_DONE;
         return SL_OK;
     }
+
+    p->record_seen = 1;
 
     if (r[0] != SL_TLS_HANDSHAKE) {
         return sl_ssl_preread_refuse(p, "not a handshake");

@@ -42,6 +42,8 @@ typedef struct {
     unsigned     in_list:1;   /* list_left counts */
     unsigned     host_seen:1;
     unsigned     alpn_seen:1;
+    unsigned     record_seen:1;   /* SSLv2's hello is a first record only */
+    u_char      *alpn_end;    /* the ALPN text so far (alpn.len: once whole) */
 } sl_stream_ssl_preread_parser_t;
 
 /* a parser at the start of a session's input */
