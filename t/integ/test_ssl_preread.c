@@ -757,6 +757,52 @@ END_TEST
 /* --- pass ---------------------------------------------------------------- */
 
 /*
+ * A PROXY protocol listen reads its header from the socket, so bytes
+ * already preread cannot go to it: pass refuses, with nginx's words, and
+ * the 500 is the passing server's session (its access_log, its address),
+ * not the target's.
+ */
+START_TEST(test_pass_preread_to_proxy_protocol)
+{
+    static u_char  hello[HELLO_MAX];
+    sl_t_sluice_t  srv;
+    hello_t        h = { "a.test", NULL, 0, 0, 0 };
+    size_t         len;
+    char          *a;
+
+    sl_t_sluice_start(&srv,
+        "stream {\n"
+        "    log_format f '$status $server_port';\n"
+        "    server {\n"
+        "        listen 127.0.0.1:@PORT@;\n"
+        "        ssl_preread on;\n"
+        "        access_log logs/a.log f;\n"
+        "        pass unix:@DIR@/pp.sock;\n"
+        "    }\n"
+        "    server {\n"
+        "        listen unix:@DIR@/pp.sock proxy_protocol;\n"
+        "        access_log logs/b.log f;\n"
+        "        return x;\n"
+        "    }\n"
+        "}\n");
+
+    len = hello_build(&h, hello);
+    ck_assert_str_eq(exchange(&srv, hello, len), "");
+
+    a = sl_t_wait_lines(sl_t_path(srv.dir, "logs/a.log"), 1, T_IO);
+    ck_assert_str_eq(a, sl_t_printf("500 %d\n", srv.port));
+    ck_assert_int_eq(sl_t_log_count(sl_t_read(srv.log), "error",
+                                    "cannot pass connection with preread "
+                                    "data"), 1);
+    sl_t_sluice_stop(&srv);
+    ck_assert_int_eq(access(sl_t_path(srv.dir, "logs/b.log"), F_OK) == 0
+                     ? (int) strlen(sl_t_read(sl_t_path(srv.dir,
+                                                        "logs/b.log")))
+                     : 0, 0);
+}
+END_TEST
+
+/*
  * ssl_preread reads the hello, pass hands it to a TLS listen of the same
  * configuration (a unix socket), whose handshake takes it as sent and
  * whose SNI picks the server.
@@ -1065,6 +1111,7 @@ ssl_preread_suite(void)
     tcase_add_test(tc, test_sclient_curl);
     tcase_add_test(tc, test_server_selection);
     tcase_add_test(tc, test_server_selection_regex);
+    tcase_add_test(tc, test_pass_preread_to_proxy_protocol);
     tcase_add_loop_test(tc, test_pass_to_tls, 0, sl_t_nbackends());
     tcase_add_loop_test(tc, test_pass_keeps_bytes, 0, sl_t_nbackends());
     tcase_add_test(tc, test_pass_after_tls);
