@@ -354,6 +354,11 @@ sl_int_t sl_stream_core_content_phase(sl_stream_session_t *s,
 sl_int_t sl_stream_proxy_to_upstream(sl_stream_session_t *s, sl_str_t *name);
 
 /* sl_stream_handler.c: sessions */
+/*
+ * The address configuration c->listening has for c's local address
+ * (getsockname() when a wildcard socket serves several); NULL on error.
+ */
+sl_stream_addr_conf_t *sl_stream_find_addr_conf(sl_connection_t *c);
 void sl_stream_init_connection(sl_connection_t *c);
 /* the read handler that (re)runs the phases */
 void sl_stream_session_handler(sl_event_t *ev);

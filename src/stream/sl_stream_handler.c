@@ -14,7 +14,7 @@
  * that also serves other addresses of its port needs getsockname(); its
  * own entry, the fallback, is the last.
  */
-static sl_stream_addr_conf_t *
+sl_stream_addr_conf_t *
 sl_stream_find_addr_conf(sl_connection_t *c)
 {
     sl_stream_port_t  *port = c->listening->servers;
@@ -278,15 +278,8 @@ sl_stream_init_session(sl_connection_t *c, sl_buf_t *preread)
         s->received = preread->last - preread->pos;
     }
 
+    /* pass never brings preread bytes here: the header is the socket's */
     if (conf->proxy_protocol) {
-        if (s->preread != NULL) {
-            /* the header reader takes its bytes from the socket */
-            sl_log_error(SL_LOG_ERR, c->log, 0, "cannot pass connection "
-                         "with preread data");
-            sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
         sl_stream_proxy_protocol_start(s);     /* then the phases */
         return;
     }

@@ -221,6 +221,48 @@ sl_stream_pass_find(sl_stream_session_t *s, sl_addr_t *addr)
     return NULL;
 }
 
+/*
+ * A PROXY protocol listen reads its header from the socket: bytes already
+ * preread cannot go there. Refused here, while the session is still the
+ * passing server's (its log, its status). SL_OK: may pass.
+ */
+static sl_int_t
+sl_stream_pass_refused(sl_stream_session_t *s, sl_listening_t *ls,
+    sl_addr_t *addr)
+{
+    sl_stream_addr_conf_t  *conf;
+    sl_connection_t        *c = s->connection;
+    sl_listening_t         *own = c->listening;
+    struct sockaddr        *sa = c->local_sockaddr;
+    socklen_t               len = c->local_socklen;
+
+    if (s->preread == NULL || s->preread->pos == s->preread->last) {
+        return SL_OK;
+    }
+
+    c->listening = ls;
+    c->local_sockaddr = addr->sockaddr;
+    c->local_socklen = addr->socklen;
+
+    conf = sl_stream_find_addr_conf(c);
+
+    c->listening = own;
+    c->local_sockaddr = sa;
+    c->local_socklen = len;
+
+    if (conf == NULL) {
+        return SL_ERROR;
+    }
+
+    if (conf->proxy_protocol) {
+        sl_log_error(SL_LOG_ERR, c->log, 0, "cannot pass connection with "
+                     "preread data");
+        return SL_ERROR;
+    }
+
+    return SL_OK;
+}
+
 static void
 sl_stream_pass_handler(sl_stream_session_t *s)
 {
@@ -245,6 +287,11 @@ sl_stream_pass_handler(sl_stream_session_t *s)
         sl_log_error(SL_LOG_ERR, c->log, 0, "port not found for \"%V\"",
                      &addr->name);
         sl_stream_finalize_session(s, SL_STREAM_OK);
+        return;
+    }
+
+    if (sl_stream_pass_refused(s, ls, addr) != SL_OK) {
+        sl_stream_finalize_session(s, SL_STREAM_INTERNAL_SERVER_ERROR);
         return;
     }
 
