@@ -9,7 +9,10 @@
  * starts on the context of its address's default server; the client hello
  * callback then moves it to the server its SNI names (srv_conf and
  * SSL_CTX both) before OpenSSL decides anything, so that server's
- * protocols, ciphers and certificate answer.
+ * protocols, ciphers and certificate answer. A server whose certificates
+ * have variables gets them in a certificate callback instead, per
+ * handshake (loaded, or found in ssl_certificate_cache, by the ssl
+ * layer's sl_ssl_cache.c).
  */
 #include "sl_config.h"
 #include "sl_core.h"
